@@ -1,0 +1,264 @@
+"""HTTP in, backend call, HTTP out. Nothing here decides what the auction does."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from pulumi_flow.emulator.faults import FaultPlan
+from pulumi_flow.emulator.models import (
+    ORG_ID,
+    PROJECT_ID,
+    PROJECT_NAME,
+    USER_ID,
+    EmulatorError,
+    MithrilBackend,
+)
+
+
+@attrs.frozen
+class Request:
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]
+    body: Any
+    params: Mapping[str, str] = attrs.field(factory=dict)
+
+    def arg(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def arg_list(self, name: str) -> list[str] | None:
+        """Mithril's `*_in` filters: repeated or comma-separated."""
+        values = self.query.get(name)
+        if not values:
+            return None
+        return [item for value in values for item in value.split(",") if item]
+
+    def json_object(self) -> dict[str, Any]:
+        if not isinstance(self.body, dict):
+            raise EmulatorError(422, "request body must be a JSON object", "body")
+        return self.body
+
+
+class RequestLog:
+    """Every Mithril API request served (control calls excluded), for request-count assertions."""
+
+    def __init__(self) -> None:
+        self._entries: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def record(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            self._entries.append({"method": method, "path": path, "status": status})
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@attrs.frozen
+class Response:
+    status: int
+    body: Any = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def ok(body: Any) -> Response:
+    return Response(200, body)
+
+
+def created(body: Any) -> Response:
+    return Response(201, body)
+
+
+NO_CONTENT = Response(204)
+
+
+def validation_error(err: EmulatorError) -> Response:
+    """The spec's HTTPValidationError for 422, a plain `detail` for everything else."""
+    if err.status == 422:
+        loc: list[str | int] = ["body", err.field] if err.field else ["body"]
+        return Response(422, {"detail": [{"loc": loc, "msg": err.message, "type": "value_error"}]})
+    return Response(err.status, {"detail": err.message})
+
+
+def _created_at() -> str:
+    return "2025-01-01T00:00:00Z"
+
+
+class MithrilResponses:
+    """One method per route; `urls.py` maps paths to them."""
+
+    def __init__(self, backend: MithrilBackend, faults: FaultPlan, log: RequestLog) -> None:
+        self.backend = backend
+        self.faults = faults
+        self.log = log
+
+    # -- identity and catalog ---------------------------------------------------------
+
+    def me(self, req: Request) -> Response:
+        return ok({"id": USER_ID, "fid": USER_ID, "email": "emulator@example.com", "user_name": "emulator",
+                   "organization_id": ORG_ID, "organization_role": "admin"})
+
+    def projects(self, req: Request) -> Response:
+        return ok([{"fid": PROJECT_ID, "name": PROJECT_NAME, "created_at": _created_at()}])
+
+    def instance_types(self, req: Request) -> Response:
+        return ok(self.backend.list_instance_types())
+
+    def spot_availability(self, req: Request) -> Response:
+        return ok(self.backend.availability())
+
+    def current_prices(self, req: Request) -> Response:
+        instance_type = req.arg("instance_type")
+        if not instance_type:
+            raise EmulatorError(422, "instance_type is required", "instance_type")
+        return ok(self.backend.current_price(instance_type, req.arg("region")))
+
+    def reservations(self, req: Request) -> Response:
+        return ok({"data": [], "next_cursor": None})
+
+    def quotas(self, req: Request) -> Response:
+        return ok([])
+
+    # -- bids -----------------------------------------------------------------------------
+
+    def list_bids(self, req: Request) -> Response:
+        bids = self.backend.list_bids(name=req.arg("name"), status=req.arg("status"),
+                                      region=req.arg("region"), instance_type=req.arg("instance_type"))
+        limit = req.arg("limit")
+        if limit is not None:
+            bids = bids[: max(int(limit), 1)]
+        return ok({"data": bids, "next_cursor": None})
+
+    def create_bid(self, req: Request) -> Response:
+        bid, _ = self.backend.create_bid(req.json_object(), req.headers.get("idempotency-key"))
+        return created(bid)
+
+    def get_bid(self, req: Request) -> Response:
+        return ok(self.backend.get_bid(req.params["bid_id"]))
+
+    def patch_bid(self, req: Request) -> Response:
+        return ok(self.backend.update_bid(req.params["bid_id"], req.json_object()))
+
+    def delete_bid(self, req: Request) -> Response:
+        self.backend.cancel_bid(req.params["bid_id"])
+        return NO_CONTENT
+
+    def list_instances(self, req: Request) -> Response:
+        if req.arg("project") != PROJECT_ID:
+            raise EmulatorError(422, f"unknown project {req.arg('project')!r}", "project")
+        return ok({"data": self.backend.list_instances(req.arg_list("bid_fid_in")), "next_cursor": None})
+
+    # -- volumes ----------------------------------------------------------------------------
+
+    def list_volumes(self, req: Request) -> Response:
+        return ok(self.backend.list_volumes(include_deleted=req.arg("include_deleted") == "true"))
+
+    def create_volume(self, req: Request) -> Response:
+        return created(self.backend.create_volume(req.json_object()))
+
+    def patch_volume(self, req: Request) -> Response:
+        return ok(self.backend.rename_volume(req.params["volume_id"], req.json_object()))
+
+    def delete_volume(self, req: Request) -> Response:
+        self.backend.delete_volume(req.params["volume_id"])
+        return NO_CONTENT
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def list_ssh_keys(self, req: Request) -> Response:
+        return ok(self.backend.list_ssh_keys())
+
+    def create_ssh_key(self, req: Request) -> Response:
+        return created(self.backend.create_ssh_key(req.json_object()))
+
+    def delete_ssh_key(self, req: Request) -> Response:
+        self.backend.delete_ssh_key(req.params["key_id"])
+        return NO_CONTENT
+
+    def list_api_keys(self, req: Request) -> Response:
+        return ok(self.backend.list_api_keys())
+
+    def create_api_key(self, req: Request) -> Response:
+        return created(self.backend.create_api_key(req.json_object()))
+
+    def delete_api_key(self, req: Request) -> Response:
+        self.backend.delete_api_key(req.params["key_id"])
+        return NO_CONTENT
+
+    # -- control API: /_emulator/... --------------------------------------------------------
+
+    def control_state(self, req: Request) -> Response:
+        return ok(self.backend.live())
+
+    def control_preempt(self, req: Request) -> Response:
+        return ok(self.backend.preempt(req.params["bid_id"]))
+
+    def control_terminate(self, req: Request) -> Response:
+        return ok(self.backend.terminate_bid(req.params["bid_id"]))
+
+    def control_forget_bid(self, req: Request) -> Response:
+        self.backend.forget_bid(req.params["bid_id"])
+        return NO_CONTENT
+
+    def control_pause(self, req: Request) -> Response:
+        paused = req.json_object().get("paused", True)
+        return ok(self.backend.update_bid(req.params["bid_id"], {"paused": paused}))
+
+    def control_set_limit(self, req: Request) -> Response:
+        return ok(self.backend.update_bid(req.params["bid_id"],
+                                          {"limit_price": req.json_object().get("limit_price")}))
+
+    def control_delete_volume(self, req: Request) -> Response:
+        self.backend.delete_volume_behind_back(req.params["volume_id"])
+        return NO_CONTENT
+
+    def control_market(self, req: Request) -> Response:
+        body = req.json_object()
+        price = body.get("price_cents")
+        if not isinstance(price, int) or isinstance(price, bool):
+            raise EmulatorError(422, f"price_cents must be an integer, got {price!r}", "price_cents")
+        self.backend.set_market_price(str(body.get("instance_type")), str(body.get("region")), price)
+        return ok({"instance_type": body.get("instance_type"), "region": body.get("region"), "price_cents": price})
+
+    def control_settings(self, req: Request) -> Response:
+        body = req.json_object()
+        settings = self.backend.settings
+        for key in ("allocation_delay", "boot_delay"):
+            if key in body:
+                value = body[key]
+                if not isinstance(value, int | float) or value < 0:
+                    raise EmulatorError(422, f"{key} must be a number >= 0, got {value!r}", key)
+                setattr(settings, key, float(value))
+        return ok({"allocation_delay": settings.allocation_delay, "boot_delay": settings.boot_delay})
+
+    def control_add_fault(self, req: Request) -> Response:
+        try:
+            rule = self.faults.add(req.json_object())
+        except (TypeError, ValueError) as exc:
+            raise EmulatorError(422, f"bad fault rule: {exc}", "body") from None
+        return created(rule.to_json())
+
+    def control_faults(self, req: Request) -> Response:
+        return ok(self.faults.to_json())
+
+    def control_requests(self, req: Request) -> Response:
+        return ok(self.log.entries())
+
+    def control_clear_requests(self, req: Request) -> Response:
+        self.log.clear()
+        return NO_CONTENT
+
+    def control_clear_faults(self, req: Request) -> Response:
+        self.faults.clear()
+        return NO_CONTENT

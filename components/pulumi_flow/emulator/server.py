@@ -1,0 +1,194 @@
+"""A real HTTP server around the backend: auth, JSON, faults, persistence."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from pulumi_flow.emulator import urls
+from pulumi_flow.emulator.faults import FaultPlan
+from pulumi_flow.emulator.models import PROJECT_NAME, EmulatorError, MithrilBackend, Settings
+from pulumi_flow.emulator.responses import (
+    MithrilResponses,
+    Request,
+    RequestLog,
+    Response,
+    validation_error,
+)
+
+CONTROL_PREFIX = "/_emulator/"
+KEY_PREFIX = "fkey_"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.server.emulator.verbose:
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        emulator = self.server.emulator
+        split = urlsplit(self.path)
+        path = split.path.rstrip("/") or "/"
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        control = path.startswith(CONTROL_PREFIX)
+
+        if not control:
+            rule = emulator.faults.take(method, path)
+            if rule is not None and rule.kind == "delay":
+                time.sleep(rule.delay)
+            elif rule is not None and rule.kind == "drop":
+                emulator.log.record(method, path, 0)
+                self.close_connection = True
+                self.connection.close()
+                return
+            elif rule is not None and rule.kind == "status":
+                emulator.log.record(method, path, rule.status)
+                headers = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
+                self._send(Response(rule.status, {"detail": f"injected fault {rule.status}"}, headers))
+                return
+        else:
+            rule = None
+
+        response = self._dispatch(method, path, split.query, raw)
+        if not control:
+            emulator.log.record(method, path, response.status)
+            if method != "GET" and response.status < 400:
+                emulator.persist()
+        if rule is not None and rule.kind == "accept_then_fail":
+            response = Response(rule.status, {"detail": f"injected fault {rule.status} after the request took effect"})
+        self._send(response)
+
+    def _dispatch(self, method: str, path: str, query: str, raw: bytes) -> Response:
+        emulator = self.server.emulator
+        if not path.startswith(CONTROL_PREFIX) and not emulator.authorized(self.headers.get("Authorization")):
+            return Response(401, {"detail": "missing or invalid API key"})
+        resolved = urls.resolve(method, path)
+        if resolved is None:
+            status = 405 if urls.path_known(path) else 404
+            return Response(status, {"detail": f"no route for {method} {path}"})
+        handler, params = resolved
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            return validation_error(EmulatorError(422, "request body is not valid JSON", "body"))
+        request = Request(method=method, path=path, query=parse_qs(query),
+                          headers={k.lower(): v for k, v in self.headers.items()}, body=body, params=params)
+        try:
+            return getattr(emulator.responses, handler)(request)  # type: ignore[no-any-return]
+        except EmulatorError as err:
+            return validation_error(err)
+
+    def _send(self, response: Response) -> None:
+        payload = b"" if response.body is None and response.status == 204 else json.dumps(response.body).encode()
+        self.send_response(response.status)
+        self.send_header("Date", formatdate(usegmt=True))
+        if response.status != 204:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    emulator: MithrilEmulator
+
+
+class MithrilEmulator:
+    """Mithril's `/v2` API on a loopback port, plus a control API under `/_emulator/`.
+
+    >>> with MithrilEmulator() as emu:          # doctest: +SKIP
+    ...     os.environ["MITHRIL_API_URL"] = emu.url
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, settings: Settings | None = None,
+                 state_file: str | Path | None = None, verbose: bool = False) -> None:
+        self.backend = MithrilBackend(settings)
+        self.faults = FaultPlan()
+        self.log = RequestLog()
+        self.responses = MithrilResponses(self.backend, self.faults, self.log)
+        self.state_file = Path(state_file) if state_file else None
+        self.verbose = verbose
+        if self.state_file and self.state_file.exists():
+            self.backend.load(self.state_file.read_text())
+        self._persist_lock = threading.Lock()
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.emulator = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    project = PROJECT_NAME
+
+    @staticmethod
+    def new_api_key() -> str:
+        return KEY_PREFIX + secrets.token_hex(12)
+
+    def authorized(self, header: str | None) -> bool:
+        if not header or not header.startswith("Bearer "):
+            return False
+        key = header[len("Bearer "):].strip()
+        expected = self.backend.settings.api_key
+        if expected is not None:
+            return secrets.compare_digest(key, expected)
+        return key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX)
+
+    def persist(self) -> None:
+        if self.state_file is None:
+            return
+        with self._persist_lock:
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(self.backend.dump())
+            tmp.replace(self.state_file)
+
+    def start(self) -> MithrilEmulator:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="mithril-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> MithrilEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,67 @@
+"""The on-demand threshold a persistent bid must meet: the one place these numbers live.
+
+A spot bid below what the same GPUs cost on demand is a bet that the market stays low;
+on persistent infrastructure losing that bet means preemption and lost work. The
+components default their bid to this threshold and the policy pack enforces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# USD per GPU-hour, from the seed document: 8xA100 at $25 and 8xH100 at $50 per instance-hour.
+DEFAULT_THRESHOLDS_PER_GPU_HOUR: Mapping[str, float] = {
+    "a100": 3.125,
+    "h100": 6.25,
+}
+
+
+class MissingThresholdError(ValueError):
+    """A GPU family with no on-demand figure: the caller must supply one."""
+
+    def __init__(self, family: str, instance_type: str, known: Mapping[str, float]) -> None:
+        self.family = family
+        self.instance_type = instance_type
+        super().__init__(
+            f"no on-demand threshold is known for GPU family {family!r} (instance type {instance_type!r}); "
+            f"known families: {', '.join(sorted(known)) or 'none'}. Fix: give the cluster an explicit "
+            f"max_price_per_hour, and configure the policy pack's threshold, e.g. "
+            f'{{"infrastructure-bid-floor": {{"thresholds": {{"{family}": 7.5}}}}}} '
+            f"(USD per GPU-hour) in --policy-pack-config"
+        )
+
+
+def gpu_family_and_count(instance_type: str) -> tuple[str, int]:
+    """'8xh100' -> ('h100', 8), by Flow's own grammar; a bare family is refused."""
+    from flow.utils.instance_grammar import split_family_and_count
+
+    family, count = split_family_and_count(instance_type)
+    if count is None:
+        raise ValueError(
+            f"instance type {instance_type!r} names no GPU count; the threshold is per GPU, "
+            f"so write e.g. '8x{family}'"
+        )
+    return family, count
+
+
+def merged_thresholds(overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Defaults with per-family overrides on top; family names are case-folded."""
+    merged = dict(DEFAULT_THRESHOLDS_PER_GPU_HOUR)
+    for family, figure in (overrides or {}).items():
+        merged[str(family).lower()] = float(figure)
+    return merged
+
+
+def on_demand_threshold(instance_type: str, thresholds: Mapping[str, float] | None = None) -> float:
+    """Minimum bid in USD per instance-hour: per-GPU figure x GPUs per instance.
+
+    `thresholds` (per GPU-hour, by family) are merged over the defaults.
+    Raises `MissingThresholdError` for a family with no figure.
+    """
+    family, count = gpu_family_and_count(instance_type)
+    table = merged_thresholds(thresholds)
+    try:
+        per_gpu = table[family]
+    except KeyError:
+        raise MissingThresholdError(family, instance_type, table) from None
+    return round(per_gpu * count, 4)

@@ -1,0 +1,106 @@
+"""Credentials and Flow clients for the provider process.
+
+The provider object is pickled into Pulumi state, so it holds no credentials: they are
+read in the provider process from the stack config (`flow:apiKey`, secret) handed over by
+`configure`, or from the environment the CLI passes on. Every error that leaves the
+provider goes through `scrubbed`, which removes the key from its text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import attrs
+
+if TYPE_CHECKING:
+    from flow import Flow
+
+CONFIG_KEYS = {"api_key": "flow:apiKey", "api_url": "flow:apiUrl", "project": "flow:project",
+               "region": "flow:region"}
+ENV_KEYS = {"api_key": "MITHRIL_API_KEY", "api_url": "MITHRIL_API_URL", "project": "MITHRIL_PROJECT",
+            "region": "MITHRIL_REGION"}
+_KEY_PATTERN = re.compile(r"fkey_[A-Za-z0-9_-]+")
+
+
+class FlowProviderError(Exception):
+    """An operation on Mithril failed; the message is safe to show and to store."""
+
+
+@attrs.frozen
+class Credentials:
+    api_key: str | None = attrs.field(repr=False, default=None)
+    api_url: str | None = None
+    project: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def resolve(cls, config: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> Credentials:
+        """Stack config first (explicit beats ambient), then the environment."""
+        environ = os.environ if environ is None else environ
+        config = config or {}
+        values: dict[str, str | None] = {}
+        for field, config_key in CONFIG_KEYS.items():
+            value = config.get(config_key) or environ.get(ENV_KEYS[field]) or None
+            values[field] = str(value) if value is not None else None
+        return cls(**values)
+
+
+def redact(text: str, secret: str | None) -> str:
+    if secret:
+        text = text.replace(secret, "[secret]")
+    return _KEY_PATTERN.sub("fkey_[secret]", text)
+
+
+def raise_clean(exc: BaseException, secret: str | None, context: str) -> NoReturn:
+    """Re-raise as FlowProviderError with the key scrubbed and the original chain cut,
+    so no traceback printed by the engine can show it."""
+    message = redact(f"{context}: {type(exc).__name__}: {exc}", secret)
+    raise FlowProviderError(message) from None
+
+
+@contextmanager
+def scrubbed(secret: str | None, context: str) -> Iterator[None]:
+    try:
+        yield
+    except FlowProviderError as exc:
+        raise FlowProviderError(redact(str(exc), secret)) from None
+    except Exception as exc:  # noqa: BLE001 - every error leaves through here, scrubbed
+        raise_clean(exc, secret, context)
+
+
+def open_flow(credentials: Credentials) -> Flow:
+    """A Flow client on Mithril with these credentials; raises before any network call without a key."""
+    if not credentials.api_key:
+        raise FlowProviderError(
+            "no Mithril API key: set MITHRIL_API_KEY in the environment of `pulumi`, or run "
+            "`pulumi config set --secret flow:apiKey <key>`")
+    from flow import Flow
+    from flow.application.config.config import Config
+
+    provider_config: dict[str, Any] = {}
+    if credentials.api_url:
+        provider_config["api_url"] = credentials.api_url
+    if credentials.project:
+        provider_config["project"] = credentials.project
+    if credentials.region:
+        provider_config["region"] = credentials.region
+    return Flow(config=Config(provider="mithril", auth_token=credentials.api_key,
+                              provider_config=provider_config))
+
+
+def forget_cached_state() -> None:
+    """Drop the SDK's cached bids, instances and volumes so the next read asks Mithril.
+
+    The SDK keeps an on-disk HTTP cache shared by every process with the same FLOW_DIR
+    (bids and instances 5 s, volumes 90 s); a refresh answered from it could say
+    "running" about a bid cancelled a second ago. Catalog entries stay: they are safe.
+    """
+    from flow.adapters.http.client import HttpClientPool
+
+    HttpClientPool.invalidate_volatile_caches()
+    HttpClientPool.invalidate_volume_caches()

@@ -1,0 +1,441 @@
+"""The dynamic provider behind `FlowTask`: a Mithril spot bid and its instances.
+
+`create`, `update` and `delete` are the only methods that write to Mithril, so a
+preview never places a bid. Every method builds its Flow client on the spot: the
+provider object itself is pickled into state and carries no client and no key.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from pulumi_flow import validation as v
+from pulumi_flow.provider.session import (
+    CONFIG_KEYS,
+    Credentials,
+    FlowProviderError,
+    forget_cached_state,
+    open_flow,
+    scrubbed,
+)
+
+if TYPE_CHECKING:
+    from flow import Flow, Task
+
+INFRASTRUCTURE = "infrastructure"
+WORKLOAD = "workload"
+DEFAULT_READY_TIMEOUT_MINUTES = 30.0
+
+# Inputs whose change means different machines: the bid is replaced, old one first.
+REPLACE_KEYS = ("role", "instance_type", "num_instances", "region", "command", "image", "env", "volumes",
+                "ssh_keys", "max_run_time_hours", "task_name")
+# Inputs changed in place: the price by PATCH, the rest only steer how we wait.
+UPDATE_KEYS = ("max_price_per_hour", "wait_until", "ready_timeout_minutes")
+INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
+OUTPUT_KEYS = ("task_id", "status", "bid_status", "instance_ids", "public_ips", "private_ips", "ssh_user",
+               "ssh_port", "market_price_per_hour", "resolved_region")
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+FIELD_RULES = {
+    "role": v.role,
+    "instance_type": v.instance_type,
+    "num_instances": v.num_instances,
+    "max_price_per_hour": v.price,
+    "command": v.command,
+    "region": v.region,
+    "image": v.image,
+    "env": v.env,
+    "ssh_keys": v.ssh_keys,
+    "max_run_time_hours": v.max_run_time_hours,
+    "task_name": v.task_name,
+    "wait_until": v.wait_until,
+    "ready_timeout_minutes": v.ready_timeout_minutes,
+    "volumes": v.mounts,
+}
+REQUIRED = ("role", "instance_type", "max_price_per_hour", "command", "task_name")
+OPTIONAL_NONE = ("region", "image", "max_run_time_hours")
+
+
+def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
+    """Normalise and validate; unknowns (preview) pass through untouched."""
+    inputs: dict[str, Any] = {k: news.get(k) for k in INPUT_KEYS}
+    errors: list[v.InputError] = []
+    unknown_keys = set(news) - set(INPUT_KEYS) - {"__provider"} - set(OUTPUT_KEYS)
+    for key in sorted(unknown_keys):
+        errors.append(v.InputError(key, news[key], "is not a FlowTask input",
+                                   f"use only {', '.join(INPUT_KEYS)}"))
+    inputs["num_instances"] = news.get("num_instances", 1) if news.get("num_instances") is not None else 1
+    inputs["env"] = news.get("env") or {}
+    inputs["volumes"] = news.get("volumes") or []
+    inputs["ssh_keys"] = news.get("ssh_keys") or []
+    if news.get("ready_timeout_minutes") is None:
+        inputs["ready_timeout_minutes"] = DEFAULT_READY_TIMEOUT_MINUTES
+    if news.get("wait_until") is None and not v.is_unknown(news.get("role")):
+        inputs["wait_until"] = "running" if news.get("role") == INFRASTRUCTURE else "submitted"
+    for key in REQUIRED:
+        if news.get(key) is None:
+            errors.append(v.InputError(key, None, "is required", f"set {key} on the FlowTask"))
+    for key, rule in FIELD_RULES.items():
+        value = inputs.get(key)
+        if value is None and key in (*OPTIONAL_NONE, *REQUIRED):
+            continue
+        if v.is_unknown(value):
+            continue
+        try:
+            inputs[key] = rule(value, key)
+        except v.InputError as err:
+            errors.append(err)
+    if not errors:
+        errors.extend(_cross_field_errors(inputs))
+    return inputs, errors
+
+
+def _cross_field_errors(inputs: Mapping[str, Any]) -> list[v.InputError]:
+    errors: list[v.InputError] = []
+    count = inputs["num_instances"]
+    if not v.is_unknown(count) and not v.contains_unknown(inputs["volumes"]):
+        try:
+            v.block_volumes_single_instance(inputs["volumes"], count)
+        except v.InputError as err:
+            errors.append(err)
+    if inputs["role"] == INFRASTRUCTURE and inputs["wait_until"] == "completed":
+        errors.append(v.InputError("wait_until", "completed", "infrastructure runs until deleted and never completes",
+                                   "use 'running' (the default) or 'submitted'"))
+    return errors
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, int | float) and isinstance(new, int | float) and not isinstance(old, bool):
+        return float(old) == float(new)
+    return bool(old == new)
+
+
+def money(value: object) -> float | None:
+    """'$12.50' -> 12.5; None for anything else."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.replace("$", "").replace(",", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def limit_price(value: float) -> str:
+    return f"${value:.2f}"
+
+
+class FlowTaskProvider(ResourceProvider):
+    """Create, read, update and delete a Flow task (a Mithril spot bid)."""
+
+    serialize_as_secret_always = False  # it holds no secret; keep state readable
+    poll_interval_seconds = 0.5
+    max_poll_interval_seconds = 10.0
+
+    def __init__(self) -> None:
+        self._config: dict[str, Any] = {}
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = {key: req.config.get(key) for key in CONFIG_KEYS.values()}
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials.resolve(getattr(self, "_config", {}))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # never pickle what configure() learned
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._config = {}
+
+    # -- plan -------------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs, errors = check_task_inputs(news)
+        return CheckResult(inputs, [CheckFailure(e.field, e.reason) for e in errors])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in REPLACE_KEYS if v.contains_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
+        updates = [k for k in UPDATE_KEYS if v.contains_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
+        changes = replaces + updates
+        return DiffResult(changes=bool(changes), replaces=replaces, stables=[],
+                          delete_before_replace=True)
+
+    # -- write --------------------------------------------------------------------------------
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        creds = self.credentials
+        with scrubbed(creds.api_key, f"creating Flow task {props.get('task_name')!r}"), open_flow(creds) as flow:
+            region = self._placement_region(flow, props)
+            task_id = self._submit(flow, props, region)
+            try:
+                task = self._wait(flow, task_id, props)
+            except BaseException as exc:
+                self._cancel(flow, task_id)
+                if isinstance(exc, FlowProviderError):
+                    raise FlowProviderError(f"{exc}; bid {task_id} was cancelled, nothing is left billing") \
+                        from None
+                raise
+            return CreateResult(task_id, {**self._inputs(props), **self._observe(flow, task, props)})
+
+    def update(self, task_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        creds = self.credentials
+        with scrubbed(creds.api_key, f"updating Flow task {task_id}"), open_flow(creds) as flow:
+            if not _same(olds.get("max_price_per_hour"), news.get("max_price_per_hour")):
+                flow.bids.update_limit_price(task_id, limit_price(float(news["max_price_per_hour"])))
+            forget_cached_state()
+            task = flow.get_task(task_id)
+            return UpdateResult({**self._inputs(news), **self._observe(flow, task, {**olds, **news})})
+
+    def delete(self, task_id: str, props: dict[str, Any]) -> None:
+        creds = self.credentials
+        with scrubbed(creds.api_key, f"deleting Flow task {task_id}"), open_flow(creds) as flow:
+            self._cancel(flow, task_id, raise_errors=True)
+
+    # -- read -----------------------------------------------------------------------------------
+
+    def read(self, task_id: str, props: dict[str, Any]) -> ReadResult:
+        from flow.errors import TaskNotFoundError
+
+        creds = self.credentials
+        with scrubbed(creds.api_key, f"reading Flow task {task_id}"), open_flow(creds) as flow:
+            forget_cached_state()
+            try:
+                task = flow.get_task(task_id)
+            except TaskNotFoundError:
+                return ReadResult("", {})
+            observed = self._observe(flow, task, props)
+            importing = "role" not in props
+            role = props.get("role", INFRASTRUCTURE)
+            if observed["bid_status"] == "Terminated" and role == INFRASTRUCTURE:
+                # Infrastructure exists only while its bid lives: gone, so the next `up` recreates it.
+                return ReadResult("", {})
+            if importing:
+                imported = self._imported_inputs(task)
+                return ReadResult(task_id, {**imported, **observed}, inputs=imported)
+            outs = {**self._inputs(props), **observed}
+            live_price = money((task.provider_metadata or {}).get("limit_price"))
+            if live_price is not None:
+                outs["max_price_per_hour"] = live_price  # drift shows, and the next `up` puts it back
+            return ReadResult(task_id, outs)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: props.get(k) for k in INPUT_KEYS}
+
+    def _placement_region(self, flow: Flow, props: Mapping[str, Any]) -> str | None:
+        """A task with mounts runs in its volumes' region; they must all share one."""
+        mounts: Sequence[Mapping[str, Any]] = props.get("volumes") or []
+        wanted: str | None = props.get("region")
+        if not mounts:
+            return wanted
+        forget_cached_state()
+        by_id = {vol.volume_id: vol for vol in flow.volumes.list()}
+        regions: dict[str, str] = {}
+        for mount in mounts:
+            vol = by_id.get(mount["volume_id"])
+            if vol is None:
+                raise FlowProviderError(
+                    f"volumes: volume {mount['volume_id']!r} (mounted at {mount['mount_path']}) does not exist on "
+                    f"Mithril. Fix: run `pulumi refresh` so the volume is recreated, or remove the mount")
+            regions[mount["volume_id"]] = str(vol.region)
+        distinct = sorted(set(regions.values()))
+        if len(distinct) > 1:
+            raise FlowProviderError(
+                f"volumes: the mounted volumes live in different regions ({regions}); a task runs in one region. "
+                f"Fix: create all of the task's volumes in one region")
+        if wanted is not None and distinct and distinct[0] != wanted:
+            raise FlowProviderError(
+                f"region={wanted!r}: the mounted volumes are in {distinct[0]!r}, and Mithril mounts only within a "
+                f"region. Fix: set region={distinct[0]!r} or leave region out")
+        return distinct[0] if distinct else wanted
+
+    def _task_config(self, props: Mapping[str, Any], region: str | None) -> Any:
+        from flow import TaskConfig
+
+        fields: dict[str, Any] = {
+            "name": props["task_name"],
+            "unique_name": False,
+            # A fresh key per create: the SDK's derived key would let Mithril answer a task
+            # re-created after a deletion with its dead bid. Retries inside one create reuse it.
+            "idempotency_key": f"pulumi-flow-{uuid.uuid4()}",
+            "command": props["command"],
+            "instance_type": props["instance_type"],
+            "num_instances": int(props.get("num_instances") or 1),
+            "max_price_per_hour": float(props["max_price_per_hour"]),
+            "volumes": [{"volume_id": m["volume_id"], "mount_path": m["mount_path"],
+                         "interface": m.get("interface", "file")}
+                        for m in props.get("volumes") or []],
+            "env": dict(props.get("env") or {}),
+            "ssh_keys": list(props.get("ssh_keys") or []),
+            "upload_code": False,
+            "terminate_on_exit": props["role"] == WORKLOAD,
+        }
+        for key in ("image", "max_run_time_hours"):
+            if props.get(key) is not None:
+                fields[key] = props[key]
+        if region is not None:
+            fields["region"] = region
+        return TaskConfig(**fields)
+
+    def _submit(self, flow: Flow, props: Mapping[str, Any], region: str | None) -> str:
+        """Place the bid, or adopt our own live bid of the same name (a create retried after
+        an answer was lost). Never leaves two bids."""
+        from flow.errors import (
+            AuthenticationError,
+            AuthorizationError,
+            NameConflictError,
+            ResourceNotAvailableError,
+            ValidationError,
+        )
+
+        config = self._task_config(props, region)
+        forget_cached_state()
+        existing = None
+        try:
+            return str(flow.run(config).task_id)
+        except NameConflictError:
+            existing = self._live_bid_named(flow, props["task_name"])
+            if existing is None:
+                raise
+        except (AuthenticationError, AuthorizationError, ValidationError, ResourceNotAvailableError):
+            raise  # refused before or by Mithril: nothing was placed
+        except Exception:
+            # The request may have reached Mithril and only the answer was lost.
+            existing = self._live_bid_named(flow, props["task_name"])
+            if existing is None:
+                raise
+        if not self._matches(existing, props, region):
+            # Ours by name but not what the program asks for now: replace it rather than adopt it.
+            self._cancel(flow, str(existing["fid"]))
+            forget_cached_state()
+            return str(flow.run(self._task_config(props, region)).task_id)
+        return str(existing["fid"])
+
+    @staticmethod
+    def _live_bid_named(flow: Flow, name: str) -> dict[str, Any] | None:
+        forget_cached_state()
+        for bid in flow.bids.list_bids(include_terminated=False):
+            if bid.get("name") == name and bid.get("status") != "Terminated":
+                return dict(bid)
+        return None
+
+    @staticmethod
+    def _matches(bid: Mapping[str, Any], props: Mapping[str, Any], region: str | None) -> bool:
+        if int(bid.get("instance_quantity") or 0) != int(props.get("num_instances") or 1):
+            return False
+        if region is not None and bid.get("region") != region:
+            return False
+        return True
+
+    def _wait(self, flow: Flow, task_id: str, props: Mapping[str, Any]) -> Task:
+        until = props.get("wait_until") or "submitted"
+        count = int(props.get("num_instances") or 1)
+        timeout = float(props.get("ready_timeout_minutes") or DEFAULT_READY_TIMEOUT_MINUTES) * 60
+        deadline = time.monotonic() + timeout
+        interval = self.poll_interval_seconds
+        while True:
+            forget_cached_state()
+            task = flow.get_task(task_id)
+            status = task.status.value
+            if until == "submitted":
+                return task
+            if until == "running" and status == "running" and len(task.ssh_hosts or []) >= count:
+                return task
+            if status in TERMINAL:
+                if until == "completed":
+                    return task
+                raise FlowProviderError(
+                    f"task {task_id} ended ({status}) before it was running")
+            if time.monotonic() >= deadline:
+                bid_status = (task.provider_metadata or {}).get("bid_status")
+                raise FlowProviderError(
+                    f"task {task_id} was not {until} within {timeout / 60:g} minutes (status {status}, bid "
+                    f"{bid_status}, {len(task.ssh_hosts or [])}/{count} instances up). A bid that stays Open is "
+                    f"usually below the market. Fix: raise max_price_per_hour or ready_timeout_minutes")
+            time.sleep(min(interval, max(deadline - time.monotonic(), 0)))
+            interval = min(interval * 1.5, self.max_poll_interval_seconds)
+
+    @staticmethod
+    def _cancel(flow: Flow, task_id: str, raise_errors: bool = False) -> None:
+        """Cancel a bid; one that is already gone counts as cancelled."""
+        from flow.errors import APIError, TaskNotFoundError
+
+        last: Exception | None = None
+        for attempt in range(3):
+            try:
+                flow.cancel(task_id)
+                return
+            except TaskNotFoundError:
+                return
+            except APIError as exc:
+                if getattr(exc, "status_code", None) == 404:
+                    return
+                last = exc
+            except Exception as exc:  # noqa: BLE001 - retried, then reported
+                last = exc
+            time.sleep(0.5 * (attempt + 1))
+        if raise_errors and last is not None:
+            raise last
+
+    def _observe(self, flow: Flow, task: Task, props: Mapping[str, Any]) -> dict[str, Any]:
+        meta = task.provider_metadata or {}
+        bid_status = meta.get("bid_status")
+        status = task.status.value
+        allocated = bid_status == "Allocated"
+        had_instances = bool(props.get("instance_ids"))
+        if bid_status == "Open" and had_instances:
+            status = "preempted"  # Mithril re-queued the bid; it will be re-allocated with new machines
+        private_ips: list[str] = []
+        if allocated and task.instances:
+            private_ips = [str(i.private_ip) for i in task.get_instances() if i.private_ip]
+        return {
+            "task_id": task.task_id,
+            "status": status,
+            "bid_status": bid_status,
+            "instance_ids": list(task.instances or []) if allocated else [],
+            "public_ips": list(task.ssh_hosts or []) if allocated else [],
+            "private_ips": private_ips,
+            "ssh_user": task.ssh_user,
+            "ssh_port": task.ssh_port,
+            "market_price_per_hour": money(task.cost_per_hour),
+            "resolved_region": task.region,
+        }
+
+    @staticmethod
+    def _imported_inputs(task: Task) -> dict[str, Any]:
+        meta = task.provider_metadata or {}
+        return {
+            "role": INFRASTRUCTURE,
+            "instance_type": task.instance_type,
+            "num_instances": task.num_instances,
+            "max_price_per_hour": money(meta.get("limit_price")),
+            "command": None,
+            "volumes": [],
+            "region": task.region,
+            "image": None,
+            "env": {},
+            "ssh_keys": [],
+            "max_run_time_hours": None,
+            "task_name": task.name,
+            "wait_until": "running",
+            "ready_timeout_minutes": DEFAULT_READY_TIMEOUT_MINUTES,
+        }

@@ -1,0 +1,98 @@
+"""`FlowTask` and `FlowVolume`: the custom resources every component is built from.
+
+They register as `pulumi-python:dynamic/flow:Task` and `pulumi-python:dynamic/flow:Volume`,
+the types the policy pack looks for. Their providers import the Flow SDK only inside
+their methods, so building these resources (and any preview) never touches Mithril.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import pulumi
+import pulumi.dynamic
+
+from pulumi_flow import naming
+from pulumi_flow.provider.task import OUTPUT_KEYS as TASK_OUTPUT_KEYS
+from pulumi_flow.provider.task import FlowTaskProvider
+from pulumi_flow.provider.volume import OUTPUT_KEYS as VOLUME_OUTPUT_KEYS
+from pulumi_flow.provider.volume import FlowVolumeProvider
+
+TASK_TYPE = "pulumi-python:dynamic/flow:Task"
+VOLUME_TYPE = "pulumi-python:dynamic/flow:Volume"
+
+
+@attrs.define(kw_only=True)
+class FlowTaskArgs:
+    """Inputs of a Flow task. Values may be plain or Pulumi Inputs; the provider's `check`
+    validates them once they are known (the components validate plain values earlier)."""
+
+    role: pulumi.Input[str]
+    instance_type: pulumi.Input[str]
+    max_price_per_hour: pulumi.Input[float]
+    command: pulumi.Input[str]
+    num_instances: pulumi.Input[int] = 1
+    volumes: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = attrs.Factory(list)
+    region: pulumi.Input[str] | None = None
+    image: pulumi.Input[str] | None = None
+    env: pulumi.Input[Mapping[str, pulumi.Input[str]]] = attrs.Factory(dict)
+    ssh_keys: pulumi.Input[Sequence[pulumi.Input[str]]] = attrs.Factory(list)
+    max_run_time_hours: pulumi.Input[float] | None = None
+    task_name: pulumi.Input[str] | None = None
+    wait_until: pulumi.Input[str] | None = None
+    ready_timeout_minutes: pulumi.Input[float] | None = None
+
+
+@attrs.define(kw_only=True)
+class FlowVolumeArgs:
+    size_gb: pulumi.Input[int]
+    interface: pulumi.Input[str] = "file"
+    region: pulumi.Input[str] | None = None
+    volume_name: pulumi.Input[str] | None = None
+
+
+_TASK_PROVIDER = FlowTaskProvider()
+_VOLUME_PROVIDER = FlowVolumeProvider()
+
+
+class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
+    """A Mithril spot bid and its instances, owned by the Pulumi engine."""
+
+    task_id: pulumi.Output[str]
+    status: pulumi.Output[str]
+    bid_status: pulumi.Output[str]
+    instance_ids: pulumi.Output[list[str]]
+    public_ips: pulumi.Output[list[str]]
+    private_ips: pulumi.Output[list[str]]
+    ssh_user: pulumi.Output[str]
+    ssh_port: pulumi.Output[int]
+    market_price_per_hour: pulumi.Output[float]
+    max_price_per_hour: pulumi.Output[float]
+    resolved_region: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = attrs.asdict(args, recurse=False)
+        if props["task_name"] is None:
+            props["task_name"] = naming.task_name(pulumi.get_project(), pulumi.get_stack(), "task", resource_name)
+        props.update(dict.fromkeys(TASK_OUTPUT_KEYS))
+        super().__init__(_TASK_PROVIDER, resource_name, props, opts)
+
+
+class FlowVolume(pulumi.dynamic.Resource, module="flow", name="Volume"):
+    """A Mithril persistent volume."""
+
+    volume_id: pulumi.Output[str]
+    volume_name: pulumi.Output[str]
+    size_gb: pulumi.Output[int]
+    interface: pulumi.Output[str]
+    region: pulumi.Output[str]
+    attached_to: pulumi.Output[list[str]]
+
+    def __init__(self, resource_name: str, args: FlowVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = attrs.asdict(args, recurse=False)
+        if props["volume_name"] is None:
+            props["volume_name"] = naming.volume_name(pulumi.get_project(), pulumi.get_stack(), resource_name)
+        props.update(dict.fromkeys(VOLUME_OUTPUT_KEYS))
+        super().__init__(_VOLUME_PROVIDER, resource_name, props, opts)

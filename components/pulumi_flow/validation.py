@@ -1,0 +1,281 @@
+"""Input rules shared by the provider's `check` and the components' argument classes.
+
+Every rule is a function that takes a value and returns it normalised, or raises
+`InputError`, whose message names the field, the value and the fix. The Flow SDK's own
+validators are reused where it has them (instance-type grammar, mount targets); they
+are imported lazily so that importing `pulumi_flow` stays free of `flow`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+MAX_INSTANCES = 100
+MAX_VOLUME_GB = 16384
+MAX_RUN_TIME_HOURS = 168.0
+MAX_READY_TIMEOUT_MINUTES = 24 * 60
+ROLES = ("infrastructure", "workload")
+WAIT_UNTIL = ("submitted", "running", "completed")
+INTERFACES = ("block", "file")
+TASK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+VOLUME_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
+MAX_NAME_LENGTH = 63
+
+
+class InputError(ValueError):
+    """A bad input: which field, what value, and how to fix it."""
+
+    def __init__(self, field: str, value: object, problem: str, fix: str) -> None:
+        self.field = field
+        self.value = value
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{field}={_show(value)}: {problem}. Fix: {fix}")
+
+    @property
+    def reason(self) -> str:
+        """The message without the field name, for Pulumi's CheckFailure(property, reason)."""
+        return f"{_show(self.value)}: {self.problem}. Fix: {self.fix}"
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def is_unknown(value: object) -> bool:
+    """A value Pulumi does not know yet: a preview Unknown or an unresolved Output."""
+    type_name = type(value).__name__
+    return type_name in ("Unknown", "Output") or (
+        isinstance(value, str) and value == "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    )
+
+
+def contains_unknown(value: object) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+# -- scalar rules ---------------------------------------------------------------------------
+
+
+def instance_type(value: object, field: str = "instance_type", *, require_count: bool = True) -> str:
+    """Normalise through Flow's own grammar: 'h100:8' and 'H100x8' become '8xh100'."""
+    from flow.utils.instance_grammar import split_family_and_count
+
+    example = "'8xa100', '8xh100' or 'h100:8'"
+    if not isinstance(value, str):
+        raise InputError(field, value, "must be a string", f"write the GPU count and family, e.g. {example}")
+    try:
+        family, count = split_family_and_count(value)
+    except ValueError as exc:
+        raise InputError(field, value, str(exc).rstrip("."), f"use a form like {example}") from None
+    if count is None:
+        if require_count:
+            raise InputError(
+                field, value, "names no GPU count, and the count decides the bid threshold",
+                f"say how many GPUs per instance, e.g. '8x{family}' or '{family}:8'")
+        return family
+    return f"{count}x{family}"
+
+
+def price(value: object, field: str = "max_price_per_hour") -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(field, value, "must be a number of US dollars per instance-hour",
+                         "give a positive number such as 50.0")
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise InputError(field, value, "must be a positive, finite price in USD per instance-hour",
+                         "give a positive number such as 50.0")
+    if number > 10_000:
+        raise InputError(field, value, "is above $10,000 per instance-hour, surely a typo",
+                         "give the bid per instance-hour in US dollars, e.g. 50.0 for 8xH100")
+    return round(number, 2)
+
+
+def whole_number(value: object, field: str, low: int, high: int, example: int) -> int:
+    """Integers, and floats that are whole (the wire turns 8 into 8.0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+        isinstance(value, float) and not (math.isfinite(value) and value.is_integer())
+    ):
+        raise InputError(field, value, f"must be a whole number from {low} to {high}", f"use e.g. {example}")
+    number = int(value)
+    if not low <= number <= high:
+        raise InputError(field, value, f"must be from {low} to {high}", f"use e.g. {example}")
+    return number
+
+
+def num_instances(value: object, field: str = "num_instances") -> int:
+    return whole_number(value, field, 1, MAX_INSTANCES, 4)
+
+
+def size_gb(value: object, field: str = "size_gb") -> int:
+    return whole_number(value, field, 1, MAX_VOLUME_GB, 1000)
+
+
+def positive_number(value: object, field: str, high: float, unit: str, example: int) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not 0 < value <= high:
+        raise InputError(field, value, f"must be a number of {unit} above 0 and at most {high:g}",
+                         f"use e.g. {example}")
+    return float(value)
+
+
+def max_run_time_hours(value: object, field: str = "max_run_time_hours") -> float:
+    return positive_number(value, field, MAX_RUN_TIME_HOURS, "hours", 24)
+
+
+def ready_timeout_minutes(value: object, field: str = "ready_timeout_minutes") -> float:
+    return positive_number(value, field, MAX_READY_TIMEOUT_MINUTES, "minutes", 30)
+
+
+def choice(value: object, field: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise InputError(field, value, f"must be one of {', '.join(map(repr, allowed))}",
+                         f"use {allowed[0]!r}")
+    return str(value)
+
+
+def role(value: object, field: str = "role") -> str:
+    return choice(value, field, ROLES)
+
+
+def wait_until(value: object, field: str = "wait_until") -> str:
+    return choice(value, field, WAIT_UNTIL)
+
+
+def interface(value: object, field: str = "interface") -> str:
+    if isinstance(value, str):
+        value = value.lower()
+    return choice(value, field, INTERFACES)
+
+
+def text(value: object, field: str, example: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(field, value, "must be a non-empty string", f"give e.g. {example!r}")
+    return value
+
+
+def command(value: object, field: str = "command") -> str:
+    return text(value, field, "python train.py")
+
+
+def image(value: object, field: str = "image") -> str:
+    return text(value, field, "nvcr.io/nvidia/pytorch:24.05-py3")
+
+
+def region(value: object, field: str = "region") -> str:
+    if not isinstance(value, str) or not REGION_RE.fullmatch(value):
+        raise InputError(field, value, "is not a Mithril region name",
+                         "use a region such as 'us-central1-a', or leave it out to let the volumes decide")
+    return value
+
+
+def task_name(value: object, field: str = "task_name") -> str:
+    if not isinstance(value, str) or not TASK_NAME_RE.fullmatch(value) or len(value) > MAX_NAME_LENGTH:
+        raise InputError(field, value,
+                         f"must match {TASK_NAME_RE.pattern} and be at most {MAX_NAME_LENGTH} characters",
+                         "use lowercase letters, digits, '.', '_' and '-', e.g. 'gpu-infra'")
+    return value
+
+
+def volume_name(value: object, field: str = "volume_name") -> str:
+    if not isinstance(value, str) or not VOLUME_NAME_RE.fullmatch(value) or len(value) > MAX_NAME_LENGTH:
+        raise InputError(field, value,
+                         f"must match {VOLUME_NAME_RE.pattern} and be at most {MAX_NAME_LENGTH} characters",
+                         "use lowercase letters, digits and '-', starting with a letter, e.g. 'training-data'")
+    return value
+
+
+def env(value: object, field: str = "env") -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise InputError(field, value, "must be a mapping of variable names to strings",
+                         "use e.g. {'WANDB_PROJECT': 'llm'}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
+            raise InputError(f"{field}.{key}", key, "is not a valid environment variable name",
+                             "use letters, digits and '_', not starting with a digit")
+        if not isinstance(item, str):
+            raise InputError(f"{field}.{key}", item, "must be a string",
+                             f"quote it: {{'{key}': {str(item)!r}}}")
+    return dict(value)
+
+
+def ssh_keys(value: object, field: str = "ssh_keys") -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not all(
+            isinstance(k, str) and k.strip() for k in value):
+        raise InputError(field, value, "must be a list of SSH key ids or public keys",
+                         "use e.g. ['sshkey_abc123']")
+    return list(value)
+
+
+def mount_path(value: object, field: str = "mount_path") -> str:
+    """Mithril's allowed mount targets, by the SDK's own rule (it checks only after several API calls)."""
+    from flow.utils.mounts.targets import validate_volume_mount_target
+
+    try:
+        return validate_volume_mount_target(value, "Volume")
+    except (TypeError, ValueError) as exc:
+        fix = "mount under /data, /mnt/…, /volumes/…, /opt/… or /var/…"
+        if isinstance(value, str) and value.startswith("/") and "/" not in value[1:]:
+            fix = f"use '/mnt{value}' (or '/data{value}')"
+        raise InputError(field, value, str(exc).rstrip("."), fix) from None
+
+
+def mounts(value: object, field: str = "volumes") -> list[dict[str, str]]:
+    """A task's mounts: [{volume_id, mount_path, interface}], unique and not nested."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InputError(field, value, "must be a list of {volume_id, mount_path, interface}",
+                         "use e.g. [{'volume_id': 'vol_…', 'mount_path': '/data', 'interface': 'file'}]")
+    result: list[dict[str, str]] = []
+    for index, item in enumerate(value):
+        where = f"{field}[{index}]"
+        if not isinstance(item, Mapping):
+            raise InputError(where, item, "must be a mapping with volume_id, mount_path and interface",
+                             "use DataVolumes.mount(name, path) or a dict")
+        if contains_unknown(item):
+            result.append(dict(item))
+            continue
+        volume_id = item.get("volume_id")
+        if not isinstance(volume_id, str) or not volume_id:
+            raise InputError(f"{where}.volume_id", volume_id, "is required", "pass the volume's id (vol_…)")
+        path = mount_path(item.get("mount_path"), f"{where}.mount_path")
+        kind = interface(item.get("interface", "file"), f"{where}.interface")
+        result.append({"volume_id": volume_id, "mount_path": path, "interface": kind})
+    known = [m for m in result if not contains_unknown(m)]
+    paths = [m["mount_path"] for m in known]
+    for index, path in enumerate(paths):
+        if path in paths[:index]:
+            raise InputError(f"{field}[{index}].mount_path", path, "is mounted twice",
+                             "give every volume its own mount path")
+        for other in paths[:index]:
+            if path.startswith(other + "/") or other.startswith(path + "/"):
+                raise InputError(f"{field}[{index}].mount_path", path, f"is nested with {other!r}",
+                                 "mount volumes side by side, e.g. /data and /mnt/models")
+    ids = [m["volume_id"] for m in known]
+    for index, volume_id in enumerate(ids):
+        if volume_id in ids[:index]:
+            raise InputError(f"{field}[{index}].volume_id", volume_id, "is mounted twice",
+                             "mount each volume once")
+    return result
+
+
+def block_volumes_single_instance(mount_list: Sequence[Mapping[str, Any]], count: int,
+                                  field: str = "volumes") -> None:
+    for index, item in enumerate(mount_list):
+        if item.get("interface") == "block" and count > 1:
+            raise InputError(
+                f"{field}[{index}].interface", "block",
+                f"a block volume attaches to one instance, and this task has {count}",
+                "create the volume with interface='file' to share it, or use num_instances=1")
+
