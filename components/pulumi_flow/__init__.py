@@ -30,7 +30,23 @@ _EXPORTS = {
     "MissingThresholdError": "pulumi_flow.pricing",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DataVolumes",
+    "DataVolumesArgs",
+    "FlowTask",
+    "FlowTaskArgs",
+    "FlowVolume",
+    "FlowVolumeArgs",
+    "InputError",
+    "MissingThresholdError",
+    "TrainingCluster",
+    "TrainingClusterArgs",
+    "TrainingJob",
+    "TrainingJobArgs",
+    "VolumeMount",
+    "VolumeSpec",
+    "on_demand_threshold",
+]
 
 if TYPE_CHECKING:
     from pulumi_flow.components.cluster import TrainingCluster, TrainingClusterArgs

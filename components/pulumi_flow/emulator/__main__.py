@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from pulumi_flow.emulator.models import PROJECT_NAME, Settings
@@ -33,10 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     print(emulator.url, flush=True)
     print(f"export MITHRIL_API_URL={emulator.url} MITHRIL_PROJECT={PROJECT_NAME} "
           f"MITHRIL_API_KEY={args.api_key or 'fkey_emulator'}", file=sys.stderr, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         emulator.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -16,6 +16,10 @@ FaultKind = Literal["status", "delay", "drop", "accept_then_fail"]
 KINDS: tuple[str, ...] = ("status", "delay", "drop", "accept_then_fail")
 
 
+def _upper(value: str) -> str:
+    return value.upper()
+
+
 @attrs.define
 class FaultRule:
     """One scripted fault.
@@ -26,16 +30,20 @@ class FaultRule:
     - ``drop``: close the connection without any answer; the backend is not touched.
     - ``accept_then_fail``: the backend performs the request, then the client gets ``status``
       (the answer is lost): the case an idempotent client must survive.
+
+    The first ``skip`` matching requests pass untouched; then the rule fires ``times`` times.
     """
 
     kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
-    method: str = attrs.field(default="*", converter=str.upper)
+    method: str = attrs.field(default="*", converter=_upper)
     path: str = attrs.field(default=".*")
     status: int = attrs.field(default=503, validator=attrs.validators.and_(
         attrs.validators.ge(400), attrs.validators.le(599)))
     retry_after: float | None = attrs.field(default=None)
     delay: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     times: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    skip: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    seen: int = 0
     fired: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -53,7 +61,7 @@ class FaultPlan:
         self._lock = threading.Lock()
 
     def add(self, spec: dict[str, Any]) -> FaultRule:
-        fields = {f.name for f in attrs.fields(FaultRule)} - {"fired"}
+        fields = {f.name for f in attrs.fields(FaultRule)} - {"fired", "seen"}
         unknown = set(spec) - fields
         if unknown:
             raise ValueError(f"unknown fault field(s) {sorted(unknown)}; expected some of {sorted(fields)}")
@@ -67,8 +75,10 @@ class FaultPlan:
         with self._lock:
             for rule in self._rules:
                 if rule.fired < rule.times and rule.matches(method, path):
-                    rule.fired += 1
-                    return rule
+                    rule.seen += 1
+                    if rule.seen > rule.skip:
+                        rule.fired += 1
+                        return rule
         return None
 
     def clear(self) -> None:

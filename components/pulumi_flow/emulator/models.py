@@ -452,8 +452,8 @@ class MithrilBackend:
         with self._now():
             return [
                 b.to_api() for b in sorted(self.bids.values(), key=lambda b: b.created_at, reverse=True)
-                if (name is None or b.name == name) and (status is None or b.status == status)
-                and (region is None or b.region == region) and (instance_type is None or b.instance_type == instance_type)
+                if name in (None, b.name) and status in (None, b.status)
+                and region in (None, b.region) and instance_type in (None, b.instance_type)
             ]
 
     def update_bid(self, fid: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -575,12 +575,13 @@ class MithrilBackend:
         with self._now() as now:
             name = _require_str(body, "name")
             secret = f"fkey_{secrets.token_hex(16)}"
-            record = {
-                "fid": _new_id("apikey"), "name": name, "created_at": _iso(now),
+            fid = _new_id("apikey")
+            record: dict[str, Any] = {
+                "fid": fid, "name": name, "created_at": _iso(now),
                 "expires_at": body.get("expires_at") or _iso(now + 86400),
                 "deactivated_at": None, "snippet": secret[:9] + "...",
             }
-            self.api_keys[record["fid"]] = record
+            self.api_keys[fid] = record
             return {**record, "secret": secret}
 
     def list_api_keys(self) -> list[dict[str, Any]]:

@@ -51,10 +51,14 @@ class RequestLog:
     def __init__(self) -> None:
         self._entries: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self.keep_bodies = False
 
-    def record(self, method: str, path: str, status: int) -> None:
+    def record(self, method: str, path: str, status: int, body: Any = None) -> None:
+        entry: dict[str, Any] = {"method": method, "path": path, "status": status}
+        if self.keep_bodies:
+            entry["body"] = body
         with self._lock:
-            self._entries.append({"method": method, "path": path, "status": status})
+            self._entries.append(entry)
 
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -129,6 +133,9 @@ class MithrilResponses:
 
     def quotas(self, req: Request) -> Response:
         return ok([])
+
+    def cpu_instance_types(self, req: Request) -> Response:
+        return ok([])  # a GPU-only emulator: no CPU SKUs
 
     # -- bids -----------------------------------------------------------------------------
 

@@ -77,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         response = self._dispatch(method, path, split.query, raw)
         if not control:
-            emulator.log.record(method, path, response.status)
+            emulator.log.record(method, path, response.status, response.body)
             if method != "GET" and response.status < 400:
                 emulator.persist()
         if rule is not None and rule.kind == "accept_then_fail":
@@ -100,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(method=method, path=path, query=parse_qs(query),
                           headers={k.lower(): v for k, v in self.headers.items()}, body=body, params=params)
         try:
-            return getattr(emulator.responses, handler)(request)  # type: ignore[no-any-return]
+            return getattr(emulator.responses, handler)(request)
         except EmulatorError as err:
             return validation_error(err)
 
@@ -148,7 +148,7 @@ class MithrilEmulator:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     project = PROJECT_NAME
 
@@ -174,7 +174,8 @@ class MithrilEmulator:
             tmp.replace(self.state_file)
 
     def start(self) -> MithrilEmulator:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="mithril-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="mithril-emulator", daemon=True)
         self._thread.start()
         return self
 

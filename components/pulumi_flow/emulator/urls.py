@@ -14,6 +14,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/v2/pricing/current", "current_prices"),
     ("GET", "/v2/reservation", "reservations"),
     ("GET", "/v2/quotas", "quotas"),
+    ("GET", "/v2/cpu/instance-types", "cpu_instance_types"),
     ("GET", "/v2/spot/bids", "list_bids"),
     ("POST", "/v2/spot/bids", "create_bid"),
     ("GET", "/v2/spot/bids/" + ID.format("bid_id"), "get_bid"),

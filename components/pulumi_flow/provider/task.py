@@ -313,14 +313,14 @@ class FlowTaskProvider(ResourceProvider):
         try:
             return str(flow.run(config).task_id)
         except NameConflictError:
-            existing = self._live_bid_named(flow, props["task_name"])
+            existing = self._find_own_bid(flow, props["task_name"])
             if existing is None:
                 raise
         except (AuthenticationError, AuthorizationError, ValidationError, ResourceNotAvailableError):
             raise  # refused before or by Mithril: nothing was placed
         except Exception:
             # The request may have reached Mithril and only the answer was lost.
-            existing = self._live_bid_named(flow, props["task_name"])
+            existing = self._find_own_bid(flow, props["task_name"])
             if existing is None:
                 raise
         if not self._matches(existing, props, region):
@@ -331,20 +331,29 @@ class FlowTaskProvider(ResourceProvider):
         return str(existing["fid"])
 
     @staticmethod
-    def _live_bid_named(flow: Flow, name: str) -> dict[str, Any] | None:
-        forget_cached_state()
-        for bid in flow.bids.list_bids(include_terminated=False):
-            if bid.get("name") == name and bid.get("status") != "Terminated":
-                return dict(bid)
-        return None
+    def _find_own_bid(flow: Flow, name: str, attempts: int = 3) -> dict[str, Any] | None:
+        """Our live bid by its stack-unique name. If Mithril cannot even be asked, say so:
+        the bid may exist, and the next `up` adopts it by name instead of bidding again."""
+        for attempt in range(attempts):
+            try:
+                forget_cached_state()
+                for bid in flow.bids.list_bids(include_terminated=False):
+                    if bid.get("name") == name and bid.get("status") != "Terminated":
+                        return dict(bid)
+                return None
+            except Exception as exc:  # noqa: BLE001 - retried, then reported with what to do
+                last = exc
+                time.sleep(0.5 * (attempt + 1))
+        raise FlowProviderError(
+            f"the bid request for task {name!r} got no answer and Mithril could not be asked whether it was "
+            f"placed ({type(last).__name__}: {last}). A bid named {name!r} may be live: run `pulumi up` again "
+            f"to adopt it (never a second bid), or cancel it with `flow cancel {name}`")
 
     @staticmethod
     def _matches(bid: Mapping[str, Any], props: Mapping[str, Any], region: str | None) -> bool:
         if int(bid.get("instance_quantity") or 0) != int(props.get("num_instances") or 1):
             return False
-        if region is not None and bid.get("region") != region:
-            return False
-        return True
+        return region is None or bid.get("region") == region
 
     def _wait(self, flow: Flow, task_id: str, props: Mapping[str, Any]) -> Task:
         until = props.get("wait_until") or "submitted"

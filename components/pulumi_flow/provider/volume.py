@@ -115,7 +115,7 @@ class FlowVolumeProvider(ResourceProvider):
                     volume = self._own_volume(flow, props, region)
                     if volume is None:
                         raise
-            return CreateResult(volume.volume_id, {**self._inputs(props), **self._observe(volume)})
+            return CreateResult(str(volume.volume_id), {**self._inputs(props), **self._observe(volume)})
 
 
     def update(self, volume_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -124,8 +124,8 @@ class FlowVolumeProvider(ResourceProvider):
             if olds.get("volume_name") != news.get("volume_name"):
                 # Renaming is the one change Mithril makes in place; the SDK has no verb for it,
                 # so this uses its HTTP client (auth, retries, errors) directly.
-                flow.provider.ctx.http.request(method="PATCH", url=f"/v2/volumes/{volume_id}",
-                                               json={"name": news["volume_name"]})
+                http = flow.provider.ctx.http  # type: ignore[attr-defined]
+                http.request(method="PATCH", url=f"/v2/volumes/{volume_id}", json={"name": news["volume_name"]})
             volume = self._find(flow, volume_id)
             if volume is None:
                 raise FlowProviderError(f"volume {volume_id} no longer exists. Fix: run `pulumi refresh`")
@@ -190,7 +190,7 @@ class FlowVolumeProvider(ResourceProvider):
         forget_cached_state()
         for volume in flow.volumes.list():
             if volume.name == props["volume_name"] and volume.region == region \
-                    and int(volume.size_gb) == int(props["size_gb"]) and _interface(volume) == props["interface"]:
+                    and int(volume.size_gb or 0) == int(props["size_gb"]) and _interface(volume) == props["interface"]:
                 return volume
         return None
 

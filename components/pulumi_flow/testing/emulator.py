@@ -29,30 +29,30 @@ class EmulatorControl:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + "/_emulator/" + path.lstrip("/"), data=data, method=method,
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=10) as response:
             payload = response.read()
         return json.loads(payload) if payload else None
 
     def state(self) -> dict[str, Any]:
-        return self.call("GET", "state")  # type: ignore[no-any-return]
+        return self.call("GET", "state")
 
     def live_bids(self) -> list[dict[str, Any]]:
-        return self.state()["bids"]  # type: ignore[no-any-return]
+        return self.state()["bids"]
 
     def live_volumes(self) -> list[dict[str, Any]]:
-        return self.state()["volumes"]  # type: ignore[no-any-return]
+        return self.state()["volumes"]
 
     def preempt(self, bid_id: str) -> dict[str, Any]:
-        return self.call("POST", f"bids/{bid_id}/preempt")  # type: ignore[no-any-return]
+        return self.call("POST", f"bids/{bid_id}/preempt")
 
     def terminate(self, bid_id: str) -> dict[str, Any]:
-        return self.call("POST", f"bids/{bid_id}/terminate")  # type: ignore[no-any-return]
+        return self.call("POST", f"bids/{bid_id}/terminate")
 
     def pause(self, bid_id: str, paused: bool = True) -> dict[str, Any]:
-        return self.call("POST", f"bids/{bid_id}/pause", {"paused": paused})  # type: ignore[no-any-return]
+        return self.call("POST", f"bids/{bid_id}/pause", {"paused": paused})
 
     def set_limit_price(self, bid_id: str, limit_price: str) -> dict[str, Any]:
-        return self.call("POST", f"bids/{bid_id}/limit-price", {"limit_price": limit_price})  # type: ignore[no-any-return]
+        return self.call("POST", f"bids/{bid_id}/limit-price", {"limit_price": limit_price})
 
     def forget_bid(self, bid_id: str) -> None:
         self.call("DELETE", f"bids/{bid_id}")
@@ -64,13 +64,13 @@ class EmulatorControl:
         self.call("POST", "market", {"instance_type": instance_type, "region": region, "price_cents": price_cents})
 
     def add_fault(self, **rule: Any) -> dict[str, Any]:
-        return self.call("POST", "faults", rule)  # type: ignore[no-any-return]
+        return self.call("POST", "faults", rule)
 
     def clear_faults(self) -> None:
         self.call("DELETE", "faults")
 
     def requests(self) -> list[dict[str, Any]]:
-        return self.call("GET", "requests")  # type: ignore[no-any-return]
+        return self.call("GET", "requests")
 
     def clear_requests(self) -> None:
         self.call("DELETE", "requests")

@@ -1,0 +1,173 @@
+"""Drive a dynamic provider the way the Pulumi engine does, with no CLI.
+
+The engine starts `python -u -m pulumi.dynamic <engine-address>`, reads the port from the
+first stdout line and speaks `pulumirpc.ResourceProvider` over gRPC, with the provider
+pickled into the `__provider` property. `DynamicProviderProcess` does exactly that, so a
+test proves pickling, imports, the wire format and the provider process's environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import grpc
+from google.protobuf import struct_pb2
+from pulumi.dynamic import ResourceProvider
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+PROVIDER_KEY = "__provider"
+UNKNOWN = rpc.UNKNOWN
+
+
+def secret(value: Any) -> dict[str, Any]:
+    """A value marked secret on the wire, as the engine sends `pulumi config set --secret`."""
+    return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
+
+
+def to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(dict(props))
+    return struct
+
+
+def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return rpc.deserialize_properties(struct, keep_unknowns=True)
+
+
+@attrs.frozen
+class CheckResponse:
+    inputs: dict[str, Any]
+    failures: list[tuple[str, str]]
+
+
+@attrs.frozen
+class DiffResponse:
+    changes: bool
+    replaces: list[str]
+    delete_before_replace: bool
+
+
+class ProviderError(Exception):
+    """The provider process answered with a gRPC error; `details` is what the engine would print."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+
+
+class DynamicProviderProcess:
+    """One `python -m pulumi.dynamic` process, spoken to over gRPC."""
+
+    def __init__(self, provider: ResourceProvider, resource_type: str, env: Mapping[str, str] | None = None,
+                 project: str = "test-project", stack: str = "test") -> None:
+        self.serialized = serialize_provider(provider)
+        self.resource_type = resource_type
+        self.project = project
+        self.stack = stack
+        self._env = {**os.environ, **(env or {}), "PULUMI_PROJECT": project}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._channel: grpc.Channel | None = None
+        self.stderr_path: str | None = None
+
+    def urn(self, name: str) -> str:
+        return f"urn:pulumi:{self.stack}::{self.project}::{self.resource_type}::{name}"
+
+    def start(self) -> DynamicProviderProcess:
+        import tempfile
+
+        stderr = tempfile.NamedTemporaryFile(prefix="pulumi-dynamic-", suffix=".log", delete=False)  # noqa: SIM115
+        self.stderr_path = stderr.name
+        self._proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
+                                      stdout=subprocess.PIPE, stderr=stderr, env=self._env)
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().decode().strip()
+        if not line.isdigit():
+            self.stop()
+            raise RuntimeError(f"pulumi.dynamic did not print a port (got {line!r}); see {self.stderr_path}")
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{line}")
+        grpc.channel_ready_future(self._channel).result(timeout=30)
+        self.stub = provider_pb2_grpc.ResourceProviderStub(self._channel)
+        return self
+
+    def stop(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+
+    def stderr(self) -> str:
+        if self.stderr_path is None:
+            return ""
+        with open(self.stderr_path, errors="replace") as handle:
+            return handle.read()
+
+    def __enter__(self) -> DynamicProviderProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _with_provider(self, props: Mapping[str, Any]) -> struct_pb2.Struct:
+        return to_struct({**props, PROVIDER_KEY: self.serialized})
+
+    def _call(self, method: str, request: Any) -> Any:
+        try:
+            return getattr(self.stub, method)(request, timeout=600)
+        except grpc.RpcError as err:
+            raise ProviderError(err.code(), err.details() or "") from None
+
+    # -- the engine's calls ------------------------------------------------------------------
+
+    def configure(self, config: Mapping[str, Any]) -> None:
+        self._call("Configure", provider_pb2.ConfigureRequest(args=to_struct(config), acceptSecrets=True))
+
+    def check(self, name: str, news: Mapping[str, Any], olds: Mapping[str, Any] | None = None) -> CheckResponse:
+        response = self._call("Check", provider_pb2.CheckRequest(
+            urn=self.urn(name), olds=self._with_provider(olds or {}), news=self._with_provider(news)))
+        inputs = from_struct(response.inputs)
+        inputs.pop(PROVIDER_KEY, None)
+        return CheckResponse(inputs, [(f.property, f.reason) for f in response.failures])
+
+    def diff(self, name: str, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResponse:
+        response = self._call("Diff", provider_pb2.DiffRequest(
+            id=resource_id, urn=self.urn(name), olds=self._with_provider(olds), news=self._with_provider(news)))
+        return DiffResponse(changes=response.changes == provider_pb2.DiffResponse.DIFF_SOME,
+                            replaces=list(response.replaces),
+                            delete_before_replace=response.deleteBeforeReplace)
+
+    def create(self, name: str, props: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        response = self._call("Create", provider_pb2.CreateRequest(urn=self.urn(name),
+                                                                   properties=self._with_provider(props)))
+        outs = from_struct(response.properties)
+        outs.pop(PROVIDER_KEY, None)
+        return response.id, outs
+
+    def read(self, name: str, resource_id: str, props: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        response = self._call("Read", provider_pb2.ReadRequest(id=resource_id, urn=self.urn(name),
+                                                               properties=self._with_provider(props)))
+        outs = from_struct(response.properties)
+        outs.pop(PROVIDER_KEY, None)
+        return response.id, outs
+
+    def update(self, name: str, resource_id: str, olds: Mapping[str, Any],
+               news: Mapping[str, Any]) -> dict[str, Any]:
+        response = self._call("Update", provider_pb2.UpdateRequest(
+            id=resource_id, urn=self.urn(name), olds=self._with_provider(olds), news=self._with_provider(news)))
+        outs = from_struct(response.properties)
+        outs.pop(PROVIDER_KEY, None)
+        return outs
+
+    def delete(self, name: str, resource_id: str, props: Mapping[str, Any]) -> None:
+        self._call("Delete", provider_pb2.DeleteRequest(id=resource_id, urn=self.urn(name),
+                                                        properties=self._with_provider(props)))

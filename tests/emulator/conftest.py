@@ -1,0 +1,95 @@
+"""Validation of emulator responses against the OpenAPI spec that ships inside flow-compute."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+
+@cache
+def spec() -> dict[str, Any]:
+    import flow
+
+    path = Path(flow.__file__).parent / "adapters/providers/builtin/mithril/api/openapi.json"
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def _nullable_to_type(node: Any) -> Any:
+    """The spec is 3.1 but writes `nullable: true` (3.0 style): make null explicit for JSON Schema."""
+    if isinstance(node, dict):
+        node = {k: _nullable_to_type(v) for k, v in node.items()}
+        if node.pop("nullable", False):
+            if "type" in node:
+                types = node["type"] if isinstance(node["type"], list) else [node["type"]]
+                node["type"] = [*types, "null"]
+            elif "$ref" in node:
+                node = {"anyOf": [{"$ref": node.pop("$ref")}, {"type": "null"}], **node}
+            if "enum" in node:
+                node["enum"] = [*node["enum"], None]
+        return node
+    if isinstance(node, list):
+        return [_nullable_to_type(v) for v in node]
+    return node
+
+
+@cache
+def _components() -> dict[str, Any]:
+    return _nullable_to_type(spec()["components"])  # type: ignore[no-any-return]
+
+
+@cache
+def _templates() -> list[tuple[re.Pattern[str], str]]:
+    out = []
+    for template in spec()["paths"]:
+        pattern = re.sub(r"\{[^}]+\}", r"[^/]+", template)
+        out.append((re.compile(pattern + "$"), template))
+    # Literal paths before templated ones: /v2/spot/bids before /v2/spot/bids/{id}.
+    return sorted(out, key=lambda item: item[1].count("{"))
+
+
+ERROR_SCHEMA: dict[str, Any] = {"type": "object", "required": ["detail"],
+                                "properties": {"detail": {"type": ["string", "array"]}}}
+
+
+def response_schema(method: str, path: str, status: int) -> dict[str, Any] | None:
+    for pattern, template in _templates():
+        if pattern.match(path):
+            operation = spec()["paths"][template].get(method.lower())
+            if operation is None:
+                continue
+            response = operation["responses"].get(str(status))
+            if response is None and status >= 400:
+                return ERROR_SCHEMA  # the spec leaves most 4xx undocumented; FastAPI's shape
+            if response is None:
+                raise AssertionError(f"{method} {path} answered {status}, which the spec does not list")
+            content = response.get("content", {}).get("application/json")
+            return _nullable_to_type(content["schema"]) if content else None
+    raise AssertionError(f"{method} {path} is not a route in Mithril's spec")
+
+
+def validate_response(method: str, path: str, status: int, body: Any) -> None:
+    schema = response_schema(method, path, status)
+    if schema is None:
+        assert body is None, f"{method} {path} {status} should have no body"
+        return
+    jsonschema.validate(body, {**schema, "components": _components()},
+                        cls=jsonschema.Draft202012Validator)
+
+
+@pytest.fixture
+def validated_log(mithril: Any) -> Any:
+    """Keep response bodies; at teardown, check every one against the spec."""
+    mithril.emulator.log.keep_bodies = True
+    yield mithril.emulator.log
+    entries = mithril.emulator.log.entries()
+    assert entries, "no Mithril request was made, so nothing was validated"
+    for entry in entries:
+        if entry["status"] in (0,) or entry["status"] >= 500 or entry["status"] == 429:
+            continue  # injected faults carry no spec body
+        validate_response(entry["method"], entry["path"], entry["status"], entry.get("body"))

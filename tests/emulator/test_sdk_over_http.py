@@ -1,0 +1,166 @@
+"""The unmodified Flow SDK against the emulator over real HTTP; every response checked against the spec."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator
+
+pytestmark = pytest.mark.usefixtures("validated_log")
+
+
+def _config(**overrides: Any) -> Any:
+    from flow import TaskConfig
+
+    fields: dict[str, Any] = {"name": "sdk-test", "unique_name": False, "command": "sleep infinity",
+                              "instance_type": "8xa100", "max_price_per_hour": 50.0, "upload_code": False}
+    return TaskConfig(**{**fields, **overrides})
+
+
+def test_run_wait_get_list_cancel(flow_client: Any, mithril: RunningEmulator) -> None:
+    task = flow_client.run(_config(num_instances=2))
+    assert task.task_id.startswith("bid_")
+    task = flow_client.get_task(task.task_id)
+    task.wait(timeout=30, until="running")
+    task = flow_client.get_task(task.task_id)
+    assert task.status.value == "running"
+    assert len(task.ssh_hosts) == 2 and all(h.startswith("203.0.113.") for h in task.ssh_hosts)
+    assert sorted(i.private_ip for i in task.get_instances()) == sorted(
+        i["private_ip"] for i in mithril.backend.list_instances([task.task_id]))
+    assert task.provider_metadata["limit_price"] == "$50.00"
+    assert [t.task_id for t in flow_client.list_tasks()] == [task.task_id]
+
+    flow_client.cancel(task.task_id)
+    assert mithril.control.live_bids() == []
+    assert mithril.backend.get_bid(task.task_id)["status"] == "Terminated"
+
+
+def test_update_limit_price_is_a_patch_in_place(flow_client: Any, mithril: RunningEmulator) -> None:
+    task = flow_client.run(_config())
+    flow_client.bids.update_limit_price(task.task_id, "$61.50")
+    assert mithril.backend.get_bid(task.task_id)["limit_price"] == "$61.50"
+    assert len(mithril.control.live_bids()) == 1
+    patches = [r for r in mithril.control.requests() if r["method"] == "PATCH"]
+    assert [p["path"] for p in patches] == [f"/v2/spot/bids/{task.task_id}"]
+
+
+def test_volumes_create_list_get_delete(flow_client: Any, mithril: RunningEmulator) -> None:
+    volume = flow_client.volumes.create(100, name="data-one", interface="file", region="us-central1-a")
+    assert volume.volume_id.startswith("vol_") and volume.size_gb == 100
+    assert [v.volume_id for v in flow_client.volumes.list()] == [volume.volume_id]
+    assert flow_client.volumes.get(volume.volume_id).name == "data-one"
+    flow_client.volumes.delete(volume.volume_id)
+    assert mithril.control.live_volumes() == []
+
+
+def test_task_with_volume_mount_and_workload_api_key(flow_client: Any, mithril: RunningEmulator) -> None:
+    volume = flow_client.volumes.create(50, name="ckpt", interface="file", region="us-central1-a")
+    task = flow_client.run(_config(name="job", instance_type="4xa100", max_price_per_hour=15.0,
+                                   volumes=[{"volume_id": volume.volume_id, "mount_path": "/data",
+                                             "interface": "file"}],
+                                   region="us-central1-a", max_run_time_hours=2, terminate_on_exit=True))
+    bid = mithril.backend.get_bid(task.task_id)
+    assert bid["launch_specification"]["volumes"] == [volume.volume_id]
+    assert mithril.backend.list_api_keys(), "the SDK mints a per-task key for terminate_on_exit"
+    flow_client.cancel(task.task_id)
+
+
+def test_preempted_bid_is_reallocated_with_new_addresses(flow_client: Any, mithril: RunningEmulator) -> None:
+    task = flow_client.run(_config())
+    flow_client.get_task(task.task_id).wait(timeout=30, until="running")
+    before = mithril.backend.list_instances([task.task_id])
+    mithril.control.preempt(task.task_id)
+    assert mithril.backend.get_bid(task.task_id)["status"] in ("Open", "Allocated")
+    deadline = time.monotonic() + 10
+    while mithril.backend.get_bid(task.task_id)["status"] != "Allocated" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = mithril.backend.get_bid(task.task_id)["instances"]
+    assert after and not set(after) & {i["fid"] for i in before}
+
+
+def test_market_above_limit_preempts_and_keeps_bid_open(flow_client: Any, mithril: RunningEmulator) -> None:
+    task = flow_client.run(_config(max_price_per_hour=20.0))
+    flow_client.get_task(task.task_id).wait(timeout=30, until="running")
+    it = mithril.backend.get_bid(task.task_id)["instance_type"]
+    mithril.control.set_market(it, "us-central1-a", 2500)
+    time.sleep(0.2)
+    bid = mithril.backend.get_bid(task.task_id)
+    assert bid["status"] == "Open" and bid["instances"] == []
+
+
+def test_below_market_bid_posted_over_http_stays_open(mithril: RunningEmulator) -> None:
+    body = {"project": "proj_emulator0001", "region": "us-central1-a", "instance_type": "it_Sg1nDx1I8NFep60J",
+            "limit_price": "$1.00", "instance_quantity": 1, "name": "cheap",
+            "launch_specification": {"volumes": [], "ssh_keys": []}}
+    status, bid = _http(mithril, "POST", "/v2/spot/bids", body)
+    assert status == 201
+    time.sleep(0.2)
+    assert _http(mithril, "GET", f"/v2/spot/bids/{bid['fid']}")[1]["status"] == "Open"
+
+
+def test_idempotency_key_returns_the_same_bid(mithril: RunningEmulator) -> None:
+    body = {"project": "proj_emulator0001", "region": "us-central1-a", "instance_type": "it_Sg1nDx1I8NFep60J",
+            "limit_price": "$30.00", "instance_quantity": 1, "name": "twice",
+            "launch_specification": {"volumes": [], "ssh_keys": []}}
+    first = _http(mithril, "POST", "/v2/spot/bids", body, {"Idempotency-Key": "k-1"})[1]
+    second = _http(mithril, "POST", "/v2/spot/bids", body, {"Idempotency-Key": "k-1"})[1]
+    assert first["fid"] == second["fid"]
+    assert len(mithril.control.live_bids()) == 1
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 401),
+    ({"Authorization": "Bearer sk_not_a_flow_key"}, 401),
+    ({"Authorization": "Basic Zm9vOmJhcg=="}, 401),
+    ({"Authorization": f"Bearer {TEST_API_KEY}"}, 200),
+])
+def test_auth(mithril: RunningEmulator, headers: dict[str, str], status: int) -> None:
+    assert _http(mithril, "GET", "/v2/projects", auth=False, headers=headers)[0] == status
+
+
+def test_unknown_ids_404_and_malformed_bodies_422(mithril: RunningEmulator) -> None:
+    assert _http(mithril, "GET", "/v2/spot/bids/bid_nope")[0] == 404
+    assert _http(mithril, "DELETE", "/v2/volumes/vol_nope")[0] == 404
+    status, body = _http(mithril, "POST", "/v2/spot/bids", {"name": "x"})
+    assert status == 422 and body["detail"][0]["loc"][0] == "body"
+    status, body = _http(mithril, "POST", "/v2/volumes", {"name": "v", "size_gb": "big"})
+    assert status == 422
+
+
+def test_pricing_answers_200_for_any_instance_type(mithril: RunningEmulator) -> None:
+    status, body = _http(mithril, "GET", "/v2/pricing/current?instance_type=it_unknown")
+    assert status == 200 and body["spot_price_cents"] is None
+
+
+def _alias(name: str) -> str:
+    family = name.split("-")[0].split(".")[0]
+    return f"{name.rsplit('.', 1)[-1].rstrip('x')}x{family}"
+
+
+def _http(mithril: RunningEmulator, method: str, path: str, body: Any = None,
+          headers: dict[str, str] | None = None, auth: bool = True) -> tuple[int, Any]:
+    all_headers = {"Authorization": f"Bearer {TEST_API_KEY}"} if auth else {}
+    all_headers.update(headers or {})
+    return _raw(mithril.url, method, path, body, all_headers)
+
+
+def _raw(url: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """`headers=None` means "authenticated"; pass a dict to send exactly those headers."""
+    if headers is None:
+        headers = {"Authorization": f"Bearer {TEST_API_KEY}"}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            payload = response.read()
+            return response.status, json.loads(payload) if payload else None
+    except urllib.error.HTTPError as err:
+        payload = err.read()
+        return err.code, json.loads(payload) if payload else None

@@ -1,0 +1,132 @@
+"""The providers driven exactly as the engine drives them: `python -u -m pulumi.dynamic` over gRPC."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator
+from pulumi_flow.testing.engine import UNKNOWN, DynamicProviderProcess, ProviderError, secret
+
+pytestmark = pytest.mark.slow
+
+CLUSTER = {"role": "infrastructure", "instance_type": "h100:8", "num_instances": 2, "max_price_per_hour": 50,
+           "command": "sleep infinity", "task_name": "gpu-infra-1a2b3c4d"}
+
+
+def _without_key(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k != "MITHRIL_API_KEY"}
+
+
+@pytest.fixture
+def engine_env(mithril: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment the CLI would pass: emulator URL and project, the key only via config."""
+    monkeypatch.delenv("MITHRIL_API_KEY")
+    return _without_key(dict(mithril.env))
+
+
+@pytest.fixture
+def tasks(engine_env: dict[str, str]) -> Iterator[DynamicProviderProcess]:
+    with DynamicProviderProcess(FlowTaskProvider(), TASK_TYPE, engine_env) as process:
+        process.configure({"flow:apiKey": secret(TEST_API_KEY)})
+        yield process
+
+
+@pytest.fixture
+def volumes(engine_env: dict[str, str]) -> Iterator[DynamicProviderProcess]:
+    with DynamicProviderProcess(FlowVolumeProvider(), VOLUME_TYPE, engine_env) as process:
+        process.configure({"flow:apiKey": secret(TEST_API_KEY)})
+        yield process
+
+
+def test_task_lifecycle_over_grpc(tasks: DynamicProviderProcess, mithril: RunningEmulator) -> None:
+    checked = tasks.check("gpu-infra", CLUSTER)
+    assert checked.failures == []
+    assert checked.inputs["instance_type"] == "8xh100"
+    assert checked.inputs["wait_until"] == "running"
+
+    task_id, outs = tasks.create("gpu-infra", checked.inputs)
+    assert task_id.startswith("bid_")
+    assert outs["status"] == "running" and len(outs["public_ips"]) == 2 and len(outs["private_ips"]) == 2
+    assert outs["max_price_per_hour"] == 50.0 and outs["market_price_per_hour"] == 24.0
+    assert [b["fid"] for b in mithril.control.live_bids()] == [task_id]
+
+    assert tasks.diff("gpu-infra", task_id, outs, checked.inputs).changes is False
+    repriced = {**checked.inputs, "max_price_per_hour": 65.0}
+    diff = tasks.diff("gpu-infra", task_id, outs, repriced)
+    assert diff.changes and diff.replaces == []
+    outs = tasks.update("gpu-infra", task_id, outs, repriced)
+    assert mithril.backend.get_bid(task_id)["limit_price"] == "$65.00"
+    assert outs["task_id"] == task_id
+
+    resized = {**checked.inputs, "num_instances": 4}
+    diff = tasks.diff("gpu-infra", task_id, outs, resized)
+    assert diff.replaces == ["num_instances"] and diff.delete_before_replace
+
+    read_id, read_outs = tasks.read("gpu-infra", task_id, outs)
+    assert read_id == task_id and read_outs["public_ips"] == outs["public_ips"]
+
+    tasks.delete("gpu-infra", task_id, outs)
+    assert mithril.control.live_bids() == []
+    assert tasks.read("gpu-infra", task_id, outs)[0] == ""
+    tasks.delete("gpu-infra", task_id, outs)  # already gone is success
+
+
+def test_preview_unknowns_pass_check_and_force_replace_in_diff(tasks: DynamicProviderProcess,
+                                                               mithril: RunningEmulator) -> None:
+    checked = tasks.check("gpu-infra", {**CLUSTER, "max_price_per_hour": UNKNOWN, "region": UNKNOWN})
+    assert checked.failures == []
+    assert checked.inputs["max_price_per_hour"] is not None
+    diff = tasks.diff("gpu-infra", "bid_x", {**CLUSTER, "region": "us-central1-a"}, {**CLUSTER, "region": UNKNOWN})
+    assert "region" in diff.replaces
+    assert mithril.control.requests() == [], "check and diff must not talk to Mithril"
+
+
+def test_check_failures_cross_the_wire_with_field_names(tasks: DynamicProviderProcess) -> None:
+    checked = tasks.check("bad", {**CLUSTER, "instance_type": "h100", "max_price_per_hour": -1})
+    fields = dict(checked.failures)
+    assert set(fields) == {"instance_type", "max_price_per_hour"}
+    assert "8xh100" in fields["instance_type"] and "-1" in fields["max_price_per_hour"]
+
+
+def test_volume_lifecycle_over_grpc(volumes: DynamicProviderProcess, mithril: RunningEmulator) -> None:
+    checked = volumes.check("data", {"volume_name": "data-1a2b3c4d", "size_gb": 1000})
+    assert checked.failures == [] and checked.inputs["interface"] == "file"
+    volume_id, outs = volumes.create("data", checked.inputs)
+    assert outs["region"] in {"us-central1-a", "eu-central1-a"}, "a region that sells GPUs"
+    assert volumes.diff("data", volume_id, outs, checked.inputs).changes is False
+    bigger = volumes.diff("data", volume_id, outs, {**checked.inputs, "size_gb": 2000})
+    assert bigger.replaces == ["size_gb"]
+    renamed = {**checked.inputs, "volume_name": "renamed-data"}
+    assert volumes.diff("data", volume_id, outs, renamed).replaces == []
+    outs = volumes.update("data", volume_id, outs, renamed)
+    assert mithril.control.live_volumes()[0]["name"] == "renamed-data"
+    volumes.delete("data", volume_id, outs)
+    assert mithril.control.live_volumes() == []
+    volumes.delete("data", volume_id, outs)
+
+
+def test_missing_key_is_a_clear_error_before_any_request(mithril: RunningEmulator, engine_env: dict[str, str]) -> None:
+    with DynamicProviderProcess(FlowTaskProvider(), TASK_TYPE, engine_env) as process:
+        process.configure({})
+        inputs = process.check("gpu-infra", CLUSTER).inputs
+        with pytest.raises(ProviderError, match="no Mithril API key"):
+            process.create("gpu-infra", inputs)
+    assert mithril.control.requests() == []
+
+
+def test_environment_key_works_without_config(mithril: RunningEmulator) -> None:
+    with DynamicProviderProcess(FlowTaskProvider(), TASK_TYPE, dict(mithril.env)) as process:
+        process.configure({})
+        inputs = process.check("job", {**CLUSTER, "role": "workload", "num_instances": 1}).inputs
+        task_id, outs = process.create("job", inputs)
+        assert outs["status"] in ("pending", "provisioning", "running")
+        time.sleep(0.2)
+        process.delete("job", task_id, outs)
+    assert mithril.control.live_bids() == []
+
+

@@ -1,0 +1,217 @@
+"""FlowTaskProvider against the emulator: the semantics the engine relies on."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.testing.emulator import RunningEmulator
+
+from .conftest import checked_task, checked_volume
+
+A100_8X = "it_Sg1nDx1I8NFep60J"
+
+
+def test_create_waits_until_every_instance_runs(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task(num_instances=3))
+    assert created.outs["status"] == "running" and created.outs["bid_status"] == "Allocated"
+    assert len(created.outs["public_ips"]) == 3 and len(set(created.outs["private_ips"])) == 3
+    assert created.outs["task_name"] == "gpu-infra-1a2b3c4d"
+    bid = mithril.backend.get_bid(created.id)
+    assert bid["name"] == "gpu-infra-1a2b3c4d", "the SDK's random suffix is off"
+
+
+def test_workload_submits_with_terminate_on_exit(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task(role="workload", num_instances=1, max_run_time_hours=2))
+    assert created.outs["wait_until"] == "submitted"
+    script = mithril.backend.get_bid(created.id)["launch_specification"]["startup_script"]
+    assert mithril.backend.list_api_keys(), "terminate_on_exit makes the SDK mint a per-task key"
+    assert script
+
+
+def test_reprice_is_a_patch_not_a_new_bid(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    inputs = checked_task()
+    created = task_provider.create(inputs)
+    mithril.control.clear_requests()
+    updated = task_provider.update(created.id, created.outs, {**inputs, "max_price_per_hour": 42.0})
+    assert updated.outs["max_price_per_hour"] == 42.0
+    writes = mithril.control.write_requests()
+    assert [(w["method"], w["path"]) for w in writes] == [("PATCH", f"/v2/spot/bids/{created.id}")]
+    assert mithril.backend.get_bid(created.id)["limit_price"] == "$42.00"
+
+
+def test_identical_inputs_give_no_diff_and_type_change_replaces_old_first(task_provider: FlowTaskProvider) -> None:
+    inputs = checked_task()
+    olds = {**inputs, "task_id": "bid_1", "num_instances": 2.0, "max_price_per_hour": 30}  # wire floats
+    assert task_provider.diff("bid_1", olds, inputs).changes is False
+    diff = task_provider.diff("bid_1", olds, {**inputs, "instance_type": "8xh100", "env": {"A": "1"}})
+    assert set(diff.replaces) == {"instance_type", "env"} and diff.delete_before_replace is True
+
+
+def test_refresh_of_preempted_cluster_shows_it_then_new_addresses(task_provider: FlowTaskProvider,
+                                                                  mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    mithril.backend.settings.allocation_delay = 5.0
+    mithril.control.preempt(created.id)
+    read = task_provider.read(created.id, created.outs)
+    assert read.id == created.id, "a preempted cluster stays in state"
+    assert read.outs["status"] == "preempted" and read.outs["bid_status"] == "Open"
+    assert read.outs["public_ips"] == [] and read.outs["instance_ids"] == []
+    mithril.backend.settings.allocation_delay = 0.0
+    mithril.backend.settings.boot_delay = 0.0
+    again = task_provider.read(created.id, read.outs)
+    assert again.outs["status"] == "running"
+    assert again.outs["public_ips"] and not set(again.outs["public_ips"]) & set(created.outs["public_ips"])
+
+
+def test_cluster_terminated_behind_our_back_is_gone(task_provider: FlowTaskProvider,
+                                                   mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    task_provider.read(created.id, created.outs)  # warm the SDK's cache: the read after must not trust it
+    mithril.control.terminate(created.id)
+    assert task_provider.read(created.id, created.outs).id == ""
+
+
+def test_cluster_deleted_entirely_is_gone(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    mithril.control.forget_bid(created.id)
+    assert task_provider.read(created.id, created.outs).id == ""
+    task_provider.delete(created.id, created.outs)  # already gone is success
+
+
+def test_finished_workload_is_kept_with_terminal_status(task_provider: FlowTaskProvider,
+                                                        mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task(role="workload", num_instances=1, wait_until="running"))
+    mithril.control.terminate(created.id)  # the command exited; terminate_on_exit ended the bid
+    read = task_provider.read(created.id, created.outs)
+    assert read.id == created.id
+    assert read.outs["status"] == "cancelled" and read.outs["bid_status"] == "Terminated"
+    assert task_provider.diff(created.id, read.outs, checked_task(role="workload", num_instances=1,
+                                                                  wait_until="running")).changes is False
+
+
+def test_wait_completed_returns_terminal_workload(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    import threading
+
+    def finish_soon() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            bids = mithril.control.live_bids()
+            if bids and bids[0]["status"] == "Allocated":
+                mithril.control.terminate(bids[0]["fid"])
+                return
+            time.sleep(0.05)
+
+    worker = threading.Thread(target=finish_soon)
+    worker.start()
+    created = task_provider.create(checked_task(role="workload", num_instances=1, wait_until="completed"))
+    worker.join()
+    assert created.outs["status"] == "cancelled"
+
+
+def test_out_of_band_price_change_shows_on_refresh(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    inputs = checked_task()
+    created = task_provider.create(inputs)
+    mithril.control.set_limit_price(created.id, "$99.00")
+    read = task_provider.read(created.id, created.outs)
+    assert read.outs["max_price_per_hour"] == 99.0
+    diff = task_provider.diff(created.id, read.outs, inputs)
+    assert diff.changes and diff.replaces == [], "the next up puts the price back in place"
+
+
+def test_paused_bid_reads_paused(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    mithril.control.pause(created.id)
+    read = task_provider.read(created.id, created.outs)
+    assert read.id == created.id and read.outs["bid_status"] == "Paused" and read.outs["public_ips"] == []
+
+
+def test_unallocatable_bid_times_out_and_is_cancelled(task_provider: FlowTaskProvider,
+                                                      mithril: RunningEmulator) -> None:
+    mithril.control.set_market(A100_8X, "us-central1-a", 2_900)
+    mithril.control.set_market(A100_8X, "eu-central1-a", 2_900)
+    inputs = checked_task(max_price_per_hour=30.0, ready_timeout_minutes=0.01, num_instances=1)
+    # Raise the market above the bid once it is placed: the SDK refuses below-market bids itself.
+    mithril.backend.settings.allocation_delay = 0.5
+    original = mithril.backend.create_bid
+
+    def create_then_outbid(body, key):  # type: ignore[no-untyped-def]
+        result = original(body, key)
+        mithril.backend.set_market_price(A100_8X, body["region"], 5_000)
+        return result
+
+    mithril.backend.create_bid = create_then_outbid  # type: ignore[method-assign]
+    with pytest.raises(FlowProviderError, match=r"was not running within .* nothing is left billing"):
+        task_provider.create(inputs)
+    assert mithril.control.live_bids() == []
+
+
+def test_ambiguous_create_adopts_instead_of_bidding_twice(task_provider: FlowTaskProvider,
+                                                          mithril: RunningEmulator) -> None:
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
+    created = task_provider.create(checked_task())
+    assert mithril.control.call("GET", "faults")[0]["fired"] == 1
+    live = mithril.control.live_bids()
+    assert [b["fid"] for b in live] == [created.id]
+
+
+def test_create_retried_after_lost_answer_and_failed_lookup_gives_one_bid(task_provider: FlowTaskProvider,
+                                                                          mithril: RunningEmulator) -> None:
+    inputs = checked_task()
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
+    # The SDK's own name check before the POST passes; every lookup after the lost answer fails.
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids", status=503, skip=1, times=50)
+    with pytest.raises(FlowProviderError, match="run `pulumi up` again"):
+        task_provider.create(inputs)
+    assert all(f["fired"] > 0 for f in mithril.control.call("GET", "faults"))
+    assert len(mithril.control.live_bids()) == 1, "the lost answer left a bid on Mithril"
+    mithril.control.clear_faults()
+    created = task_provider.create(inputs)  # the next `pulumi up`
+    assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
+
+
+def test_recreate_after_delete_is_a_new_bid(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    inputs = checked_task()
+    first = task_provider.create(inputs)
+    task_provider.delete(first.id, first.outs)
+    second = task_provider.create(inputs)
+    assert second.id != first.id and second.outs["status"] == "running"
+
+
+def test_task_runs_in_its_volumes_region(task_provider: FlowTaskProvider, volume_provider: FlowVolumeProvider,
+                                         mithril: RunningEmulator) -> None:
+    volume = volume_provider.create(checked_volume(region="eu-central1-a"))
+    created = task_provider.create(checked_task(volumes=[{"volume_id": volume.id, "mount_path": "/data"}]))
+    assert created.outs["resolved_region"] == "eu-central1-a"
+
+
+def test_volumes_in_two_regions_are_refused_before_bidding(task_provider: FlowTaskProvider,
+                                                           volume_provider: FlowVolumeProvider,
+                                                           mithril: RunningEmulator) -> None:
+    a = volume_provider.create(checked_volume(volume_name="a-1", region="eu-central1-a"))
+    b = volume_provider.create(checked_volume(volume_name="b-1", region="us-central1-a"))
+    mithril.control.clear_requests()
+    with pytest.raises(FlowProviderError, match="different regions"):
+        task_provider.create(checked_task(volumes=[{"volume_id": a.id, "mount_path": "/data"},
+                                                   {"volume_id": b.id, "mount_path": "/mnt/b"}]))
+    assert mithril.control.write_requests() == []
+
+
+def test_region_that_contradicts_volumes_is_refused(task_provider: FlowTaskProvider,
+                                                    volume_provider: FlowVolumeProvider,
+                                                    mithril: RunningEmulator) -> None:
+    volume = volume_provider.create(checked_volume(region="eu-central1-a"))
+    with pytest.raises(FlowProviderError, match=r"region='us-central1-a'.*set region='eu-central1-a'"):
+        task_provider.create(checked_task(region="us-central1-a",
+                                          volumes=[{"volume_id": volume.id, "mount_path": "/data"}]))
+    assert mithril.control.live_bids() == []
+
+
+def test_import_reads_inputs_from_mithril(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    imported = task_provider.read(created.id, {})
+    assert imported.inputs is not None
+    assert imported.inputs["instance_type"] == "8xa100" and imported.inputs["num_instances"] == 2
+    assert imported.inputs["max_price_per_hour"] == 30.0

@@ -1,0 +1,88 @@
+"""FlowVolumeProvider against the emulator: volumes hold data, so the rules are conservative."""
+
+from __future__ import annotations
+
+import pytest
+
+from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.testing.emulator import RunningEmulator
+
+from .conftest import checked_task, checked_volume
+
+
+def test_create_read_delete(volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
+    created = volume_provider.create(checked_volume(size_gb=500, interface="block", region="us-central1-a"))
+    assert created.outs == {"volume_name": "data-1a2b3c4d", "size_gb": 500, "interface": "block",
+                            "region": "us-central1-a", "volume_id": created.id, "attached_to": []}
+    assert volume_provider.read(created.id, created.outs).outs == created.outs
+    volume_provider.delete(created.id, created.outs)
+    assert mithril.control.live_volumes() == []
+
+
+def test_no_region_goes_to_mithril_region_then_to_a_gpu_region(volume_provider: FlowVolumeProvider,
+                                                               mithril: RunningEmulator,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MITHRIL_REGION", "us-east1-a")
+    assert volume_provider.create(checked_volume(volume_name="a-1")).outs["region"] == "us-east1-a"
+    monkeypatch.delenv("MITHRIL_REGION")
+    gpu_regions = {row["region"] for row in mithril.backend.availability()}
+    assert volume_provider.create(checked_volume(volume_name="b-1")).outs["region"] in gpu_regions
+
+
+def test_region_left_out_never_forces_replacement(volume_provider: FlowVolumeProvider) -> None:
+    inputs = checked_volume()
+    olds = {**inputs, "region": "eu-central1-a", "volume_id": "vol_1", "size_gb": 100.0}
+    assert volume_provider.diff("vol_1", olds, inputs).changes is False
+    assert volume_provider.diff("vol_1", olds, {**inputs, "region": "us-central1-a"}).replaces == ["region"]
+    assert volume_provider.diff("vol_1", olds, {**inputs, "interface": "block"}).replaces == ["interface"]
+
+
+def test_deleted_behind_our_back_reads_gone(volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
+    created = volume_provider.create(checked_volume())
+    volume_provider.read(created.id, created.outs)  # warm the SDK cache (volumes: 90 s)
+    mithril.control.delete_volume(created.id)
+    assert volume_provider.read(created.id, created.outs).id == ""
+    volume_provider.delete(created.id, created.outs)
+
+
+def test_ambiguous_create_adopts_the_volume(volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/volumes", status=502)
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    assert mithril.control.call("GET", "faults")[0]["fired"] == 1
+    assert [v["fid"] for v in mithril.control.live_volumes()] == [created.id]
+
+
+def test_create_after_lost_answer_on_an_earlier_run_adopts(volume_provider: FlowVolumeProvider,
+                                                          mithril: RunningEmulator) -> None:
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/volumes", status=502)
+    # The lookup before the POST passes; every lookup after it fails.
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/volumes", status=500, skip=1, times=30)
+    with pytest.raises(FlowProviderError):
+        volume_provider.create(checked_volume(region="us-central1-a"))
+    assert [f["fired"] > 0 for f in mithril.control.call('GET', 'faults')] == [True, True]
+    assert len(mithril.control.live_volumes()) == 1, "the lost answer left a volume on Mithril"
+    mithril.control.clear_faults()
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    assert [v["fid"] for v in mithril.control.live_volumes()] == [created.id]
+
+
+def test_delete_refused_while_a_live_task_mounts_it(volume_provider: FlowVolumeProvider,
+                                                   mithril: RunningEmulator) -> None:
+    task_provider = FlowTaskProvider()
+    task_provider.poll_interval_seconds = 0.05
+    volume = volume_provider.create(checked_volume(region="us-central1-a"))
+    task = task_provider.create(checked_task(volumes=[{"volume_id": volume.id, "mount_path": "/data"}]))
+    mithril.control.clear_requests()
+    with pytest.raises(FlowProviderError, match=f"refusing to delete volume {volume.id}.*{task.id}"):
+        volume_provider.delete(volume.id, volume.outs)
+    assert not [r for r in mithril.control.write_requests() if r["method"] == "DELETE"]
+    task_provider.delete(task.id, task.outs)
+    volume_provider.delete(volume.id, volume.outs)
+    assert mithril.control.live_volumes() == []
+
+
+def test_import_reads_inputs(volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    imported = volume_provider.read(created.id, {})
+    assert imported.inputs == {"volume_name": "data-1a2b3c4d", "size_gb": 100, "interface": "file",
+                               "region": "us-central1-a"}
