@@ -232,41 +232,48 @@ def mount_path(value: object, field: str = "mount_path") -> str:
         raise InputError(field, value, str(exc).rstrip("."), fix) from None
 
 
-def mounts(value: object, field: str = "volumes") -> list[dict[str, str]]:
+def mounts(value: object, field: str = "volumes") -> list[Any]:
     """A task's mounts: [{volume_id, mount_path, interface}], unique and not nested."""
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise InputError(field, value, "must be a list of {volume_id, mount_path, interface}",
                          "use e.g. [{'volume_id': 'vol_…', 'mount_path': '/data', 'interface': 'file'}]")
-    result: list[dict[str, str]] = []
+    result: list[Any] = []
     for index, item in enumerate(value):
         where = f"{field}[{index}]"
+        if is_unknown(item):
+            result.append(item)
+            continue
         if not isinstance(item, Mapping):
             raise InputError(where, item, "must be a mapping with volume_id, mount_path and interface",
                              "use DataVolumes.mount(name, path) or a dict")
-        if contains_unknown(item):
-            result.append(dict(item))
-            continue
         volume_id = item.get("volume_id")
+        if is_unknown(volume_id):
+            volume_id = "(unknown until the volume exists)"
         if not isinstance(volume_id, str) or not volume_id:
             raise InputError(f"{where}.volume_id", volume_id, "is required", "pass the volume's id (vol_…)")
         path = mount_path(item.get("mount_path"), f"{where}.mount_path")
         kind = interface(item.get("interface", "file"), f"{where}.interface")
-        result.append({"volume_id": volume_id, "mount_path": path, "interface": kind})
-    known = [m for m in result if not contains_unknown(m)]
-    paths = [m["mount_path"] for m in known]
-    for index, path in enumerate(paths):
-        if path in paths[:index]:
-            raise InputError(f"{field}[{index}].mount_path", path, "is mounted twice",
-                             "give every volume its own mount path")
-        for other in paths[:index]:
+        result.append({"volume_id": item.get("volume_id"), "mount_path": path, "interface": kind})
+    seen_paths: dict[str, int] = {}
+    seen_ids: set[str] = set()
+    for index, item in enumerate(result):
+        if not isinstance(item, Mapping):
+            continue
+        path = item["mount_path"]
+        for other in seen_paths:
+            if path == other:
+                raise InputError(f"{field}[{index}].mount_path", path, "is mounted twice",
+                                 "give every volume its own mount path")
             if path.startswith(other + "/") or other.startswith(path + "/"):
                 raise InputError(f"{field}[{index}].mount_path", path, f"is nested with {other!r}",
                                  "mount volumes side by side, e.g. /data and /mnt/models")
-    ids = [m["volume_id"] for m in known]
-    for index, volume_id in enumerate(ids):
-        if volume_id in ids[:index]:
-            raise InputError(f"{field}[{index}].volume_id", volume_id, "is mounted twice",
-                             "mount each volume once")
+        seen_paths[path] = index
+        volume_id = item["volume_id"]
+        if isinstance(volume_id, str):
+            if volume_id in seen_ids:
+                raise InputError(f"{field}[{index}].volume_id", volume_id, "is mounted twice",
+                                 "mount each volume once")
+            seen_ids.add(volume_id)
     return result
 
 

@@ -1,0 +1,26 @@
+"""attrs converters built from the shared input rules.
+
+An argument that is a plain value is checked and normalised when the args object is built,
+so a mistake fails at construction, before anything is registered. A Pulumi Output is left
+alone: its value is not known yet, and the provider's `check` sees it once it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from pulumi_flow.validation import is_unknown
+
+
+def rule(check: Callable[[Any, str], Any], *, optional: bool = False) -> attrs.Converter:  # type: ignore[type-arg]
+    def convert(value: Any, instance: Any, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
+        if value is None and optional:
+            return None
+        if is_unknown(value):
+            return value
+        return check(value, f"{type(instance).__name__}.{field.name}")
+
+    return attrs.Converter(convert, takes_self=True, takes_field=True)  # type: ignore[call-overload]

@@ -1,0 +1,77 @@
+"""What TrainingCluster and TrainingJob share: one FlowTask child, its mounts and outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+from pulumi_flow import validation as v
+from pulumi_flow.components._options import child_options
+from pulumi_flow.components.volumes import VolumeMount
+from pulumi_flow.resources import FlowTask, FlowTaskArgs
+
+
+def mounts(value: object) -> tuple[VolumeMount, ...]:
+    if isinstance(value, VolumeMount):
+        value = [value]
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise v.InputError("volumes", value, "must be a list of VolumeMount",
+                           "use DataVolumes.mount(name, path), e.g. [volumes.mount('data', '/data')]")
+    for index, item in enumerate(value):
+        if not isinstance(item, VolumeMount):
+            raise v.InputError(f"volumes[{index}]", item, "is not a VolumeMount",
+                               "use DataVolumes.mount(name, path)")
+    return tuple(value)
+
+
+def check_mounts(owner: str, volumes: Sequence[VolumeMount], num_instances: Any, region: Any) -> None:
+    """Cross-field rules on plain values; anything still unknown is left to the provider."""
+    field = f"{owner}.volumes"
+    v.mounts([{"volume_id": f"{m.name}@{id(m.volume)}", "mount_path": m.mount_path, "interface": m.interface}
+              for m in volumes], field)
+    if not v.is_unknown(num_instances):
+        v.block_volumes_single_instance([{"interface": m.interface} for m in volumes], int(num_instances), field)
+    regions = {m.region for m in volumes if m.region is not None}
+    if len(regions) > 1:
+        raise v.InputError(field, sorted(regions), "mounts volumes from different regions, and a task runs in one",
+                           "create the volumes in one region")
+    if regions and region is not None and not v.is_unknown(region) and region not in regions:
+        raise v.InputError(f"{owner}.region", region, f"differs from the mounted volumes' region {regions.pop()!r}",
+                           "leave region out (the task follows its volumes) or create the volumes in this region")
+
+
+class TaskComponent(pulumi.ComponentResource):
+    task: FlowTask
+    task_id: pulumi.Output[str]
+    status: pulumi.Output[str]
+    instance_ids: pulumi.Output[list[str]]
+    public_ips: pulumi.Output[list[str]]
+    private_ips: pulumi.Output[list[str]]
+    ssh_user: pulumi.Output[str]
+    ssh_port: pulumi.Output[int]
+    max_price_per_hour: pulumi.Output[float]
+    hourly_bid: pulumi.Output[float]
+
+    def _create_task(self, name: str, task_args: FlowTaskArgs, volumes: Sequence[VolumeMount],
+                     opts: pulumi.ResourceOptions | None) -> None:
+        task_args.volumes = [m.as_input() for m in volumes]
+        self.task = FlowTask(name, task_args,
+                             child_options(self, opts, depends_on=[m.volume for m in volumes]))
+        self.task_id = self.task.task_id
+        self.status = self.task.status
+        self.instance_ids = self.task.instance_ids
+        self.public_ips = self.task.public_ips
+        self.private_ips = self.task.private_ips
+        self.ssh_user = self.task.ssh_user
+        self.ssh_port = self.task.ssh_port
+        self.max_price_per_hour = self.task.max_price_per_hour
+        self.hourly_bid = pulumi.Output.all(self.task.max_price_per_hour, task_args.num_instances).apply(
+            lambda values: round(float(values[0]) * int(values[1]), 2))
+        self.register_outputs({
+            "task_id": self.task_id, "status": self.status, "instance_ids": self.instance_ids,
+            "public_ips": self.public_ips, "private_ips": self.private_ips, "ssh_user": self.ssh_user,
+            "ssh_port": self.ssh_port, "max_price_per_hour": self.max_price_per_hour,
+            "hourly_bid": self.hourly_bid,
+        })

@@ -1,0 +1,77 @@
+"""`TrainingCluster`: persistent multi-node GPU compute that stays up until destroyed."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+import attrs
+import pulumi
+
+from pulumi_flow import pricing
+from pulumi_flow import validation as v
+from pulumi_flow.components._args import rule
+from pulumi_flow.components._task import TaskComponent, check_mounts, mounts
+from pulumi_flow.components.volumes import VolumeMount
+from pulumi_flow.resources import FlowTaskArgs
+
+TYPE = "flow:index:TrainingCluster"
+KEEP_ALIVE = "sleep infinity"
+
+
+def _counted_instance_type(value: object, field: str) -> str:
+    return v.instance_type(value, field, require_count=True)
+
+
+@attrs.frozen
+class TrainingClusterArgs:
+    """`max_price_per_hour` is the bid per instance-hour; left out, it is the on-demand threshold
+    for the instance type (`pulumi_flow.pricing`), which the policy pack requires of clusters."""
+
+    instance_type: pulumi.Input[str] = attrs.field(converter=rule(_counted_instance_type))
+    num_instances: pulumi.Input[int] = attrs.field(default=1, converter=rule(v.num_instances))
+    max_price_per_hour: pulumi.Input[float] | None = attrs.field(default=None, converter=rule(v.price, optional=True))
+    volumes: tuple[VolumeMount, ...] = attrs.field(factory=tuple, converter=mounts)
+    region: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.region, optional=True))
+    image: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.image, optional=True))
+    startup_script: str | None = attrs.field(default=None, converter=rule(
+        functools.partial(v.text, example="pip install -r requirements.txt"), optional=True))
+    ssh_keys: pulumi.Input[list[str]] = attrs.field(factory=list, converter=rule(v.ssh_keys))
+    env: pulumi.Input[Mapping[str, str]] = attrs.field(factory=dict, converter=rule(v.env))
+    ready_timeout_minutes: float = attrs.field(default=30.0, converter=rule(v.ready_timeout_minutes))
+
+    def __attrs_post_init__(self) -> None:
+        check_mounts(type(self).__name__, self.volumes, self.num_instances, self.region)
+
+    def bid(self) -> pulumi.Input[float]:
+        if self.max_price_per_hour is not None:
+            return self.max_price_per_hour
+        if v.is_unknown(self.instance_type):
+            return pulumi.Output.from_input(self.instance_type).apply(pricing.on_demand_threshold)
+        try:
+            return pricing.on_demand_threshold(str(self.instance_type))
+        except pricing.MissingThresholdError as exc:
+            raise v.InputError("TrainingClusterArgs.max_price_per_hour", None, str(exc).split(". Fix:")[0],
+                               "give an explicit max_price_per_hour, and configure the policy pack's "
+                               f"threshold for {exc.family!r}") from None
+
+    def command(self) -> str:
+        if self.startup_script:
+            return f"{self.startup_script.rstrip()}\n{KEEP_ALIVE}"
+        return KEEP_ALIVE
+
+
+class TrainingCluster(TaskComponent):
+    """One `FlowTask` with role `infrastructure`; `up` returns once every instance is running."""
+
+    def __init__(self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if not isinstance(args, TrainingClusterArgs):
+            raise TypeError(f"TrainingCluster({name!r}) takes TrainingClusterArgs, got {type(args).__name__}")
+        bid = args.bid()  # may raise: before anything is registered
+        super().__init__(TYPE, name, None, opts)
+        self._create_task(f"{name}-task", FlowTaskArgs(
+            role="infrastructure", instance_type=args.instance_type, num_instances=args.num_instances,
+            max_price_per_hour=bid, command=args.command(), region=args.region, image=args.image,
+            env=args.env, ssh_keys=args.ssh_keys, wait_until="running",
+            ready_timeout_minutes=args.ready_timeout_minutes,
+        ), args.volumes, opts)

@@ -1,0 +1,110 @@
+"""`DataVolumes`: persistent storage, protected by default, mountable by the other components."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import pulumi
+
+from pulumi_flow import naming
+from pulumi_flow import validation as v
+from pulumi_flow.components._args import rule
+from pulumi_flow.components._options import child_options
+from pulumi_flow.resources import FlowVolume, FlowVolumeArgs
+
+TYPE = "flow:index:DataVolumes"
+
+
+@attrs.frozen
+class VolumeSpec:
+    """One volume: size in GB and interface (`file` can be shared by several instances)."""
+
+    size_gb: int = attrs.field(converter=rule(v.size_gb))
+    interface: str = attrs.field(default="file", converter=rule(v.interface))
+
+
+def _specs(value: object) -> dict[str, VolumeSpec]:
+    if not isinstance(value, Mapping) or not value:
+        raise v.InputError("DataVolumesArgs.volumes", value, "must map volume names to sizes or VolumeSpec",
+                           "use e.g. {'data': 1000, 'models': VolumeSpec(500, interface='block')}")
+    specs: dict[str, VolumeSpec] = {}
+    for key, item in value.items():
+        where = f"DataVolumesArgs.volumes[{key!r}]"
+        if not isinstance(key, str) or not v.VOLUME_NAME_RE.fullmatch(key):
+            raise v.InputError(where, key, "is not a usable volume name",
+                               "use lowercase letters, digits and '-', starting with a letter")
+        if isinstance(item, VolumeSpec):
+            specs[key] = item
+        elif isinstance(item, Mapping):
+            unknown = set(item) - {"size_gb", "interface"}
+            if unknown:
+                raise v.InputError(where, dict(item), f"has unknown keys {sorted(unknown)}",
+                                   "use only size_gb and interface")
+            specs[key] = VolumeSpec(**item)
+        else:
+            specs[key] = VolumeSpec(item)  # type: ignore[arg-type]
+    return specs
+
+
+@attrs.frozen
+class DataVolumesArgs:
+    volumes: dict[str, VolumeSpec] = attrs.field(converter=_specs)
+    region: str | None = attrs.field(default=None, converter=rule(v.region, optional=True))
+    protect: bool = True
+
+
+@attrs.frozen
+class VolumeMount:
+    """A volume at a path, as `TrainingCluster` and `TrainingJob` take it. It carries the
+    volume resource, so the task depends on it (and is deleted before it)."""
+
+    name: str
+    mount_path: str
+    interface: str
+    volume: FlowVolume
+    region: str | None
+
+    @property
+    def volume_id(self) -> pulumi.Output[str]:
+        return self.volume.volume_id
+
+    def as_input(self) -> dict[str, Any]:
+        """Only the id is an Output, so a preview still shows (and checks) path and interface."""
+        return {"volume_id": self.volume.volume_id, "mount_path": self.mount_path, "interface": self.interface}
+
+
+class DataVolumes(pulumi.ComponentResource):
+    """One `FlowVolume` per entry; children are protected unless `protect=False`."""
+
+    volume_ids: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, args: DataVolumesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if not isinstance(args, DataVolumesArgs):
+            raise TypeError(f"DataVolumes({name!r}) takes DataVolumesArgs, got {type(args).__name__}")
+        super().__init__(TYPE, name, None, opts)
+        self.args = args
+        protect = args.protect or bool(opts and opts.protect)
+        self.volumes: dict[str, FlowVolume] = {}
+        for key, spec in args.volumes.items():
+            resource_name = f"{name}-{key}"
+            self.volumes[key] = FlowVolume(
+                resource_name,
+                FlowVolumeArgs(size_gb=spec.size_gb, interface=spec.interface, region=args.region,
+                               volume_name=naming.volume_name(pulumi.get_project(), pulumi.get_stack(),
+                                                              resource_name)),
+                child_options(self, opts, protect=protect),
+            )
+        self.volume_ids = pulumi.Output.all(*(vol.volume_id for vol in self.volumes.values())).apply(
+            lambda ids: dict(zip(self.volumes, ids)))
+        self.register_outputs({"volume_ids": self.volume_ids})
+
+    def mount(self, name: str, path: str) -> VolumeMount:
+        """Mount volume `name` at `path` (checked now against Mithril's allowed mount roots)."""
+        if name not in self.volumes:
+            raise v.InputError("mount.name", name, f"is not one of this DataVolumes' volumes ({sorted(self.volumes)})",
+                               f"use one of {sorted(self.volumes)}")
+        mount_path = v.mount_path(path, "mount.path")
+        return VolumeMount(name=name, mount_path=mount_path, interface=self.args.volumes[name].interface,
+                           volume=self.volumes[name], region=self.args.region)

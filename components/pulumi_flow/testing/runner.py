@@ -1,0 +1,232 @@
+"""Run a Pulumi program in-process, with our real providers behind Pulumi's mocks.
+
+`run_stack(program)` registers every resource through a mock monitor whose resource hook
+runs the real `FlowTask`/`FlowVolume` provider: `check` always (bad input fails the run as it
+would fail `pulumi up`), and `create` against Mithril (the emulator, or whatever
+`MITHRIL_API_URL` points to) unless `preview=True`. It returns every registration with its
+options, inputs and outputs, and the stack's exports, ready for the policy pack.
+
+This replaces the seed pattern of monkeypatching `flow.run` with a lambda: what runs is what
+`pulumi up` would run, minus the engine's state file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import runpy
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pulumi
+from pulumi.dynamic import ResourceProvider
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.validation import InputError
+
+PROVIDERS: Mapping[str, Callable[[], ResourceProvider]] = {TASK_TYPE: FlowTaskProvider, VOLUME_TYPE: FlowVolumeProvider}
+class _Unknown:
+    """A value a preview cannot know yet (Pulumi shows it as `[unknown]`)."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = _Unknown()
+
+
+class StackError(Exception):
+    """The program failed as `pulumi up` would fail: bad input, a provider error, or a crash."""
+
+
+@attrs.define
+class Registration:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    inputs: dict[str, Any]
+    protect: bool
+    depends_on: list[str]
+    ignore_changes: list[str]
+    retain_on_delete: bool
+    custom_timeouts: dict[str, str] | None
+    delete_before_replace: bool
+    id: str = ""
+    outputs: dict[str, Any] = attrs.Factory(dict)
+
+
+@attrs.define
+class StackRun:
+    project: str
+    stack: str
+    preview: bool
+    resources: list[Registration]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}: {[r.name for r in self.resources]}")
+        return matches[0]
+
+    def children(self, parent: Registration) -> list[Registration]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+class ProviderMocks(pulumi.runtime.Mocks):
+    """`new_resource` runs our provider's `check`, then `create` unless previewing."""
+
+    def __init__(self, preview: bool, poll_interval_seconds: float | None = None) -> None:
+        self.preview = preview
+        self.poll_interval_seconds = poll_interval_seconds
+        self.created: list[tuple[str, str]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = {k: v for k, v in args.inputs.items() if k != "__provider"}
+        factory = PROVIDERS.get(args.typ)
+        if factory is None:
+            return (f"{args.name}-id" if args.custom else None), inputs
+        provider = factory()
+        if self.poll_interval_seconds is not None:
+            provider.poll_interval_seconds = self.poll_interval_seconds  # type: ignore[attr-defined]
+        checked = provider.check({}, inputs)
+        if checked.failures:
+            problems = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
+            raise StackError(f"{args.typ} {args.name!r} failed check: {problems}")
+        if self.preview:
+            # The engine never calls create in a preview: outputs stay unknown, as there.
+            return None, {k: v for k, v in checked.inputs.items() if v is not None}
+        created = provider.create(checked.inputs)
+        self.created.append((args.typ, created.id))
+        return created.id, created.outs or {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Records what `MockResourceArgs` leaves out: parent, protect, depends_on and the rest."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[str, Registration] = {}
+        self.component_outputs: dict[str, dict[str, Any]] = {}
+        self.errors: list[BaseException] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        try:
+            response = super().RegisterResource(request)
+        except BaseException as exc:
+            self.errors.append(exc)
+            raise
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        from pulumi.runtime import rpc
+
+        timeouts = request.customTimeouts
+        self.registrations[response.urn] = Registration(
+            urn=response.urn, type=request.type, name=request.name, custom=bool(request.custom),
+            parent=request.parent or None, inputs=rpc.deserialize_properties(request.object),
+            protect=bool(request.protect), depends_on=list(request.dependencies),
+            ignore_changes=list(request.ignoreChanges), retain_on_delete=bool(request.retainOnDelete),
+            custom_timeouts={k: getattr(timeouts, k) for k in ("create", "update", "delete")
+                             if getattr(timeouts, k)} or None if timeouts else None,
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            id=response.id, outputs=dict(self.resources[response.urn].state),
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        from pulumi.runtime import rpc
+
+        self.component_outputs[request.urn] = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+        return super().RegisterResourceOutputs(request)
+
+
+def _resolve(value: Any) -> Any:
+    """An export's value, or UNKNOWN where a preview could not know it."""
+    output = pulumi.Output.from_input(value)
+
+    async def get() -> Any:
+        known = await output.is_known()
+        return await output.future() if known else UNKNOWN
+
+    return get()
+
+
+@contextmanager
+def _mocked(mocks: ProviderMocks, monitor: RecordingMonitor, project: str, stack: str, preview: bool,
+            config: Mapping[str, Any]) -> Iterator[None]:
+    from pulumi.runtime import config as pulumi_config
+
+    saved_config = dict(pulumi_config.CONFIG.get())
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi_config.set_all_config({key if ":" in key else f"{project}:{key}": value for key, value in config.items()})
+    try:
+        yield
+    finally:
+        pulumi_config.set_all_config(saved_config)
+
+
+def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "project", stack: str = "dev",
+              preview: bool = False, config: Mapping[str, Any] | None = None,
+              poll_interval_seconds: float | None = 0.1) -> StackRun:
+    """Run `program` (a function, or a Pulumi project directory / `__main__.py`) in-process."""
+    mocks = ProviderMocks(preview, poll_interval_seconds)
+    monitor = RecordingMonitor(mocks)
+    exports: dict[str, Any] = {}
+
+    def body() -> Any:
+        if callable(program):
+            program()
+        else:
+            path = Path(program)
+            main = path / "__main__.py" if path.is_dir() else path
+            sys.path.insert(0, str(main.parent))
+            try:
+                runpy.run_path(str(main), run_name="__main__")
+            finally:
+                sys.path.remove(str(main.parent))
+        root = pulumi_settings.get_root_resource()
+        stack_outputs: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
+
+        async def gather() -> None:
+            for key, value in stack_outputs.items():
+                exports[key] = await _resolve(value)
+
+        return asyncio.ensure_future(gather())
+
+    with _mocked(mocks, monitor, project, stack, preview, config or {}):
+        try:
+            _sync_await(run_pulumi_func(lambda: _sync_await(body())))
+        except Exception as exc:
+            errors = monitor.errors or [exc]
+            raise StackError(f"the program failed: {errors[0]}") from errors[0]
+        if monitor.errors:
+            raise StackError(f"the program failed: {monitor.errors[0]}") from monitor.errors[0]
+    resources = list(monitor.registrations.values())
+    for reg in resources:
+        if not reg.custom and reg.urn in monitor.component_outputs:
+            reg.outputs = monitor.component_outputs[reg.urn]
+    return StackRun(project=project, stack=stack, preview=preview, resources=resources, outputs=exports)
+
+
+__all__ = ["UNKNOWN", "InputError", "ProviderMocks", "RecordingMonitor", "Registration", "StackError", "StackRun",
+           "run_stack"]
