@@ -15,12 +15,12 @@ import attrs
 from pulumi_flow.validation import is_unknown
 
 
-def rule(check: Callable[[Any, str], Any], *, optional: bool = False) -> attrs.Converter:  # type: ignore[type-arg]
-    def convert(value: Any, instance: Any, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
+def rule(check: Callable[[Any, str], Any], *, optional: bool = False) -> attrs.Converter:
+    def convert(value: Any, instance: Any, field: attrs.Attribute) -> Any:
         if value is None and optional:
             return None
         if is_unknown(value):
             return value
         return check(value, f"{type(instance).__name__}.{field.name}")
 
-    return attrs.Converter(convert, takes_self=True, takes_field=True)  # type: ignore[call-overload]
+    return attrs.Converter(convert, takes_self=True, takes_field=True)

@@ -44,7 +44,7 @@ def _specs(value: object) -> dict[str, VolumeSpec]:
                                    "use only size_gb and interface")
             specs[key] = VolumeSpec(**item)
         else:
-            specs[key] = VolumeSpec(item)  # type: ignore[arg-type]
+            specs[key] = VolumeSpec(item)
     return specs
 
 
@@ -97,7 +97,7 @@ class DataVolumes(pulumi.ComponentResource):
                 child_options(self, opts, protect=protect),
             )
         self.volume_ids = pulumi.Output.all(*(vol.volume_id for vol in self.volumes.values())).apply(
-            lambda ids: dict(zip(self.volumes, ids)))
+            lambda ids: dict(zip(self.volumes, ids, strict=True)))
         self.register_outputs({"volume_ids": self.volume_ids})
 
     def mount(self, name: str, path: str) -> VolumeMount:

@@ -216,7 +216,7 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
     with _mocked(mocks, monitor, project, stack, preview, config or {}):
         try:
             _sync_await(run_pulumi_func(lambda: _sync_await(body())))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported as the stack's failure, cause kept
             errors = monitor.errors or [exc]
             raise StackError(f"the program failed: {errors[0]}") from errors[0]
         if monitor.errors:
