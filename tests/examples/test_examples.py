@@ -1,0 +1,74 @@
+"""Every example in examples/ runs here, in-process, with the real providers against the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.runner import UNKNOWN, run_stack
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_every_example_is_a_pulumi_python_project() -> None:
+    names = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
+    assert names == ["complete", "quickstart", "training-job", "underbid"]
+    for name in names:
+        project = (EXAMPLES / name / "Pulumi.yaml").read_text()
+        assert f"name: flow-{name}" in project and "name: python" in project
+        assert (EXAMPLES / name / "requirements.txt").read_text().split() == ["pulumi-flow"]
+
+
+def test_complete_example_ends_with_real_bids_and_volumes(mithril: RunningEmulator) -> None:
+    run = run_stack(EXAMPLES / "complete", project="flow-complete")
+
+    bids = mithril.control.live_bids()
+    assert len(bids) == 1, "one cluster bid, nothing else"
+    bid = bids[0]
+    assert bid["instance_quantity"] == 4 and bid["limit_price"] == "$50.00"
+    assert mithril.backend.instance_types[bid["instance_type"]].name == "a100-80gb.sxm.8x"
+    volumes = {v["fid"]: v for v in mithril.control.live_volumes()}
+    assert sorted(v["capacity_gb"] for v in volumes.values()) == [500, 1000]
+    assert sorted(bid["launch_specification"]["volumes"]) == sorted(volumes)
+    assert {v["region"] for v in volumes.values()} == {bid["region"]}
+
+    assert run.outputs["cluster_id"] == bid["fid"]
+    assert sorted(run.outputs["gpu_ips"]) == sorted(
+        i["ssh_destination"] for i in mithril.backend.list_instances([bid["fid"]]))
+    assert set(run.outputs["storage_ids"]) == {"data", "models"}
+    assert set(run.outputs["storage_ids"].values()) == set(volumes)
+    assert run.outputs["hourly_bid"] == 200.0
+
+
+def test_complete_example_preview_spends_nothing(mithril: RunningEmulator) -> None:
+    run = run_stack(EXAMPLES / "complete", project="flow-complete", preview=True)
+    assert run.outputs["cluster_id"] is UNKNOWN and run.outputs["hourly_bid"] == 200.0
+    assert len(run.resources) == 5
+    assert mithril.control.requests() == []
+
+
+def test_quickstart_bids_the_threshold(mithril: RunningEmulator) -> None:
+    run = run_stack(EXAMPLES / "quickstart", project="flow-quickstart")
+    (bid,) = mithril.control.live_bids()
+    assert bid["limit_price"] == "$25.00" and bid["instance_quantity"] == 1
+    assert run.outputs["task_id"] == bid["fid"] and len(run.outputs["public_ips"]) == 1
+    assert run.outputs["bid_per_hour"] == 25.0
+
+
+def test_training_job_runs_with_terminate_on_exit(mithril: RunningEmulator) -> None:
+    run = run_stack(EXAMPLES / "training-job", project="flow-training-job")
+    (bid,) = mithril.control.live_bids()
+    assert bid["limit_price"] == "$9.00"
+    assert mithril.backend.list_api_keys(), "terminate_on_exit: the SDK minted the task's own key"
+    assert run.outputs["job_id"] == bid["fid"]
+    assert run.outputs["data_volume"] == bid["launch_specification"]["volumes"][0]
+
+
+@pytest.mark.parametrize("preview", [True, False])
+def test_underbid_example_is_a_valid_program(mithril: RunningEmulator, preview: bool) -> None:
+    """Without the policy pack, Mithril would take this bid: the danger is real."""
+    run = run_stack(EXAMPLES / "underbid", project="flow-underbid", preview=preview)
+    assert run.named("cheap-cluster-task").inputs["max_price_per_hour"] == 30.0
+    assert len(mithril.control.live_bids()) == (0 if preview else 1)
