@@ -7,6 +7,8 @@ accepted them, and that not one request reached Mithril.
 
 from __future__ import annotations
 
+import re
+
 import pulumi
 import pytest
 
@@ -56,7 +58,7 @@ def test_preview_tree_inputs_and_no_requests(mithril: RunningEmulator) -> None:
     assert cluster["command"] == "sleep infinity" and cluster["wait_until"] == "running"
     assert [(m["mount_path"], m["interface"]) for m in cluster["volumes"]] == [("/data", "file"),
                                                                                 ("/mnt/models", "file")]
-    assert cluster["task_name"].startswith("gpu-infra-task-") and len(cluster["task_name"]) == len("gpu-infra-task-") + 8
+    assert re.fullmatch(r"gpu-infra-task-[0-9a-f]{8}", cluster["task_name"])
 
     job = run.named("train-task").inputs
     assert job["role"] == "workload" and job["max_run_time_hours"] == 24 and job["wait_until"] == "submitted"
