@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.runner import UNKNOWN, run_stack
+from pulumi_flow.testing.runner import UNKNOWN, evaluate_policies, run_stack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -72,3 +72,33 @@ def test_underbid_example_is_a_valid_program(mithril: RunningEmulator, preview: 
     run = run_stack(EXAMPLES / "underbid", project="flow-underbid", preview=preview)
     assert run.named("cheap-cluster-task").inputs["max_price_per_hour"] == 30.0
     assert len(mithril.control.live_bids()) == (0 if preview else 1)
+
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+@pytest.mark.parametrize("example", ["complete", "quickstart", "training-job"])
+def test_compliant_examples_pass_the_policy_pack(mithril: RunningEmulator, example: str) -> None:
+    run = run_stack(EXAMPLES / example, project=f"flow-{example}")
+    verdicts = evaluate_policies(run, POLICIES)
+    assert [v for v in verdicts if v.blocking] == []
+
+
+def test_underbid_example_is_rejected_by_the_pack(mithril: RunningEmulator) -> None:
+    """As with `pulumi up --policy-pack`, the pack judges the preview, before anything is placed."""
+    run = run_stack(EXAMPLES / "underbid", project="flow-underbid", preview=True)
+    verdicts = evaluate_policies(run, POLICIES)
+    blocking = [v for v in verdicts if v.blocking]
+    assert [v.policy for v in blocking] == ["infrastructure-bid-floor"]
+    assert "$30.00" in blocking[0].message and "$50.00" in blocking[0].message
+    assert mithril.control.live_bids() == [], "judged in preview: no bid was ever placed"
+
+
+def test_underbid_with_budget_and_advisory_override(mithril: RunningEmulator) -> None:
+    run = run_stack(EXAMPLES / "underbid", project="flow-underbid", preview=True)
+    verdicts = evaluate_policies(run, POLICIES, {
+        "infrastructure-bid-floor": {"enforcementLevel": "advisory"},
+        "stack-hourly-budget": {"enforcementLevel": "mandatory", "max_hourly_spend": 50.0},
+    })
+    assert {(v.policy, v.level) for v in verdicts} == {("infrastructure-bid-floor", "advisory"),
+                                                       ("stack-hourly-budget", "mandatory")}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -171,3 +171,147 @@ class DynamicProviderProcess:
     def delete(self, name: str, resource_id: str, props: Mapping[str, Any]) -> None:
         self._call("Delete", provider_pb2.DeleteRequest(id=resource_id, urn=self.urn(name),
                                                         properties=self._with_provider(props)))
+
+
+# -- policy packs ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Verdict:
+    """One diagnostic from the pack, as the CLI would print it."""
+
+    policy: str
+    level: str  # "advisory", "mandatory", "remediate", "disabled"
+    message: str
+    urn: str
+
+    @property
+    def blocking(self) -> bool:
+        return self.level == "mandatory"
+
+
+@attrs.frozen
+class StackResource:
+    """What the engine sends about one resource in Analyze/AnalyzeStack."""
+
+    type: str
+    name: str
+    urn: str
+    properties: Mapping[str, Any]
+    protect: bool = False
+    parent: str = ""
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: Mapping[str, tuple[str, ...]] = attrs.Factory(dict)
+
+
+def _level_name(level: int) -> str:
+    from pulumi.runtime.proto import analyzer_pb2
+
+    return str(analyzer_pb2.EnforcementLevel.Name(level)).lower()
+
+
+class PolicyPackProcess:
+    """A policy pack launched as the Pulumi CLI (>= 3.221) launches it, spoken to as the engine.
+
+    `python -u -m pulumi.policy <engine-address> <absolute pack dir>`, working directory the pack,
+    with PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN and PULUMI_CONFIG set; the pack prints its port.
+    """
+
+    def __init__(self, pack_dir: str | os.PathLike[str], *, project: str = "project", stack: str = "dev",
+                 dry_run: bool = False, config: Mapping[str, Any] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        import json
+
+        self.pack_dir = os.path.abspath(pack_dir)
+        self._env = {**os.environ, **(env or {}), "PULUMI_PROJECT": project, "PULUMI_STACK": stack,
+                     "PULUMI_DRY_RUN": "true" if dry_run else "false", "PULUMI_CONFIG": json.dumps(dict(config or {}))}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._channel: grpc.Channel | None = None
+
+    def start(self) -> PolicyPackProcess:
+        from pulumi.runtime.proto import analyzer_pb2_grpc
+
+        self._proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", self.pack_dir],
+                                      cwd=self.pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      env=self._env)
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().decode().strip()
+        if not line.isdigit():
+            self.stop()
+            raise RuntimeError(f"the policy pack did not print a port (got {line!r})")
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{line}")
+        grpc.channel_ready_future(self._channel).result(timeout=30)
+        self.stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        return self
+
+    def stop(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+            for stream in (self._proc.stdout, self._proc.stderr):
+                if stream is not None:
+                    stream.close()
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def info(self) -> Any:
+        from google.protobuf import empty_pb2
+
+        return self.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=60)
+
+    def configure(self, policy_config: Mapping[str, Mapping[str, Any]]) -> None:
+        """`--policy-pack-config` content: {"policy": {"enforcementLevel": "...", key: value}}."""
+        from pulumi.runtime.proto import analyzer_pb2
+
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, settings in policy_config.items():
+            properties = {k: v for k, v in settings.items() if k != "enforcementLevel"}
+            level = settings.get("enforcementLevel", "advisory")
+            request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
+                enforcementLevel=analyzer_pb2.EnforcementLevel.Value(str(level).upper()),
+                properties=to_struct(properties)))
+        self.stub.Configure(request, timeout=60)
+
+    @staticmethod
+    def _options(resource: StackResource) -> Any:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        return analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect, parent=resource.parent)
+
+    @staticmethod
+    def _verdicts(response: Any) -> list[Verdict]:
+        return [Verdict(d.policyName, _level_name(d.enforcementLevel), d.message, d.urn) for d in response.diagnostics]
+
+    def analyze(self, resource: StackResource) -> list[Verdict]:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        response = self.stub.Analyze(analyzer_pb2.AnalyzeRequest(
+            type=resource.type, properties=to_struct(resource.properties), urn=resource.urn, name=resource.name,
+            options=self._options(resource)), timeout=600)
+        return self._verdicts(response)
+
+    def analyze_stack(self, resources: Sequence[StackResource]) -> list[Verdict]:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        request = analyzer_pb2.AnalyzeStackRequest()
+        for resource in resources:
+            item = request.resources.add(type=resource.type, properties=to_struct(resource.properties),
+                                         urn=resource.urn, name=resource.name, options=self._options(resource),
+                                         parent=resource.parent, dependencies=list(resource.dependencies))
+            for key, urns in resource.property_dependencies.items():
+                item.propertyDependencies[key].urns.extend(urns)
+        return self._verdicts(self.stub.AnalyzeStack(request, timeout=600))
+
+    def remediate(self, resource: StackResource) -> list[tuple[str, dict[str, Any]]]:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        response = self.stub.Remediate(analyzer_pb2.AnalyzeRequest(
+            type=resource.type, properties=to_struct(resource.properties), urn=resource.urn, name=resource.name,
+            options=self._options(resource)), timeout=600)
+        return [(r.policyName, from_struct(r.properties)) for r in response.remediations]

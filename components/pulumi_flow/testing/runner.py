@@ -61,8 +61,10 @@ class Registration:
     retain_on_delete: bool
     custom_timeouts: dict[str, str] | None
     delete_before_replace: bool
+    property_dependencies: dict[str, list[str]] = attrs.Factory(dict)
     id: str = ""
     outputs: dict[str, Any] = attrs.Factory(dict)
+    checked_inputs: dict[str, Any] | None = None
 
 
 @attrs.define
@@ -96,6 +98,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
         self.preview = preview
         self.poll_interval_seconds = poll_interval_seconds
         self.created: list[tuple[str, str]] = []
+        self.checked: dict[tuple[str, str], dict[str, Any]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = {k: v for k, v in args.inputs.items() if k != "__provider"}
@@ -109,6 +112,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if checked.failures:
             problems = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
             raise StackError(f"{args.typ} {args.name!r} failed check: {problems}")
+        self.checked[(args.typ, args.name)] = dict(checked.inputs)
         if self.preview:
             # The engine never calls create in a preview: outputs stay unknown, as there.
             return None, {k: v for k, v in checked.inputs.items() if v is not None}
@@ -148,6 +152,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom_timeouts={k: getattr(timeouts, k) for k in ("create", "update", "delete")
                              if getattr(timeouts, k)} or None if timeouts else None,
             delete_before_replace=bool(request.deleteBeforeReplace),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             id=response.id, outputs=dict(self.resources[response.urn].state),
         )
         return response
@@ -225,8 +230,58 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
     for reg in resources:
         if not reg.custom and reg.urn in monitor.component_outputs:
             reg.outputs = monitor.component_outputs[reg.urn]
+        reg.checked_inputs = mocks.checked.get((reg.type, reg.name))
     return StackRun(project=project, stack=stack, preview=preview, resources=resources, outputs=exports)
 
 
-__all__ = ["UNKNOWN", "InputError", "ProviderMocks", "RecordingMonitor", "Registration", "StackError", "StackRun",
-           "run_stack"]
+def _wire(value: Any) -> Any:
+    """Plain JSON for the analyzer: preview unknowns become the engine's unknown sentinel."""
+    from pulumi_flow.testing.engine import UNKNOWN as WIRE_UNKNOWN
+
+    if value is UNKNOWN or type(value).__name__ in ("Unknown", "Output"):
+        return WIRE_UNKNOWN
+    if isinstance(value, Mapping):
+        return {str(k): _wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wire(v) for v in value]
+    return value
+
+
+def evaluate_policies(run: StackRun, pack_dir: str | Path | None = None,
+                      policy_config: Mapping[str, Mapping[str, Any]] | None = None) -> list[Any]:
+    """The policy pack's verdicts on this run, from the pack launched as the CLI launches it:
+    `Analyze` on each resource's checked inputs, then `AnalyzeStack` on the final state."""
+    import tempfile
+
+    from pulumi_flow.testing.engine import PolicyPackProcess, StackResource
+
+    def stack_resource(reg: Registration, properties: Mapping[str, Any]) -> StackResource:
+        return StackResource(type=reg.type, name=reg.name, urn=reg.urn, properties=_wire(properties),
+                             protect=reg.protect, parent=reg.parent or "", dependencies=tuple(reg.depends_on),
+                             property_dependencies={k: tuple(v) for k, v in reg.property_dependencies.items()})
+
+    with tempfile.TemporaryDirectory(prefix="pulumi-flow-pack-") as scratch:
+        if pack_dir is None:
+            from pulumi_flow_policies.pack import write_pack
+
+            pack_dir = write_pack(scratch)
+        with PolicyPackProcess(pack_dir, project=run.project, stack=run.stack, dry_run=run.preview) as pack:
+            pack.configure(policy_config or {})
+            verdicts = []
+            for reg in run.resources:
+                verdicts.extend(pack.analyze(stack_resource(reg, reg.checked_inputs or reg.inputs)))
+            verdicts.extend(pack.analyze_stack([stack_resource(reg, reg.outputs) for reg in run.resources]))
+    return verdicts
+
+
+__all__ = [
+    "UNKNOWN",
+    "InputError",
+    "ProviderMocks",
+    "RecordingMonitor",
+    "Registration",
+    "StackError",
+    "StackRun",
+    "evaluate_policies",
+    "run_stack",
+]

@@ -1,0 +1,102 @@
+"""Reading resource properties defensively, the way every policy in this pack needs to.
+
+Inside a policy, values are pulumi_policy proxies (`_DictProxy`, `_ListProxy`), not dicts and
+lists, and reading an unknown raises `UnknownValueError`, which the SDK turns into an advisory
+"can't run policy during preview". That error must pass through untouched. Anything else odd
+in a property is a `Malformed` that the policy reports as a violation naming the property.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
+TASK_TYPE = "pulumi-python:dynamic/flow:Task"
+VOLUME_TYPE = "pulumi-python:dynamic/flow:Volume"
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+
+Args = TypeVar("Args", ResourceValidationArgs, StackValidationArgs)
+
+
+class Malformed(Exception):
+    """A property has a shape the policy cannot judge."""
+
+    def __init__(self, key: str, value: object, expected: str) -> None:
+        super().__init__(f"property {key!r} is {value!r}, expected {expected}")
+        self.key = key
+
+
+def number(props: Mapping[str, Any], key: str, *, default: float | None = None) -> float | None:
+    value = props.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise Malformed(key, value, "a number")
+    if isinstance(value, int | float):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip().lstrip("$"))
+        except ValueError:
+            raise Malformed(key, value, "a number") from None
+    else:
+        raise Malformed(key, value, "a number")
+    if not math.isfinite(result):
+        raise Malformed(key, value, "a finite number")
+    return result
+
+
+def text(props: Mapping[str, Any], key: str) -> str | None:
+    value = props.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Malformed(key, value, "a string")
+    return value
+
+
+def items(props: Mapping[str, Any], key: str) -> list[Any]:
+    value = props.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise Malformed(key, value, "a list")
+    return list(value)
+
+
+def mapping(value: object, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise Malformed(key, value, "a mapping")
+    return value
+
+
+def guarded(validate: Callable[[Args, ReportViolation], None]) -> Callable[[Args, ReportViolation], None]:
+    """No exception but the SDK's own may leave a policy: one would fail the engine's whole call."""
+
+    @functools.wraps(validate)
+    def wrapper(args: Args, report: ReportViolation) -> None:
+        try:
+            validate(args, report)
+        except UnknownValueError:
+            raise  # the SDK reports it as an advisory "can't run during preview"
+        except Malformed as exc:
+            where = getattr(args, "urn", None)
+            report(f"cannot check {getattr(args, 'name', 'the stack')}: {exc}. Fix: pass a well-formed value "
+                   f"(pulumi-flow's providers normalise these; was this resource edited by hand?)", where)
+        except Exception as exc:
+            if type(exc).__name__ == "_NotApplicableError":
+                raise
+            report(f"policy could not evaluate this resource ({type(exc).__name__}: {exc})", None)
+
+    return wrapper
+
+
+def config_mapping(args: ResourceValidationArgs | StackValidationArgs, key: str) -> Mapping[str, Any]:
+    config = args.get_config() or {}
+    value = config.get(key)
+    return value if isinstance(value, Mapping) else {}

@@ -1,0 +1,44 @@
+"""allowed-regions: tasks and volumes only where the platform team allows (data residency, quotas)."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from pulumi_flow_policies._props import TASK_TYPE, VOLUME_TYPE, Malformed, guarded, text
+
+NAME = "allowed-regions"
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in (TASK_TYPE, VOLUME_TYPE):
+        return
+    allowed = (args.get_config() or {}).get("regions")
+    if not allowed:
+        return  # nothing configured: every region is allowed
+    if isinstance(allowed, str) or not all(isinstance(r, str) for r in allowed):
+        raise Malformed("regions", allowed, "a list of region names")
+    region = text(args.props, "region") or text(args.props, "resolved_region")
+    if region is None:
+        report(f"{args.name} names no region, so Mithril may place it outside {sorted(allowed)}. Fix: set region "
+               f"(on DataVolumes; tasks follow their volumes)", args.urn)
+    elif region not in allowed:
+        report(f"{args.name} is in {region}, outside the allowed regions {sorted(allowed)}. Fix: set region to one "
+               f"of them", args.urn)
+
+
+policy = ResourceValidationPolicy(
+    name=NAME,
+    description="Tasks and volumes must be in one of the configured regions; with none configured, any region.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={
+        "regions": {"type": "array", "items": {"type": "string"}, "default": [],
+                    "description": "Allowed Mithril regions, e.g. [\"us-central1-a\"]."},
+    }),
+    validate=guarded(validate),
+)

@@ -1,0 +1,134 @@
+"""Volume rules: block volumes attach once, mounts stay in their volume's region, data is protected."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from pulumi_flow_policies._props import (
+    TASK_TYPE,
+    TERMINAL_STATUSES,
+    VOLUME_TYPE,
+    guarded,
+    items,
+    mapping,
+    number,
+    text,
+)
+
+BLOCK_NAME = "block-volume-single-attach"
+REGION_NAME = "volume-region-match"
+PROTECTED_NAME = "data-volume-protected"
+
+
+def mounted_volumes(task: PolicyResource, volumes: Sequence[PolicyResource]) -> list[PolicyResource]:
+    """The volumes a task mounts: through the `volumes` property's dependencies (known even in a
+    preview, before ids exist), and by volume id where the ids are known."""
+    found: dict[str, PolicyResource] = {}
+    for dependency in (task.property_dependencies or {}).get("volumes", []):
+        if dependency.resource_type == VOLUME_TYPE:
+            found[dependency.urn] = dependency
+    by_id: dict[str, PolicyResource] = {}
+    for volume in volumes:
+        volume_id = volume.props.get("volume_id")
+        if isinstance(volume_id, str):
+            by_id[volume_id] = volume
+    for index, mount in enumerate(items(task.props, "volumes")):
+        volume_id = mapping(mount, f"volumes[{index}]").get("volume_id")
+        if isinstance(volume_id, str) and volume_id in by_id:
+            found[by_id[volume_id].urn] = by_id[volume_id]
+    return list(found.values())
+
+
+def _live_tasks_and_volumes(args: StackValidationArgs) -> tuple[list[PolicyResource], list[PolicyResource]]:
+    volumes = [r for r in args.resources if r.resource_type == VOLUME_TYPE]
+    tasks = [r for r in args.resources if r.resource_type == TASK_TYPE
+             and text(r.props, "status") not in TERMINAL_STATUSES]
+    return tasks, volumes
+
+
+def validate_block(args: StackValidationArgs, report: ReportViolation) -> None:
+    tasks, volumes = _live_tasks_and_volumes(args)
+    users: dict[str, list[PolicyResource]] = defaultdict(list)
+    for task in tasks:
+        count = number(task.props, "num_instances", default=1.0) or 1.0
+        for volume in mounted_volumes(task, volumes):
+            if text(volume.props, "interface") != "block":
+                continue
+            users[volume.urn].append(task)
+            if count > 1:
+                report(f"{task.name} has {count:g} instances and mounts block volume {volume.name}, which attaches "
+                       f"to one instance only. Fix: make {volume.name} interface 'file', or run one instance",
+                       task.urn)
+    for volume in volumes:
+        if len(users[volume.urn]) > 1:
+            names = ", ".join(t.name for t in users[volume.urn])
+            report(f"block volume {volume.name} is mounted by {len(users[volume.urn])} live tasks ({names}); it "
+                   f"attaches to one. Fix: use interface 'file' to share it, or give each task its own volume",
+                   volume.urn)
+
+
+def _region(resource: PolicyResource) -> str | None:
+    return text(resource.props, "region") or text(resource.props, "resolved_region")
+
+
+def validate_region(args: StackValidationArgs, report: ReportViolation) -> None:
+    tasks, volumes = _live_tasks_and_volumes(args)
+    for task in tasks:
+        mounted = mounted_volumes(task, volumes)
+        regions: dict[str, list[str]] = defaultdict(list)
+        for volume in mounted:
+            region = _region(volume)
+            if region is not None:
+                regions[region].append(volume.name)
+        task_region = _region(task)
+        if len(regions) > 1:
+            where = "; ".join(f"{r}: {', '.join(n)}" for r, n in sorted(regions.items()))
+            report(f"{task.name} mounts volumes from different regions ({where}); a task runs in one region. "
+                   f"Fix: create its volumes in one region", task.urn)
+        elif regions and task_region is not None and task_region not in regions:
+            (volume_region, names), = regions.items()
+            report(f"{task.name} runs in {task_region} but mounts {', '.join(names)} in {volume_region}; Mithril "
+                   f"mounts only within a region. Fix: set the task's region to {volume_region} or leave it out",
+                   task.urn)
+
+
+def validate_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != VOLUME_TYPE:
+        return
+    if not args.opts.protect:
+        report(f"volume {args.name} is not protected: `pulumi destroy` or a replacement deletes its data. Fix: "
+               f"keep DataVolumes' default protect=True, or set ResourceOptions(protect=True)", args.urn)
+
+
+block_policy = StackValidationPolicy(
+    name=BLOCK_NAME,
+    description="A block volume attaches to one instance: not to a multi-instance task, not to two live tasks.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=guarded(validate_block),
+)
+
+region_policy = StackValidationPolicy(
+    name=REGION_NAME,
+    description="A task mounts only volumes in its own region (volumes resolved through the stack's resources).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=guarded(validate_region),
+)
+
+protected_policy = ResourceValidationPolicy(
+    name=PROTECTED_NAME,
+    description="Volumes hold data: they should be protected against deletion.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=guarded(validate_protected),
+)
+
