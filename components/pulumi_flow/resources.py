@@ -7,7 +7,10 @@ their methods, so building these resources (and any preview) never touches Mithr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import pickle
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -55,6 +58,27 @@ class FlowVolumeArgs:
 
 _TASK_PROVIDER = FlowTaskProvider()
 _VOLUME_PROVIDER = FlowVolumeProvider()
+_PICKLE_LOCK = threading.Lock()
+
+
+@contextmanager
+def _pickle_left_as_found() -> Iterator[None]:
+    """Undo what `pulumi.dynamic`'s provider serialisation does to pickle.
+
+    `serialize_provider` rebinds `pickle._Pickler._batch_setitems` to a wrapper around the
+    current one and never restores it, so each dynamic resource adds a stack frame to every
+    later dict pickled; near a thousand resources in one program, pickling overflows the stack
+    (the "maximum recursion depth exceeded" of pulumi/pulumi#17803). Restoring the methods
+    after each serialisation keeps the cost flat.
+    """
+    with _PICKLE_LOCK:
+        saved = {name: pickle._Pickler.__dict__.get(name) for name in ("_batch_setitems", "save_dict")}
+        try:
+            yield
+        finally:
+            for name, method in saved.items():
+                if method is not None:
+                    setattr(pickle._Pickler, name, method)
 
 
 class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
@@ -77,7 +101,8 @@ class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
         if props["task_name"] is None:
             props["task_name"] = naming.task_name(pulumi.get_project(), pulumi.get_stack(), "task", resource_name)
         props.update(dict.fromkeys(TASK_OUTPUT_KEYS))
-        super().__init__(_TASK_PROVIDER, resource_name, props, opts)
+        with _pickle_left_as_found():
+            super().__init__(_TASK_PROVIDER, resource_name, props, opts)
 
 
 class FlowVolume(pulumi.dynamic.Resource, module="flow", name="Volume"):
@@ -95,4 +120,5 @@ class FlowVolume(pulumi.dynamic.Resource, module="flow", name="Volume"):
         if props["volume_name"] is None:
             props["volume_name"] = naming.volume_name(pulumi.get_project(), pulumi.get_stack(), resource_name)
         props.update(dict.fromkeys(VOLUME_OUTPUT_KEYS))
-        super().__init__(_VOLUME_PROVIDER, resource_name, props, opts)
+        with _pickle_left_as_found():
+            super().__init__(_VOLUME_PROVIDER, resource_name, props, opts)

@@ -1,0 +1,55 @@
+"""What importing and previewing cost: no Flow SDK at import, no Flow client on the preview path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pulumi_flow.provider.session as session
+from pulumi_flow import FlowTask, FlowTaskArgs
+from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.runner import run_stack
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _modules_after(statement: str) -> list[str]:
+    code = f"{statement}; import sys; print('\\n'.join(sorted(sys.modules)))"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_import_pulumi_flow_imports_no_flow_module() -> None:
+    modules = _modules_after("import pulumi_flow")
+    assert [m for m in modules if m == "flow" or m.startswith("flow.")] == []
+
+
+def test_building_components_imports_no_flow_client() -> None:
+    modules = _modules_after("from pulumi_flow import TrainingCluster, DataVolumes, TrainingJob, FlowTask")
+    assert "flow.sdk.client" not in modules and "flow.adapters.http.client" not in modules
+
+
+def test_preview_never_builds_a_flow_client(mithril: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[object] = []
+
+    def forbidden(credentials: object) -> None:
+        opened.append(credentials)
+        raise AssertionError("a preview must not build a Flow client")
+
+    monkeypatch.setattr(session, "open_flow", forbidden)
+    run = run_stack(EXAMPLES / "complete", preview=True)
+    assert len(run.resources) == 5 and opened == []
+    assert mithril.control.requests() == []
+
+
+def test_a_thousand_dynamic_resources_do_not_overflow_pickle(mithril: RunningEmulator) -> None:
+    """pulumi.dynamic's serialize_provider stacks a pickle wrapper per resource (pulumi/pulumi#17803)."""
+    def program() -> None:
+        for i in range(1200):
+            FlowTask(f"t{i}", FlowTaskArgs(role="workload", instance_type="1xa100", max_price_per_hour=2.0,
+                                           command="true"))
+
+    run = run_stack(program, preview=True)
+    assert len(run.resources) == 1200
