@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -31,18 +31,23 @@ REGION_NAME = "volume-region-match"
 PROTECTED_NAME = "data-volume-protected"
 
 
-def mounted_volumes(task: PolicyResource, volumes: Sequence[PolicyResource]) -> list[PolicyResource]:
+def volumes_by_id(volumes: Sequence[PolicyResource]) -> dict[str, PolicyResource]:
+    """Built once per validation: a lookup per mount keeps a large stack linear."""
+    by_id: dict[str, PolicyResource] = {}
+    for volume in volumes:
+        volume_id = volume.props.get("volume_id")
+        if isinstance(volume_id, str):
+            by_id[volume_id] = volume
+    return by_id
+
+
+def mounted_volumes(task: PolicyResource, by_id: Mapping[str, PolicyResource]) -> list[PolicyResource]:
     """The volumes a task mounts: through the `volumes` property's dependencies (known even in a
     preview, before ids exist), and by volume id where the ids are known."""
     found: dict[str, PolicyResource] = {}
     for dependency in (task.property_dependencies or {}).get("volumes", []):
         if dependency.resource_type == VOLUME_TYPE:
             found[dependency.urn] = dependency
-    by_id: dict[str, PolicyResource] = {}
-    for volume in volumes:
-        volume_id = volume.props.get("volume_id")
-        if isinstance(volume_id, str):
-            by_id[volume_id] = volume
     for index, mount in enumerate(items(task.props, "volumes")):
         volume_id = mapping(mount, f"volumes[{index}]").get("volume_id")
         if isinstance(volume_id, str) and volume_id in by_id:
@@ -59,10 +64,11 @@ def _live_tasks_and_volumes(args: StackValidationArgs) -> tuple[list[PolicyResou
 
 def validate_block(args: StackValidationArgs, report: ReportViolation) -> None:
     tasks, volumes = _live_tasks_and_volumes(args)
+    by_id = volumes_by_id(volumes)
     users: dict[str, list[PolicyResource]] = defaultdict(list)
     for task in tasks:
         count = number(task.props, "num_instances", default=1.0) or 1.0
-        for volume in mounted_volumes(task, volumes):
+        for volume in mounted_volumes(task, by_id):
             if text(volume.props, "interface") != "block":
                 continue
             users[volume.urn].append(task)
@@ -84,8 +90,9 @@ def _region(resource: PolicyResource) -> str | None:
 
 def validate_region(args: StackValidationArgs, report: ReportViolation) -> None:
     tasks, volumes = _live_tasks_and_volumes(args)
+    by_id = volumes_by_id(volumes)
     for task in tasks:
-        mounted = mounted_volumes(task, volumes)
+        mounted = mounted_volumes(task, by_id)
         regions: dict[str, list[str]] = defaultdict(list)
         for volume in mounted:
             region = _region(volume)
