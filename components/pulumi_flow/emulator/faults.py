@@ -32,6 +32,7 @@ class FaultRule:
       (the answer is lost): the case an idempotent client must survive.
 
     The first ``skip`` matching requests pass untouched; then the rule fires ``times`` times.
+    ``body`` replaces the error's ``detail`` text (an API that echoes too much, say).
     """
 
     kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
@@ -43,6 +44,7 @@ class FaultRule:
     delay: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     times: int = attrs.field(default=1, validator=attrs.validators.ge(1))
     skip: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    body: str | None = None
     seen: int = 0
     fired: int = 0
 
@@ -66,7 +68,10 @@ class FaultPlan:
         if unknown:
             raise ValueError(f"unknown fault field(s) {sorted(unknown)}; expected some of {sorted(fields)}")
         rule = FaultRule(**spec)
-        re.compile(rule.path)
+        try:
+            re.compile(rule.path)
+        except re.error as exc:
+            raise ValueError(f"path is not a regular expression: {exc}") from None
         with self._lock:
             self._rules.append(rule)
         return rule

@@ -70,18 +70,19 @@ class _Handler(BaseHTTPRequestHandler):
             elif rule is not None and rule.kind == "status":
                 emulator.log.record(method, path, rule.status)
                 headers = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
-                self._send(Response(rule.status, {"detail": f"injected fault {rule.status}"}, headers))
+                self._send(Response(rule.status, {"detail": rule.body or f"injected fault {rule.status}"}, headers))
                 return
         else:
             rule = None
 
         response = self._dispatch(method, path, split.query, raw)
-        if not control:
-            emulator.log.record(method, path, response.status, response.body)
-            if method != "GET" and response.status < 400:
-                emulator.persist()
+        if not control and method != "GET" and response.status < 400:
+            emulator.persist()
         if rule is not None and rule.kind == "accept_then_fail":
-            response = Response(rule.status, {"detail": f"injected fault {rule.status} after the request took effect"})
+            response = Response(rule.status, {"detail": rule.body or f"injected fault {rule.status} after the "
+                                                                    "request took effect"})
+        if not control:
+            emulator.log.record(method, path, response.status, response.body)  # what the client saw
         self._send(response)
 
     def _dispatch(self, method: str, path: str, query: str, raw: bytes) -> Response:

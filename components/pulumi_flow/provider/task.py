@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -50,6 +50,7 @@ OUTPUT_KEYS = ("task_id", "status", "bid_status", "instance_ids", "public_ips", 
                "ssh_port", "market_price_per_hour", "resolved_region")
 
 TERMINAL = ("completed", "failed", "cancelled")
+T = TypeVar("T")
 
 FIELD_RULES = {
     "role": v.role,
@@ -185,22 +186,28 @@ class FlowTaskProvider(ResourceProvider):
             region = self._placement_region(flow, props)
             task_id = self._submit(flow, props, region)
             try:
+                # Everything after the bid exists is inside this block: whatever fails, the
+                # engine records nothing, so nothing may be left billing.
                 task = self._wait(flow, task_id, props)
-            except BaseException as exc:
+                outs = {**self._inputs(props), **self._transient_retry(lambda: self._observe(flow, task, props))}
+            except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
                 self._cancel(flow, task_id)
-                if isinstance(exc, FlowProviderError):
-                    raise FlowProviderError(f"{exc}; bid {task_id} was cancelled, nothing is left billing") \
-                        from None
-                raise
-            return CreateResult(task_id, {**self._inputs(props), **self._observe(flow, task, props)})
+                raise FlowProviderError(f"{exc}; bid {task_id} was cancelled, nothing is left billing") from None
+            return CreateResult(task_id, outs)
 
     def update(self, task_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         creds = self.credentials
         with scrubbed(creds.api_key, f"updating Flow task {task_id}"), open_flow(creds) as flow:
             if not _same(olds.get("max_price_per_hour"), news.get("max_price_per_hour")):
-                flow.bids.update_limit_price(task_id, limit_price(float(news["max_price_per_hour"])))
-            forget_cached_state()
-            task = flow.get_task(task_id)
+                wanted = float(news["max_price_per_hour"])
+                try:
+                    flow.bids.update_limit_price(task_id, limit_price(wanted))
+                except Exception:
+                    # The PATCH may have landed with its answer lost: Mithril's word decides.
+                    live = self._transient_retry(lambda: self._fresh_task(flow, task_id))
+                    if money((live.provider_metadata or {}).get("limit_price")) != wanted:
+                        raise
+            task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
             return UpdateResult({**self._inputs(news), **self._observe(flow, task, {**olds, **news})})
 
     def delete(self, task_id: str, props: dict[str, Any]) -> None:
@@ -362,8 +369,7 @@ class FlowTaskProvider(ResourceProvider):
         deadline = time.monotonic() + timeout
         interval = self.poll_interval_seconds
         while True:
-            forget_cached_state()
-            task = flow.get_task(task_id)
+            task = self._transient_retry(lambda: self._fresh_task(flow, task_id), deadline)
             status = task.status.value
             if until == "submitted":
                 return task
@@ -384,12 +390,39 @@ class FlowTaskProvider(ResourceProvider):
             interval = min(interval * 1.5, self.max_poll_interval_seconds)
 
     @staticmethod
-    def _cancel(flow: Flow, task_id: str, raise_errors: bool = False) -> None:
-        """Cancel a bid; one that is already gone counts as cancelled."""
+    def _fresh_task(flow: Flow, task_id: str) -> Task:
+        forget_cached_state()
+        return flow.get_task(task_id)
+
+    @staticmethod
+    def _transient_retry(read: Callable[[], T], deadline: float | None = None, attempts: int = 4) -> T:
+        """Retry a read through transient faults (timeouts, dropped connections, 5xx the SDK gave
+        up on): a blip while watching a healthy bid must not throw the bid away."""
+        from flow.errors import APIError, FlowTimeoutError, NetworkError, RateLimitError
+
+        for attempt in range(attempts):
+            try:
+                return read()
+            except (FlowTimeoutError, NetworkError, RateLimitError, APIError) as exc:
+                status = getattr(exc, "status_code", None)
+                transient = not isinstance(exc, APIError) or isinstance(exc, RateLimitError) or \
+                    (status is not None and int(status) >= 500)
+                out_of_time = deadline is not None and time.monotonic() >= deadline
+                if not transient or out_of_time or attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _cancel(cls, flow: Flow, task_id: str, raise_errors: bool = False) -> None:
+        """Cancel a bid until Mithril says it is terminated; one already gone counts as cancelled.
+
+        A cancel whose answer was lost may still have worked, so every failure is followed by
+        a fresh read before trying again."""
         from flow.errors import APIError, TaskNotFoundError
 
         last: Exception | None = None
-        for attempt in range(3):
+        for attempt in range(4):
             try:
                 flow.cancel(task_id)
                 return
@@ -401,9 +434,24 @@ class FlowTaskProvider(ResourceProvider):
                 last = exc
             except Exception as exc:  # noqa: BLE001 - retried, then reported
                 last = exc
+            if cls._terminated(flow, task_id):
+                return
             time.sleep(0.5 * (attempt + 1))
         if raise_errors and last is not None:
             raise last
+
+    @staticmethod
+    def _terminated(flow: Flow, task_id: str) -> bool:
+        from flow.errors import TaskNotFoundError
+
+        try:
+            forget_cached_state()
+            task = flow.get_task(task_id)
+        except TaskNotFoundError:
+            return True
+        except Exception:  # noqa: BLE001 - unknown: not terminated as far as we can tell
+            return False
+        return (task.provider_metadata or {}).get("bid_status") == "Terminated"
 
     def _observe(self, flow: Flow, task: Task, props: Mapping[str, Any]) -> dict[str, Any]:
         meta = task.provider_metadata or {}

@@ -161,8 +161,11 @@ class FlowVolumeProvider(ResourceProvider):
                     f"first (in Pulumi, make them depend on the volume so they go first)")
             try:
                 flow.volumes.delete(volume_id)
-            except APIError as exc:
-                if getattr(exc, "status_code", None) != 404:
+            except Exception as exc:
+                # A 404, or an error whose request took effect anyway (a 504 after the delete
+                # happened): only a fresh look says whether the volume is still there.
+                if not (isinstance(exc, APIError) and getattr(exc, "status_code", None) == 404) \
+                        and self._find(flow, volume_id) is not None:
                     raise
 
     # -- helpers ----------------------------------------------------------------------
