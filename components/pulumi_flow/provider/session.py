@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -93,14 +94,42 @@ def open_flow(credentials: Credentials) -> Flow:
                               provider_config=provider_config))
 
 
-def forget_cached_state() -> None:
-    """Drop the SDK's cached bids, instances and volumes so the next read asks Mithril.
+_SESSIONS = threading.local()
+
+
+@contextmanager
+def flow_session(credentials: Credentials) -> Iterator[Flow]:
+    """A Flow client for these credentials, kept per thread of the provider process.
+
+    A client's first request initialises its provider context (~30 ms); reusing it across the
+    engine's calls is what a long-running script does. It lives only in process memory (the
+    providers pickle nothing), and after any error it is closed and rebuilt on next use.
+    """
+    entry: tuple[Credentials, Flow] | None = getattr(_SESSIONS, "entry", None)
+    if entry is None or entry[0] != credentials:
+        if entry is not None:
+            entry[1].close()
+        entry = (credentials, open_flow(credentials))
+        _SESSIONS.entry = entry
+    try:
+        yield entry[1]
+    except BaseException:
+        _SESSIONS.entry = None
+        entry[1].close()
+        raise
+
+
+def forget_cached_state(*, tasks: bool = True, volumes: bool = False) -> None:
+    """Drop the SDK's cached bids and instances (and volumes) so the next read asks Mithril.
 
     The SDK keeps an on-disk HTTP cache shared by every process with the same FLOW_DIR
     (bids and instances 5 s, volumes 90 s); a refresh answered from it could say
     "running" about a bid cancelled a second ago. Catalog entries stay: they are safe.
+    Each call scans the cache directory, so callers name only what they are about to read.
     """
     from flow.adapters.http.client import HttpClientPool
 
-    HttpClientPool.invalidate_volatile_caches()
-    HttpClientPool.invalidate_volume_caches()
+    if tasks:
+        HttpClientPool.invalidate_volatile_caches()
+    if volumes:
+        HttpClientPool.invalidate_volume_caches()

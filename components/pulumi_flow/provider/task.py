@@ -28,8 +28,8 @@ from pulumi_flow.provider.session import (
     CONFIG_KEYS,
     Credentials,
     FlowProviderError,
+    flow_session,
     forget_cached_state,
-    open_flow,
     scrubbed,
 )
 
@@ -182,7 +182,7 @@ class FlowTaskProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         creds = self.credentials
-        with scrubbed(creds.api_key, f"creating Flow task {props.get('task_name')!r}"), open_flow(creds) as flow:
+        with scrubbed(creds.api_key, f"creating Flow task {props.get('task_name')!r}"), flow_session(creds) as flow:
             region = self._placement_region(flow, props)
             task_id = self._submit(flow, props, region)
             try:
@@ -197,7 +197,7 @@ class FlowTaskProvider(ResourceProvider):
 
     def update(self, task_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         creds = self.credentials
-        with scrubbed(creds.api_key, f"updating Flow task {task_id}"), open_flow(creds) as flow:
+        with scrubbed(creds.api_key, f"updating Flow task {task_id}"), flow_session(creds) as flow:
             if not _same(olds.get("max_price_per_hour"), news.get("max_price_per_hour")):
                 wanted = float(news["max_price_per_hour"])
                 try:
@@ -212,7 +212,7 @@ class FlowTaskProvider(ResourceProvider):
 
     def delete(self, task_id: str, props: dict[str, Any]) -> None:
         creds = self.credentials
-        with scrubbed(creds.api_key, f"deleting Flow task {task_id}"), open_flow(creds) as flow:
+        with scrubbed(creds.api_key, f"deleting Flow task {task_id}"), flow_session(creds) as flow:
             self._cancel(flow, task_id, raise_errors=True)
 
     # -- read -----------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ class FlowTaskProvider(ResourceProvider):
         from flow.errors import TaskNotFoundError
 
         creds = self.credentials
-        with scrubbed(creds.api_key, f"reading Flow task {task_id}"), open_flow(creds) as flow:
+        with scrubbed(creds.api_key, f"reading Flow task {task_id}"), flow_session(creds) as flow:
             forget_cached_state()
             try:
                 task = flow.get_task(task_id)
@@ -254,7 +254,7 @@ class FlowTaskProvider(ResourceProvider):
         wanted: str | None = props.get("region")
         if not mounts:
             return wanted
-        forget_cached_state()
+        forget_cached_state(tasks=False, volumes=True)
         by_id = {vol.volume_id: vol for vol in flow.volumes.list()}
         regions: dict[str, str] = {}
         for mount in mounts:

@@ -27,8 +27,8 @@ from pulumi_flow.provider.session import (
     CONFIG_KEYS,
     Credentials,
     FlowProviderError,
+    flow_session,
     forget_cached_state,
-    open_flow,
     scrubbed,
 )
 
@@ -102,7 +102,7 @@ class FlowVolumeProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         creds = self.credentials
-        with scrubbed(creds.api_key, f"creating volume {props.get('volume_name')!r}"), open_flow(creds) as flow:
+        with scrubbed(creds.api_key, f"creating volume {props.get('volume_name')!r}"), flow_session(creds) as flow:
             region = props.get("region") or creds.region or self._gpu_region(flow)
             volume = self._own_volume(flow, props, region)
             if volume is None:
@@ -120,7 +120,7 @@ class FlowVolumeProvider(ResourceProvider):
 
     def update(self, volume_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         creds = self.credentials
-        with scrubbed(creds.api_key, f"renaming volume {volume_id}"), open_flow(creds) as flow:
+        with scrubbed(creds.api_key, f"renaming volume {volume_id}"), flow_session(creds) as flow:
             if olds.get("volume_name") != news.get("volume_name"):
                 # Renaming is the one change Mithril makes in place; the SDK has no verb for it,
                 # so this uses its HTTP client (auth, retries, errors) directly.
@@ -133,7 +133,7 @@ class FlowVolumeProvider(ResourceProvider):
 
     def read(self, volume_id: str, props: dict[str, Any]) -> ReadResult:
         creds = self.credentials
-        with scrubbed(creds.api_key, f"reading volume {volume_id}"), open_flow(creds) as flow:
+        with scrubbed(creds.api_key, f"reading volume {volume_id}"), flow_session(creds) as flow:
             volume = self._find(flow, volume_id)
             if volume is None:
                 return ReadResult("", {})
@@ -149,7 +149,7 @@ class FlowVolumeProvider(ResourceProvider):
         from flow.errors import APIError
 
         creds = self.credentials
-        with scrubbed(creds.api_key, f"deleting volume {volume_id}"), open_flow(creds) as flow:
+        with scrubbed(creds.api_key, f"deleting volume {volume_id}"), flow_session(creds) as flow:
             volume = self._find(flow, volume_id)
             if volume is None:
                 return
@@ -181,7 +181,7 @@ class FlowVolumeProvider(ResourceProvider):
 
     @staticmethod
     def _find(flow: Flow, volume_id: str) -> Volume | None:
-        forget_cached_state()
+        forget_cached_state(tasks=False, volumes=True)
         for volume in flow.volumes.list():
             if volume.volume_id == volume_id:
                 return volume
@@ -190,7 +190,7 @@ class FlowVolumeProvider(ResourceProvider):
     @staticmethod
     def _own_volume(flow: Flow, props: Mapping[str, Any], region: str) -> Volume | None:
         """A live volume with our (stack-unique) name and the same shape: ours from an earlier try."""
-        forget_cached_state()
+        forget_cached_state(tasks=False, volumes=True)
         for volume in flow.volumes.list():
             if volume.name == props["volume_name"] and volume.region == region \
                     and int(volume.size_gb or 0) == int(props["size_gb"]) and _interface(volume) == props["interface"]:

@@ -7,5 +7,7 @@ from pulumi_flow.testing.emulator import (
     running_emulator,
     sdk_environment,
 )
+from pulumi_flow.testing.stack import StackTester
 
-__all__ = ["TEST_API_KEY", "EmulatorControl", "RunningEmulator", "running_emulator", "sdk_environment"]
+__all__ = ["TEST_API_KEY", "EmulatorControl", "RunningEmulator", "StackTester", "running_emulator",
+           "sdk_environment"]

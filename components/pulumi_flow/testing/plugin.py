@@ -1,7 +1,10 @@
 """pytest plugin (registered through the `pytest11` entry point): fixtures for stacks on Mithril.
 
-    def test_my_stack(mithril):
-        bid = mithril.control.live_bids()
+    def test_my_stack(pulumi_flow_stack):
+        run = pulumi_flow_stack.up("path/to/pulumi/project")
+        assert run.outputs["gpu_ips"]
+        assert pulumi_flow_stack.blocking(run) == []
+        assert pulumi_flow_stack.mithril.control.live_bids()
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
+from pulumi_flow.testing.stack import StackTester
 
 
 @pytest.fixture
@@ -19,3 +23,9 @@ def mithril(tmp_path: Path) -> Iterator[RunningEmulator]:
     """A fresh Mithril emulator; the Flow SDK in this process points at it (own FLOW_DIR)."""
     with running_emulator(flow_dir=str(tmp_path / "flow")) as running:
         yield running
+
+
+@pytest.fixture
+def pulumi_flow_stack(mithril: RunningEmulator) -> StackTester:
+    """Run stack programs in-process with the real providers against `mithril`; judge them with the pack."""
+    return StackTester(mithril)
