@@ -102,6 +102,8 @@ policy = ResourceValidationPolicy(
         },
         "margin": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
                    "description": "Multiplier on the threshold, e.g. 1.2 for 20% headroom."},
+        "source": {"type": "string", "description": "Where the thresholds came from (`pulumi-flow prices`)."},
+        "generated_at": {"type": "string", "description": "When they were read (UTC, ISO 8601)."},
     }),
     validate=guarded(validate),
     # The SDK's hint says awaitable, its analyzer takes a plain mapping too (and so does this).

@@ -14,6 +14,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from pulumi_flow_policies._props import (
     TASK_TYPE,
@@ -35,7 +36,10 @@ def volumes_by_id(volumes: Sequence[PolicyResource]) -> dict[str, PolicyResource
     """Built once per validation: a lookup per mount keeps a large stack linear."""
     by_id: dict[str, PolicyResource] = {}
     for volume in volumes:
-        volume_id = volume.props.get("volume_id")
+        try:
+            volume_id = volume.props.get("volume_id")
+        except UnknownValueError:
+            continue  # not created yet (a preview): found through dependencies instead
         if isinstance(volume_id, str):
             by_id[volume_id] = volume
     return by_id
@@ -48,6 +52,8 @@ def mounted_volumes(task: PolicyResource, by_id: Mapping[str, PolicyResource]) -
     for dependency in (task.property_dependencies or {}).get("volumes", []):
         if dependency.resource_type == VOLUME_TYPE:
             found[dependency.urn] = dependency
+    if found:
+        return list(found.values())  # enough, and needs no volume id: works in a preview too
     for index, mount in enumerate(items(task.props, "volumes")):
         volume_id = mapping(mount, f"volumes[{index}]").get("volume_id")
         if isinstance(volume_id, str) and volume_id in by_id:

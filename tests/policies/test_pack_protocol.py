@@ -50,7 +50,7 @@ def test_analyzer_info_lists_every_policy_with_level_and_schema(pack: PolicyPack
     assert levels == EXPECTED
     schemas = {p.name: {k: json_format.MessageToDict(v) for k, v in p.configSchema.properties.items()}
                for p in info.policies}
-    assert set(schemas["infrastructure-bid-floor"]) == {"thresholds", "margin"}
+    assert set(schemas["infrastructure-bid-floor"]) == {"thresholds", "margin", "source", "generated_at"}
     assert set(schemas["stack-hourly-budget"]) == {"max_hourly_spend"}
     assert schemas["infrastructure-bid-floor"]["margin"]["default"] == 1.0
     assert all(p.description for p in info.policies)

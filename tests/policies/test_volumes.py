@@ -89,3 +89,14 @@ def test_malformed_mounts_are_violations() -> None:
     stack = [Res(VOLUME_TYPE, "v", VOLUME), Res(TASK_TYPE, "t", task(volumes="vol_1"))]
     (message,) = violations(volumes.region_policy, stack_args(stack))
     assert "property 'volumes'" in message
+
+
+def test_preview_unknown_volume_ids_still_judged_through_dependencies() -> None:
+    from .conftest import UNKNOWN
+
+    block = {**BLOCK, "volume_id": UNKNOWN}
+    stack = [Res(VOLUME_TYPE, "b", block),
+             Res(TASK_TYPE, "t", task(num_instances=2, volumes=[{"volume_id": UNKNOWN, "mount_path": "/data",
+                                                                   "interface": "block"}]), mounts=["b"])]
+    (message,) = violations(volumes.block_policy, stack_args(stack))
+    assert "t has 2 instances" in message

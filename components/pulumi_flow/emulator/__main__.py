@@ -10,9 +10,9 @@ from pulumi_flow.emulator.models import PROJECT_NAME, Settings
 from pulumi_flow.emulator.server import MithrilEmulator
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m pulumi_flow.emulator",
+        prog="python -m pulumi_flow.emulator", add_help=add_help,
         description="Serve Mithril's /v2 API on loopback for the Flow SDK. The first stdout line is the base URL.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -28,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return serve(build_parser().parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> int:
     settings = Settings(allocation_delay=args.allocation_delay, boot_delay=args.boot_delay, api_key=args.api_key)
     emulator = MithrilEmulator(args.host, args.port, settings=settings, state_file=args.state, verbose=args.verbose)
     print(emulator.url, flush=True)

@@ -44,7 +44,16 @@ UNKNOWN = _Unknown()
 
 
 class StackError(Exception):
-    """The program failed as `pulumi up` would fail: bad input, a provider error, or a crash."""
+    """The program failed as `pulumi up` would fail: bad input, a provider error, or a crash.
+
+    `created` lists what was created before the failure (type, id, outputs), as the engine's
+    state would after a partial `up`."""
+
+    created: list[tuple[str, str, dict[str, Any]]]
+
+    def __init__(self, message: str, created: list[tuple[str, str, dict[str, Any]]] | None = None) -> None:
+        super().__init__(message)
+        self.created = list(created or [])
 
 
 @attrs.define
@@ -74,6 +83,7 @@ class StackRun:
     preview: bool
     resources: list[Registration]
     outputs: dict[str, Any]
+    created: list[tuple[str, str, dict[str, Any]]] = attrs.Factory(list)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -97,7 +107,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
     def __init__(self, preview: bool, poll_interval_seconds: float | None = None) -> None:
         self.preview = preview
         self.poll_interval_seconds = poll_interval_seconds
-        self.created: list[tuple[str, str]] = []
+        self.created: list[tuple[str, str, dict[str, Any]]] = []
         self.checked: dict[tuple[str, str], dict[str, Any]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -117,7 +127,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
             # The engine never calls create in a preview: outputs stay unknown, as there.
             return None, {k: v for k, v in checked.inputs.items() if v is not None}
         created = provider.create(checked.inputs)
-        self.created.append((args.typ, created.id))
+        self.created.append((args.typ, created.id, dict(created.outs or {})))
         return created.id, created.outs or {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -223,15 +233,27 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
             _sync_await(run_pulumi_func(lambda: _sync_await(body())))
         except Exception as exc:  # noqa: BLE001 - reported as the stack's failure, cause kept
             errors = monitor.errors or [exc]
-            raise StackError(f"the program failed: {errors[0]}") from errors[0]
+            raise StackError(f"the program failed: {errors[0]}", mocks.created) from errors[0]
         if monitor.errors:
-            raise StackError(f"the program failed: {monitor.errors[0]}") from monitor.errors[0]
+            raise StackError(f"the program failed: {monitor.errors[0]}", mocks.created) from monitor.errors[0]
     resources = list(monitor.registrations.values())
     for reg in resources:
         if not reg.custom and reg.urn in monitor.component_outputs:
             reg.outputs = monitor.component_outputs[reg.urn]
         reg.checked_inputs = mocks.checked.get((reg.type, reg.name))
-    return StackRun(project=project, stack=stack, preview=preview, resources=resources, outputs=exports)
+    return StackRun(project=project, stack=stack, preview=preview, resources=resources, outputs=exports,
+                    created=list(mocks.created))
+
+
+def tear_down(created: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str]]:
+    """Delete what a run created, tasks before the volumes they mount. Returns what was deleted."""
+    deleted = []
+    for typ in (TASK_TYPE, VOLUME_TYPE):
+        for created_type, resource_id, outs in reversed(created):
+            if created_type == typ:
+                PROVIDERS[typ]().delete(resource_id, outs)
+                deleted.append((typ, resource_id))
+    return deleted
 
 
 def _wire(value: Any) -> Any:

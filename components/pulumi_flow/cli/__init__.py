@@ -1,0 +1,104 @@
+"""`pulumi-flow`: run a stack program against Mithril (or the emulator), serve the emulator, read prices.
+
+    pulumi-flow run examples/complete       # preview, policy pack, up, report, tear down
+    pulumi-flow emulator --port 8787        # same as python -m pulumi_flow.emulator
+    pulumi-flow prices --out thresholds.json
+    pulumi-flow policy-pack --out ./policy-pack
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from pulumi_flow import __version__
+from pulumi_flow.cli.console import Console
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pulumi_flow.emulator.__main__ import build_parser as emulator_parser
+
+    parser = argparse.ArgumentParser(prog="pulumi-flow", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pulumi-flow {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run a Pulumi program in-process: preview, policy pack, up, report",
+        description="Run a Pulumi Python program in-process with pulumi-flow's real providers, as `pulumi up "
+                    "--policy-pack` would: preview it, judge the preview with the policy pack (stop on a "
+                    "mandatory violation), create everything, print the tree, the outputs and every verdict, "
+                    "then tear down what it created (unless --keep). Without MITHRIL_API_URL it starts a "
+                    "Mithril emulator on 127.0.0.1, so no account and no Pulumi CLI are needed.")
+    run.add_argument("program", help="a Pulumi project directory (with __main__.py) or a __main__.py file")
+    run.add_argument("--stack", default="dev", help="stack name (default: %(default)s)")
+    run.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                     help="stack config, like `pulumi config set` (repeatable)")
+    run.add_argument("--preview", action="store_true", help="stop after the preview and its verdicts")
+    run.add_argument("--policy-pack", metavar="DIR", help="policy pack directory (default: pulumi-flow's pack)")
+    run.add_argument("--policy-pack-config", metavar="FILE", help="JSON, as for `pulumi up --policy-pack-config`")
+    run.add_argument("--no-policies", action="store_true", help="skip the policy pack")
+    run.add_argument("--keep", action="store_true",
+                     help="leave what was created running (no Pulumi state will track it)")
+
+    emulator = commands.add_parser("emulator", parents=[emulator_parser(add_help=False)],
+                                   help="serve the Mithril emulator (python -m pulumi_flow.emulator)",
+                                   description=emulator_parser().description)
+    del emulator
+
+    prices = commands.add_parser(
+        "prices", help="read Mithril's live prices; write a --policy-pack-config that follows them",
+        description="Read spot and reserved prices per instance type through the Flow SDK (MITHRIL_API_KEY, "
+                    "MITHRIL_API_URL, MITHRIL_PROJECT) and print them. With --out, write a "
+                    "--policy-pack-config file whose infrastructure-bid-floor thresholds are the highest "
+                    "reserved price per GPU-hour of each GPU family, with the source and time recorded.")
+    prices.add_argument("--out", metavar="FILE", help="write the policy pack config here")
+    prices.add_argument("--margin", type=float, default=1.0, help="margin to record in the config (default: 1.0)")
+
+    pack = commands.add_parser("policy-pack", help="write the policy pack's directory (for an installed wheel)",
+                               description="Write PulumiPolicy.yaml, __main__.py and requirements.txt: a "
+                                           "directory to pass to `pulumi up --policy-pack`.")
+    pack.add_argument("--out", required=True, metavar="DIR", help="directory to write")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        if args.command == "run":
+            from pulumi_flow.cli.run import run_command
+
+            return run_command(args, console)
+        if args.command == "emulator":
+            from pulumi_flow.emulator.__main__ import serve
+
+            return serve(args)
+        if args.command == "prices":
+            from pulumi_flow.cli.prices import prices_command
+
+            return prices_command(args, console)
+        if args.command == "policy-pack":
+            from pulumi_flow_policies.pack import write_pack
+
+            target = write_pack(args.out)
+            console.print(f"wrote the policy pack to {target}; use: pulumi up --policy-pack {target}")
+            return 0
+    except KeyboardInterrupt:
+        console.print("interrupted", "red")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place errors become messages
+        if args.debug:
+            traceback.print_exc()
+        print(console.paint("error: ", "red", "bold") + str(exc), file=sys.stderr)
+        if not args.debug:
+            print("(run with --debug for the traceback)", file=sys.stderr)
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The `pulumi-flow` command as users run it: the installed console script, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pulumi_flow.resources import TASK_TYPE
+from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.engine import PolicyPackProcess, StackResource
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).parent / "pulumi-flow"
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MITHRIL_", "FLOW_"))}
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**base, **(env or {})}, cwd=ROOT)
+
+
+def test_console_script_is_installed() -> None:
+    assert SCRIPT.is_file(), "pip install should put `pulumi-flow` next to the interpreter"
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["emulator"], ["prices"], ["policy-pack"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = cli(*command, "--help")
+    assert result.returncode == 0 and "usage: pulumi-flow" in result.stdout
+
+
+def test_run_complete_example_on_the_embedded_emulator() -> None:
+    result = cli("run", "examples/complete")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "no MITHRIL_API_URL: using a local Mithril emulator" in out
+    assert "FlowTask gpu-infra-task  infrastructure  4 x 8xa100 (32 GPUs)  bid $50.00/instance-hour = $200.00/hour" \
+        in out
+    assert out.count("FlowVolume storage-") == 4  # in the preview tree and in the result
+    gpu_ips = json.loads(out.split("gpu_ips: ", 1)[1].splitlines()[0])
+    assert len(gpu_ips) == 4
+    assert "Policies: no violations" in out
+    assert "torn down: bids 1, volumes 2" in out
+    assert "\033[" not in out, "no colour when stdout is not a terminal"
+    assert "previewing flow-complete/dev ..." in result.stderr, "plain progress lines off a terminal"
+
+
+def test_run_underbid_is_blocked_before_anything_is_created() -> None:
+    result = cli("run", "examples/underbid")
+    assert result.returncode == 1
+    assert "[mandatory] infrastructure-bid-floor: cheap-cluster-task: infrastructure bids $30.00" in result.stdout
+    assert "blocked by mandatory policy violations: nothing was created" in result.stdout
+
+
+def test_run_against_a_given_url_tears_down_unless_kept(mithril: RunningEmulator) -> None:
+    env = dict(mithril.env)
+    result = cli("run", "examples/quickstart", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"using emulator at {mithril.url}" in result.stdout
+    assert mithril.control.live_bids() == [] and len(mithril.control.requests()) > 10
+    kept = cli("run", "examples/quickstart", "--keep", env=env)
+    assert kept.returncode == 0 and "kept 1 resources running" in kept.stdout
+    assert len(mithril.control.live_bids()) == 1
+
+
+def test_run_preview_only_and_policy_config(tmp_path: Path) -> None:
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps({"infrastructure-bid-floor": {"enforcementLevel": "advisory"}}))
+    result = cli("run", "examples/underbid", "--preview", "--policy-pack-config", str(config))
+    assert result.returncode == 0
+    assert "[advisory] infrastructure-bid-floor" in result.stdout
+    assert "Created" not in result.stdout
+
+
+def test_errors_without_traceback_unless_debug() -> None:
+    result = cli("run", "examples/nowhere")
+    assert result.returncode == 2
+    assert "error: examples/nowhere: no __main__.py there" in result.stderr and "Traceback" not in result.stderr
+    assert "Traceback" in cli("--debug", "run", "examples/nowhere").stderr
+
+
+def test_bad_program_input_fails_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "__main__.py").write_text(
+        "from pulumi_flow import TrainingCluster, TrainingClusterArgs\n"
+        "TrainingCluster('c', TrainingClusterArgs(instance_type='h100'))\n")
+    result = cli("run", str(tmp_path))
+    assert result.returncode == 2
+    assert "TrainingClusterArgs.instance_type='h100'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_prices_writes_a_policy_config_that_follows_the_market(mithril: RunningEmulator, tmp_path: Path) -> None:
+    out = tmp_path / "thresholds.json"
+    result = cli("prices", "--out", str(out), env=dict(mithril.env))
+    assert result.returncode == 0, result.stderr
+    assert "h200" in result.stdout
+    config = json.loads(out.read_text())["infrastructure-bid-floor"]
+    # The emulator's reserved price is twice spot; the dearest region sets the figure.
+    assert config["thresholds"] == {"a100": 4.4, "h100": 6.4, "h200": 8.4}
+    assert config["source"].startswith(f"reserved prices from {mithril.url}") and config["generated_at"].endswith("Z")
+    assert mithril.control.write_requests() == [], "reading prices writes nothing"
+
+    h200 = {"role": "infrastructure", "instance_type": "8xh200", "num_instances": 1, "max_price_per_hour": 67.2}
+    with PolicyPackProcess(ROOT / "policies") as pack:
+        pack.configure(json.loads(out.read_text()))
+        resource = StackResource(type=TASK_TYPE, name="h200", urn="urn:pulumi:dev::p::t::h200", properties=h200)
+        assert pack.analyze(resource) == [], "an H200 cluster can now be judged, and this one passes"
+
+
+def test_policy_pack_command_writes_the_repository_pack(tmp_path: Path) -> None:
+    result = cli("policy-pack", "--out", str(tmp_path / "pack"))
+    assert result.returncode == 0
+    for name in ("PulumiPolicy.yaml", "__main__.py", "requirements.txt"):
+        assert (tmp_path / "pack" / name).read_text() == (ROOT / "policies" / name).read_text(), name
+
+
+def test_emulator_command_prints_its_url_first() -> None:
+    proc = subprocess.Popen([str(SCRIPT), "emulator", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("http://127.0.0.1:")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
