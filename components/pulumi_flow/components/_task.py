@@ -13,6 +13,11 @@ from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.resources import FlowTask, FlowTaskArgs
 
 
+def counted_instance_type(value: object, field: str) -> str:
+    """Components need the GPU count: it decides the bid threshold and the default bid."""
+    return v.instance_type(value, field, require_count=True)
+
+
 def mounts(value: object) -> tuple[VolumeMount, ...]:
     if isinstance(value, VolumeMount):
         value = [value]

@@ -11,7 +11,7 @@ import pulumi
 from pulumi_flow import pricing
 from pulumi_flow import validation as v
 from pulumi_flow.components._args import rule
-from pulumi_flow.components._task import TaskComponent, check_mounts, mounts
+from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.resources import FlowTaskArgs
 
@@ -19,16 +19,12 @@ TYPE = "flow:index:TrainingCluster"
 KEEP_ALIVE = "sleep infinity"
 
 
-def _counted_instance_type(value: object, field: str) -> str:
-    return v.instance_type(value, field, require_count=True)
-
-
 @attrs.frozen
 class TrainingClusterArgs:
     """`max_price_per_hour` is the bid per instance-hour; left out, it is the on-demand threshold
     for the instance type (`pulumi_flow.pricing`), which the policy pack requires of clusters."""
 
-    instance_type: pulumi.Input[str] = attrs.field(converter=rule(_counted_instance_type))
+    instance_type: pulumi.Input[str] = attrs.field(converter=rule(counted_instance_type))
     num_instances: pulumi.Input[int] = attrs.field(default=1, converter=rule(v.num_instances))
     max_price_per_hour: pulumi.Input[float] | None = attrs.field(default=None, converter=rule(v.price, optional=True))
     volumes: tuple[VolumeMount, ...] = attrs.field(factory=tuple, converter=mounts)

@@ -10,16 +10,12 @@ import pulumi
 
 from pulumi_flow import validation as v
 from pulumi_flow.components._args import rule
-from pulumi_flow.components._task import TaskComponent, check_mounts, mounts
+from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.resources import FlowTaskArgs
 
 TYPE = "flow:index:TrainingJob"
 PRIORITIES = ("low", "med", "high")
-
-
-def _counted_instance_type(value: object, field: str) -> str:
-    return v.instance_type(value, field, require_count=True)
 
 
 def default_bid(instance_type: str, priority: str) -> float:
@@ -36,7 +32,7 @@ class TrainingJobArgs:
     `submitted` (default), the job is `running`, or it has `completed`."""
 
     command: pulumi.Input[str] = attrs.field(converter=rule(v.command))
-    instance_type: pulumi.Input[str] = attrs.field(converter=rule(_counted_instance_type))
+    instance_type: pulumi.Input[str] = attrs.field(converter=rule(counted_instance_type))
     num_instances: pulumi.Input[int] = attrs.field(default=1, converter=rule(v.num_instances))
     max_price_per_hour: pulumi.Input[float] | None = attrs.field(default=None, converter=rule(v.price, optional=True))
     priority: str = attrs.field(default="med", converter=rule(functools.partial(v.choice, allowed=PRIORITIES)))

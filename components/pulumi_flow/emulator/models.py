@@ -635,7 +635,7 @@ class MithrilBackend:
     # -- persistence ----------------------------------------------------------------------
 
     def dump(self) -> str:
-        with self._lock:
+        with self._now():  # the state as of now, so a reload continues from the same instances
             return json.dumps({
                 "market": [[it, r, c] for (it, r), c in self.market_cents.items()],
                 "bids": [attrs.asdict(b) for b in self.bids.values()],

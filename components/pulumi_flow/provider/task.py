@@ -12,21 +12,11 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    ConfigureRequest,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from pulumi_flow import validation as v
+from pulumi_flow.provider.base import FlowProvider, apply_rules
 from pulumi_flow.provider.session import (
-    CONFIG_KEYS,
-    Credentials,
     FlowProviderError,
     flow_session,
     forget_cached_state,
@@ -91,16 +81,7 @@ def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.I
     for key in REQUIRED:
         if news.get(key) is None:
             errors.append(v.InputError(key, None, "is required", f"set {key} on the FlowTask"))
-    for key, rule in FIELD_RULES.items():
-        value = inputs.get(key)
-        if value is None and key in (*OPTIONAL_NONE, *REQUIRED):
-            continue
-        if v.is_unknown(value):
-            continue
-        try:
-            inputs[key] = rule(value, key)
-        except v.InputError as err:
-            errors.append(err)
+    apply_rules(inputs, FIELD_RULES, errors, skip_none=(*OPTIONAL_NONE, *REQUIRED))
     if not errors:
         errors.extend(_cross_field_errors(inputs))
     return inputs, errors
@@ -142,34 +123,16 @@ def limit_price(value: float) -> str:
     return f"${value:.2f}"
 
 
-class FlowTaskProvider(ResourceProvider):
+class FlowTaskProvider(FlowProvider):
     """Create, read, update and delete a Flow task (a Mithril spot bid)."""
 
-    serialize_as_secret_always = False  # it holds no secret; keep state readable
     poll_interval_seconds = 0.5
     max_poll_interval_seconds = 10.0
 
-    def __init__(self) -> None:
-        self._config: dict[str, Any] = {}
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._config = {key: req.config.get(key) for key in CONFIG_KEYS.values()}
-
-    @property
-    def credentials(self) -> Credentials:
-        return Credentials.resolve(getattr(self, "_config", {}))
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}  # never pickle what configure() learned
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._config = {}
+    def check_inputs(self, news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
+        return check_task_inputs(news)
 
     # -- plan -------------------------------------------------------------------------------
-
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, errors = check_task_inputs(news)
-        return CheckResult(inputs, [CheckFailure(e.field, e.reason) for e in errors])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in REPLACE_KEYS if v.contains_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]

@@ -11,21 +11,11 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    ConfigureRequest,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from pulumi_flow import validation as v
+from pulumi_flow.provider.base import FlowProvider, apply_rules
 from pulumi_flow.provider.session import (
-    CONFIG_KEYS,
-    Credentials,
     FlowProviderError,
     flow_session,
     forget_cached_state,
@@ -53,39 +43,15 @@ def check_volume_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v
     for key in ("volume_name", "size_gb"):
         if inputs[key] is None:
             errors.append(v.InputError(key, None, "is required", f"set {key} on the FlowVolume"))
-    for key, rule in FIELD_RULES.items():
-        value = inputs[key]
-        if value is None or v.is_unknown(value):
-            continue
-        try:
-            inputs[key] = rule(value, key)
-        except v.InputError as err:
-            errors.append(err)
+    apply_rules(inputs, FIELD_RULES, errors, skip_none=INPUT_KEYS)
     return inputs, errors
 
 
-class FlowVolumeProvider(ResourceProvider):
-    serialize_as_secret_always = False
+class FlowVolumeProvider(FlowProvider):
+    """Create, read, update (rename) and delete a Mithril volume."""
 
-    def __init__(self) -> None:
-        self._config: dict[str, Any] = {}
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._config = {key: req.config.get(key) for key in CONFIG_KEYS.values()}
-
-    @property
-    def credentials(self) -> Credentials:
-        return Credentials.resolve(getattr(self, "_config", {}))
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._config = {}
-
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, errors = check_volume_inputs(news)
-        return CheckResult(inputs, [CheckFailure(e.field, e.reason) for e in errors])
+    def check_inputs(self, news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
+        return check_volume_inputs(news)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in REPLACE_KEYS if v.is_unknown(news.get(k)) or olds.get(k) != news.get(k)]

@@ -63,39 +63,27 @@ class ProviderError(Exception):
         self.details = details
 
 
-class DynamicProviderProcess:
-    """One `python -m pulumi.dynamic` process, spoken to over gRPC."""
+class _GrpcPluginProcess:
+    """A plugin process as the engine runs one: it prints its port on the first stdout line."""
 
-    def __init__(self, provider: ResourceProvider, resource_type: str, env: Mapping[str, str] | None = None,
-                 project: str = "test-project", stack: str = "test") -> None:
-        self.serialized = serialize_provider(provider)
-        self.resource_type = resource_type
-        self.project = project
-        self.stack = stack
-        self._env = {**os.environ, **(env or {}), "PULUMI_PROJECT": project}
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._channel: grpc.Channel | None = None
-        self.stderr_path: str | None = None
+    _channel: grpc.Channel | None = None
+    _proc: subprocess.Popen[bytes] | None = None
+    stderr_path: str | None = None
 
-    def urn(self, name: str) -> str:
-        return f"urn:pulumi:{self.stack}::{self.project}::{self.resource_type}::{name}"
-
-    def start(self) -> DynamicProviderProcess:
+    def _spawn(self, argv: list[str], env: Mapping[str, str], cwd: str | None = None) -> grpc.Channel:
         import tempfile
 
-        stderr = tempfile.NamedTemporaryFile(prefix="pulumi-dynamic-", suffix=".log", delete=False)  # noqa: SIM115
+        stderr = tempfile.NamedTemporaryFile(prefix="pulumi-plugin-", suffix=".log", delete=False)  # noqa: SIM115
         self.stderr_path = stderr.name
-        self._proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
-                                      stdout=subprocess.PIPE, stderr=stderr, env=self._env)
+        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=dict(env), cwd=cwd)
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().decode().strip()
         if not line.isdigit():
             self.stop()
-            raise RuntimeError(f"pulumi.dynamic did not print a port (got {line!r}); see {self.stderr_path}")
+            raise RuntimeError(f"{' '.join(argv[1:4])} did not print a port (got {line!r}); see {self.stderr_path}")
         self._channel = grpc.insecure_channel(f"127.0.0.1:{line}")
         grpc.channel_ready_future(self._channel).result(timeout=30)
-        self.stub = provider_pb2_grpc.ResourceProviderStub(self._channel)
-        return self
+        return self._channel
 
     def stop(self) -> None:
         if self._channel is not None:
@@ -111,6 +99,26 @@ class DynamicProviderProcess:
             return ""
         with open(self.stderr_path, errors="replace") as handle:
             return handle.read()
+
+
+class DynamicProviderProcess(_GrpcPluginProcess):
+    """One `python -m pulumi.dynamic` process, spoken to over gRPC."""
+
+    def __init__(self, provider: ResourceProvider, resource_type: str, env: Mapping[str, str] | None = None,
+                 project: str = "test-project", stack: str = "test") -> None:
+        self.serialized = serialize_provider(provider)
+        self.resource_type = resource_type
+        self.project = project
+        self.stack = stack
+        self._env = {**os.environ, **(env or {}), "PULUMI_PROJECT": project}
+
+    def urn(self, name: str) -> str:
+        return f"urn:pulumi:{self.stack}::{self.project}::{self.resource_type}::{name}"
+
+    def start(self) -> DynamicProviderProcess:
+        channel = self._spawn([sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"], self._env)
+        self.stub = provider_pb2_grpc.ResourceProviderStub(channel)
+        return self
 
     def __enter__(self) -> DynamicProviderProcess:
         return self.start()
@@ -210,7 +218,7 @@ def _level_name(level: int) -> str:
     return str(analyzer_pb2.EnforcementLevel.Name(level)).lower()
 
 
-class PolicyPackProcess:
+class PolicyPackProcess(_GrpcPluginProcess):
     """A policy pack launched as the Pulumi CLI (>= 3.221) launches it, spoken to as the engine.
 
     `python -u -m pulumi.policy <engine-address> <absolute pack dir>`, working directory the pack,
@@ -225,34 +233,14 @@ class PolicyPackProcess:
         self.pack_dir = os.path.abspath(pack_dir)
         self._env = {**os.environ, **(env or {}), "PULUMI_PROJECT": project, "PULUMI_STACK": stack,
                      "PULUMI_DRY_RUN": "true" if dry_run else "false", "PULUMI_CONFIG": json.dumps(dict(config or {}))}
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._channel: grpc.Channel | None = None
 
     def start(self) -> PolicyPackProcess:
         from pulumi.runtime.proto import analyzer_pb2_grpc
 
-        self._proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", self.pack_dir],
-                                      cwd=self.pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      env=self._env)
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline().decode().strip()
-        if not line.isdigit():
-            self.stop()
-            raise RuntimeError(f"the policy pack did not print a port (got {line!r})")
-        self._channel = grpc.insecure_channel(f"127.0.0.1:{line}")
-        grpc.channel_ready_future(self._channel).result(timeout=30)
-        self.stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        channel = self._spawn([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", self.pack_dir],
+                              self._env, cwd=self.pack_dir)
+        self.stub = analyzer_pb2_grpc.AnalyzerStub(channel)
         return self
-
-    def stop(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(timeout=10)
-            for stream in (self._proc.stdout, self._proc.stderr):
-                if stream is not None:
-                    stream.close()
 
     def __enter__(self) -> PolicyPackProcess:
         return self.start()

@@ -1,0 +1,54 @@
+"""What both dynamic providers share: credentials from `configure`, nothing pickled, rule checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, ResourceProvider
+
+from pulumi_flow import validation as v
+from pulumi_flow.provider.session import CONFIG_KEYS, Credentials
+
+
+def apply_rules(inputs: dict[str, Any], rules: Mapping[str, Callable[[Any, str], Any]],
+                errors: list[v.InputError], *, skip_none: Collection[str] = ()) -> None:
+    """Normalise each known input in place with its rule; collect every failure, not just the first."""
+    for key, rule in rules.items():
+        value = inputs.get(key)
+        if (value is None and key in skip_none) or v.is_unknown(value):
+            continue
+        try:
+            inputs[key] = rule(value, key)
+        except v.InputError as err:
+            errors.append(err)
+
+
+class FlowProvider(ResourceProvider):
+    """The provider object is pickled into state, so it carries nothing: the key it learns from
+    `configure` stays in the provider process, and `__getstate__` drops it anyway."""
+
+    serialize_as_secret_always = False  # nothing secret inside; keep state readable
+
+    def __init__(self) -> None:
+        self._config: dict[str, Any] = {}
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = {key: req.config.get(key) for key in CONFIG_KEYS.values()}
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials.resolve(getattr(self, "_config", {}))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._config = {}
+
+    def check_inputs(self, news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
+        raise NotImplementedError
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs, errors = self.check_inputs(news)
+        return CheckResult(inputs, [CheckFailure(e.field, e.reason) for e in errors])

@@ -1,0 +1,128 @@
+"""The auction's rules, without HTTP: a driven clock makes every transition exact."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from pulumi_flow.emulator.models import PROJECT_ID, EmulatorError, MithrilBackend, NotFound, Settings
+
+A100_8X = "it_Sg1nDx1I8NFep60J"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def backend(clock: Clock) -> MithrilBackend:
+    return MithrilBackend(Settings(allocation_delay=10, boot_delay=5), clock=clock)
+
+
+def bid_body(**changes: Any) -> dict[str, Any]:
+    body = {"project": PROJECT_ID, "region": "us-central1-a", "instance_type": A100_8X, "limit_price": "$30.00",
+            "instance_quantity": 2, "name": "b", "launch_specification": {"volumes": [], "ssh_keys": []}}
+    return {**body, **changes}
+
+
+def test_open_then_allocated_then_running(backend: MithrilBackend, clock: Clock) -> None:
+    bid, created = backend.create_bid(bid_body(), None)
+    assert created and bid["status"] == "Open"
+    clock.now += 9.9
+    assert backend.get_bid(bid["fid"])["status"] == "Open"
+    clock.now += 0.1
+    allocated = backend.get_bid(bid["fid"])
+    assert allocated["status"] == "Allocated" and len(allocated["instances"]) == 2
+    assert {i["status"] for i in backend.list_instances([bid["fid"]])} == {"STATUS_NEW"}
+    assert all(i["ssh_destination"] is None for i in backend.list_instances([bid["fid"]]))
+    clock.now += 5
+    running = backend.list_instances([bid["fid"]])
+    assert {i["status"] for i in running} == {"STATUS_RUNNING"} and all(i["ssh_destination"] for i in running)
+
+
+def test_below_market_stays_open(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(limit_price="$15.99"), None)  # market $16.00
+    clock.now += 100
+    assert backend.get_bid(bid["fid"])["status"] == "Open"
+
+
+def test_market_rise_preempts_and_requeues(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(), None)
+    clock.now += 20
+    first = set(backend.get_bid(bid["fid"])["instances"])
+    backend.set_market_price(A100_8X, "us-central1-a", 3_100)
+    preempted = backend.get_bid(bid["fid"])
+    assert preempted["status"] == "Open" and preempted["instances"] == []
+    backend.set_market_price(A100_8X, "us-central1-a", 1_600)
+    clock.now += 10
+    again = backend.get_bid(bid["fid"])
+    assert again["status"] == "Allocated" and not set(again["instances"]) & first
+
+
+def test_idempotency_key(backend: MithrilBackend) -> None:
+    first, created = backend.create_bid(bid_body(), "k")
+    second, created_again = backend.create_bid(bid_body(name="other"), "k")
+    assert created and not created_again and first["fid"] == second["fid"]
+
+
+def test_volume_rules(backend: MithrilBackend) -> None:
+    block = backend.create_volume({"name": "blk", "project": PROJECT_ID, "disk_interface": "Block",
+                                   "region": "us-central1-a", "size_gb": 10})
+    with pytest.raises(EmulatorError, match="one instance only"):
+        backend.create_bid(bid_body(launch_specification={"volumes": [block["fid"]], "ssh_keys": []}), None)
+    with pytest.raises(EmulatorError, match="is in us-central1-a"):
+        backend.create_bid(bid_body(region="eu-central1-a", instance_quantity=1,
+                                    launch_specification={"volumes": [block["fid"]], "ssh_keys": []}), None)
+    bid, _ = backend.create_bid(bid_body(instance_quantity=1,
+                                         launch_specification={"volumes": [block["fid"]], "ssh_keys": []}), None)
+    with pytest.raises(EmulatorError) as attached:
+        backend.delete_volume(block["fid"])
+    assert attached.value.status == 409
+    backend.cancel_bid(bid["fid"])
+    backend.delete_volume(block["fid"])
+    with pytest.raises(NotFound):
+        backend.delete_volume(block["fid"])
+
+
+@pytest.mark.parametrize(("field", "value"), [("limit_price", "30"), ("limit_price", "$-1"),
+                                              ("instance_quantity", 0), ("instance_type", "it_nope"),
+                                              ("region", "mars-1"), ("project", "proj_other")])
+def test_bad_bids_are_422(backend: MithrilBackend, field: str, value: Any) -> None:
+    with pytest.raises(EmulatorError) as caught:
+        backend.create_bid(bid_body(**{field: value}), None)
+    assert caught.value.status == 422
+
+
+def test_dump_and_load_round_trip(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(), "key-1")
+    clock.now += 20
+    restored = MithrilBackend(clock=clock)
+    restored.load(backend.dump())
+    assert restored.get_bid(bid["fid"]) == backend.get_bid(bid["fid"])
+    assert restored.create_bid(bid_body(), "key-1")[0]["fid"] == bid["fid"]
+
+
+def test_concurrent_creates_are_consistent(backend: MithrilBackend) -> None:
+    def create(index: int) -> None:
+        backend.create_bid(bid_body(name=f"b{index}"), f"key-{index % 10}")
+        backend.create_volume({"name": f"v{index}", "project": PROJECT_ID, "disk_interface": "File",
+                               "region": "us-central1-a", "size_gb": 1})
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(backend.live()["bids"]) == 10, "ten idempotency keys, ten bids"
+    assert len(backend.live()["volumes"]) == 40
