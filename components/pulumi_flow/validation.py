@@ -49,11 +49,12 @@ def _show(value: object) -> str:
 
 
 def is_unknown(value: object) -> bool:
-    """A value Pulumi does not know yet: a preview Unknown or an unresolved Output."""
-    type_name = type(value).__name__
-    return type_name in ("Unknown", "Output") or (
-        isinstance(value, str) and value == "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-    )
+    """A value Pulumi does not know yet: an Output in a program, an Unknown in a provider's
+    preview `check`, or the wire's unknown sentinel."""
+    from pulumi.output import Output, Unknown
+    from pulumi.runtime.rpc import UNKNOWN
+
+    return isinstance(value, Output | Unknown) or (isinstance(value, str) and value == UNKNOWN)
 
 
 def contains_unknown(value: object) -> bool:

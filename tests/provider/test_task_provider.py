@@ -215,3 +215,19 @@ def test_import_reads_inputs_from_mithril(task_provider: FlowTaskProvider, mithr
     assert imported.inputs is not None
     assert imported.inputs["instance_type"] == "8xa100" and imported.inputs["num_instances"] == 2
     assert imported.inputs["max_price_per_hour"] == 30.0
+
+
+def test_adoption_checks_the_machines_and_restores_the_bid(task_provider: FlowTaskProvider,
+                                                           mithril: RunningEmulator) -> None:
+    """A same-named live bid is adopted only if it is the same machines; its price is set to today's."""
+    inputs = checked_task(max_price_per_hour=40.0)
+    first = task_provider.create(inputs)
+    mithril.control.set_limit_price(first.id, "$33.00")
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
+    adopted = task_provider.create(inputs)  # a retried create meets its own live bid by name
+    assert adopted.id == first.id
+    assert mithril.backend.get_bid(first.id)["limit_price"] == "$40.00"
+
+    other = task_provider.create(checked_task(instance_type="8xh100", max_price_per_hour=60.0))
+    assert other.id != first.id, "a same-named bid of other machines is replaced, not adopted"
+    assert [b["fid"] for b in mithril.control.live_bids()] == [other.id]

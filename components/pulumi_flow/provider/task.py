@@ -70,7 +70,8 @@ def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.I
     for key in sorted(unknown_keys):
         errors.append(v.InputError(key, news[key], "is not a FlowTask input",
                                    f"use only {', '.join(INPUT_KEYS)}"))
-    inputs["num_instances"] = news.get("num_instances", 1) if news.get("num_instances") is not None else 1
+    if inputs["num_instances"] is None:
+        inputs["num_instances"] = 1
     inputs["env"] = news.get("env") or {}
     inputs["volumes"] = news.get("volumes") or []
     inputs["ssh_keys"] = news.get("ssh_keys") or []
@@ -185,12 +186,11 @@ class FlowTaskProvider(FlowProvider):
 
         creds = self.credentials
         with scrubbed(creds.api_key, f"reading Flow task {task_id}"), flow_session(creds) as flow:
-            forget_cached_state()
             try:
-                task = flow.get_task(task_id)
+                task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
             except TaskNotFoundError:
                 return ReadResult("", {})
-            observed = self._observe(flow, task, props)
+            observed = self._transient_retry(lambda: self._observe(flow, task, props))
             importing = "role" not in props
             role = props.get("role", INFRASTRUCTURE)
             if observed["bid_status"] == "Terminated" and role == INFRASTRUCTURE:
@@ -266,9 +266,9 @@ class FlowTaskProvider(FlowProvider):
             fields["region"] = region
         return TaskConfig(**fields)
 
-    def _submit(self, flow: Flow, props: Mapping[str, Any], region: str | None) -> str:
-        """Place the bid, or adopt our own live bid of the same name (a create retried after
-        an answer was lost). Never leaves two bids."""
+    def _submit(self, flow: Flow, props: Mapping[str, Any], region: str | None, attempts: int = 3) -> str:
+        """Place the bid, or adopt our own live bid of the same name (a create retried after an
+        answer was lost). Every placement attempt is treated alike, so there is never a second bid."""
         from flow.errors import (
             AuthenticationError,
             AuthorizationError,
@@ -277,28 +277,29 @@ class FlowTaskProvider(FlowProvider):
             ValidationError,
         )
 
-        config = self._task_config(props, region)
-        forget_cached_state()
-        existing = None
-        try:
-            return str(flow.run(config).task_id)
-        except NameConflictError:
-            existing = self._find_own_bid(flow, props["task_name"])
-            if existing is None:
-                raise
-        except (AuthenticationError, AuthorizationError, ValidationError, ResourceNotAvailableError):
-            raise  # refused before or by Mithril: nothing was placed
-        except Exception:
-            # The request may have reached Mithril and only the answer was lost.
-            existing = self._find_own_bid(flow, props["task_name"])
-            if existing is None:
-                raise
-        if not self._matches(existing, props, region):
-            # Ours by name but not what the program asks for now: replace it rather than adopt it.
-            self._cancel(flow, str(existing["fid"]))
+        name = props["task_name"]
+        for _ in range(attempts):
             forget_cached_state()
-            return str(flow.run(self._task_config(props, region)).task_id)
-        return str(existing["fid"])
+            try:
+                return str(flow.run(self._task_config(props, region)).task_id)
+            except (AuthenticationError, AuthorizationError, ValidationError, ResourceNotAvailableError):
+                raise  # refused before or by Mithril: nothing was placed
+            except Exception as exc:
+                # A live bid of our name (NameConflictError), or an answer lost on the way back.
+                existing = self._find_own_bid(flow, name)
+                if existing is None:
+                    if isinstance(exc, NameConflictError):
+                        continue  # it ended in between: place ours
+                    raise
+            if self._matches(flow, existing, props, region):
+                wanted = float(props["max_price_per_hour"])
+                if money(existing.get("limit_price")) != wanted:
+                    flow.bids.update_limit_price(str(existing["fid"]), limit_price(wanted))  # today's bid
+                return str(existing["fid"])
+            # Ours by name but not the machines the program asks for now: replace, never adopt.
+            self._cancel(flow, str(existing["fid"]), raise_errors=True)
+        raise FlowProviderError(f"could not place the bid for task {name!r}: a live bid of that name kept "
+                                f"reappearing. Fix: cancel it with `flow cancel {name}` and run `pulumi up` again")
 
     @staticmethod
     def _find_own_bid(flow: Flow, name: str, attempts: int = 3) -> dict[str, Any] | None:
@@ -320,10 +321,17 @@ class FlowTaskProvider(FlowProvider):
             f"to adopt it (never a second bid), or cancel it with `flow cancel {name}`")
 
     @staticmethod
-    def _matches(bid: Mapping[str, Any], props: Mapping[str, Any], region: str | None) -> bool:
+    def _matches(flow: Flow, bid: Mapping[str, Any], props: Mapping[str, Any], region: str | None) -> bool:
+        """Is this live bid the machines the program asks for (type, count, region)?"""
         if int(bid.get("instance_quantity") or 0) != int(props.get("num_instances") or 1):
             return False
-        return region is None or bid.get("region") == region
+        if region is not None and bid.get("region") != region:
+            return False
+        catalog_entry = flow.pricing.instance_types().get(str(bid.get("instance_type")))
+        if catalog_entry is None:
+            return False
+        _name, gpus, family = catalog_entry
+        return f"{gpus}x{family}" == str(props["instance_type"]).lower()
 
     def _wait(self, flow: Flow, task_id: str, props: Mapping[str, Any]) -> Task:
         until = props.get("wait_until") or "submitted"

@@ -30,7 +30,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
-from pulumi_flow.validation import InputError
+from pulumi_flow.validation import InputError, is_unknown
 
 PROVIDERS: Mapping[str, Callable[[], ResourceProvider]] = {TASK_TYPE: FlowTaskProvider, VOLUME_TYPE: FlowVolumeProvider}
 class _Unknown:
@@ -260,7 +260,7 @@ def _wire(value: Any) -> Any:
     """Plain JSON for the analyzer: preview unknowns become the engine's unknown sentinel."""
     from pulumi_flow.testing.engine import UNKNOWN as WIRE_UNKNOWN
 
-    if value is UNKNOWN or type(value).__name__ in ("Unknown", "Output"):
+    if value is UNKNOWN or is_unknown(value):
         return WIRE_UNKNOWN
     if isinstance(value, Mapping):
         return {str(k): _wire(v) for k, v in value.items()}
