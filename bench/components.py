@@ -12,6 +12,7 @@ It prints milliseconds per component and the ratios. Then `python -X importtime`
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import statistics
 import subprocess
@@ -35,6 +36,7 @@ class EchoMocks(pulumi.runtime.Mocks):
 
 
 def evaluate(program: Callable[[], None]) -> float:
+    gc.collect()
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(EchoMocks(), project="bench", stack="bench", preview=False)
     started = time.perf_counter()
@@ -76,8 +78,13 @@ def bare_equivalent(n: int) -> Callable[[], None]:
     return program
 
 
-def best(program: Callable[[], None], repeat: int) -> float:
-    return min(evaluate(program) for _ in range(repeat))
+def interleaved(programs: list[Callable[[], None]], repeat: int) -> list[float]:
+    """Best of `repeat` for each program, the programs taking turns so drift hits all alike."""
+    best = [float("inf")] * len(programs)
+    for _ in range(repeat):
+        for index, program in enumerate(programs):
+            best[index] = min(best[index], evaluate(program))
+    return best
 
 
 def import_ms(statement: str, repeat: int) -> float:
@@ -102,9 +109,7 @@ def main() -> None:
           f"{'ratio':>6} {'bare equivalent ms/pair':>24} {'ratio':>6}")
     for n in (1, 10, 100):
         components = 2 * n
-        t_pairs = best(pairs(n), args.repeat)
-        t_tasks = best(bare_tasks(components), args.repeat)
-        t_equiv = best(bare_equivalent(n), args.repeat)
+        t_pairs, t_tasks, t_equiv = interleaved([pairs(n), bare_tasks(components), bare_equivalent(n)], args.repeat)
         per_component = t_pairs / components * 1000
         per_task = t_tasks / components * 1000
         print(f"{n:>8} {components:>10} {per_component:>13.3f} {per_task:>25.3f} {t_pairs / t_tasks:>6.2f} "

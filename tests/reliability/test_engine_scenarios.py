@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -103,7 +102,6 @@ def test_mounted_volume_is_never_deleted(engine: Any, mithril: RunningEmulator) 
 
 def test_bad_input_tables_cost_nothing_over_grpc(engine: Any, mithril: RunningEmulator) -> None:
     tasks, volumes = engine
-    started = time.monotonic()
     for case, changes, field, _ in TASK_CASES:
         failures = dict(tasks.check("bad", {**GOOD_TASK, **changes}).failures)
         assert field in failures, case
@@ -111,4 +109,3 @@ def test_bad_input_tables_cost_nothing_over_grpc(engine: Any, mithril: RunningEm
         failures = dict(volumes.check("bad", {**GOOD_VOLUME, **changes}).failures)
         assert field in failures, case
     assert mithril.control.requests() == [], "no request at all: not a write, not a read"
-    assert time.monotonic() - started < 30
