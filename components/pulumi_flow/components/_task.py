@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pulumi
@@ -11,6 +11,17 @@ from pulumi_flow import validation as v
 from pulumi_flow.components._options import child_options
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.resources import FlowTask, FlowTaskArgs
+
+
+def resolve_bid(explicit: pulumi.Input[float] | None, instance_type: pulumi.Input[str],
+                default: Callable[[str], float]) -> pulumi.Input[float]:
+    """The bid given, else `default(instance_type)`: now for a plain type, inside `apply` for an
+    Output (never branching on an unresolved value)."""
+    if explicit is not None:
+        return explicit
+    if v.is_unknown(instance_type):
+        return pulumi.Output.from_input(instance_type).apply(default)
+    return default(str(instance_type))
 
 
 def counted_instance_type(value: object, field: str) -> str:

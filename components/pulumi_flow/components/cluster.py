@@ -11,7 +11,7 @@ import pulumi
 from pulumi_flow import pricing
 from pulumi_flow import validation as v
 from pulumi_flow.components._args import rule
-from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts
+from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts, resolve_bid
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.resources import FlowTaskArgs
 
@@ -40,21 +40,21 @@ class TrainingClusterArgs:
         check_mounts(type(self).__name__, self.volumes, self.num_instances, self.region)
 
     def bid(self) -> pulumi.Input[float]:
-        if self.max_price_per_hour is not None:
-            return self.max_price_per_hour
-        if v.is_unknown(self.instance_type):
-            return pulumi.Output.from_input(self.instance_type).apply(pricing.on_demand_threshold)
-        try:
-            return pricing.on_demand_threshold(str(self.instance_type))
-        except pricing.MissingThresholdError as exc:
-            raise v.InputError("TrainingClusterArgs.max_price_per_hour", None, str(exc).split(". Fix:")[0],
-                               "give an explicit max_price_per_hour, and configure the policy pack's "
-                               f"threshold for {exc.family!r}") from None
+        return resolve_bid(self.max_price_per_hour, self.instance_type, _threshold)
 
     def command(self) -> str:
         if self.startup_script:
             return f"{self.startup_script.rstrip()}\n{KEEP_ALIVE}"
         return KEEP_ALIVE
+
+
+def _threshold(instance_type: str) -> float:
+    try:
+        return pricing.on_demand_threshold(instance_type)
+    except pricing.MissingThresholdError as exc:
+        raise v.InputError("TrainingClusterArgs.max_price_per_hour", None, str(exc).split(". Fix:")[0],
+                           "give an explicit max_price_per_hour, and configure the policy pack's "
+                           f"threshold for {exc.family!r}") from None
 
 
 class TrainingCluster(TaskComponent):

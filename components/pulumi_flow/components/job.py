@@ -10,7 +10,7 @@ import pulumi
 
 from pulumi_flow import validation as v
 from pulumi_flow.components._args import rule
-from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts
+from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts, resolve_bid
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.resources import FlowTaskArgs
 
@@ -50,11 +50,8 @@ class TrainingJobArgs:
         check_mounts(type(self).__name__, self.volumes, self.num_instances, self.region)
 
     def bid(self) -> pulumi.Input[float]:
-        if self.max_price_per_hour is not None:
-            return self.max_price_per_hour
         priority = self.priority
-        return pulumi.Output.from_input(self.instance_type).apply(lambda it: default_bid(it, priority)) \
-            if v.is_unknown(self.instance_type) else default_bid(str(self.instance_type), priority)
+        return resolve_bid(self.max_price_per_hour, self.instance_type, lambda it: default_bid(it, priority))
 
 
 class TrainingJob(TaskComponent):
