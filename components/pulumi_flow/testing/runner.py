@@ -30,7 +30,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
-from pulumi_flow.validation import InputError, is_unknown
+from pulumi_flow.validation import is_unknown
 
 PROVIDERS: Mapping[str, Callable[[], ResourceProvider]] = {TASK_TYPE: FlowTaskProvider, VOLUME_TYPE: FlowVolumeProvider}
 class _Unknown:
@@ -116,8 +116,8 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if factory is None:
             return (f"{args.name}-id" if args.custom else None), inputs
         provider = factory()
-        if self.poll_interval_seconds is not None:
-            provider.poll_interval_seconds = self.poll_interval_seconds  # type: ignore[attr-defined]
+        if self.poll_interval_seconds is not None and isinstance(provider, FlowTaskProvider):
+            provider.poll_interval_seconds = self.poll_interval_seconds  # only tasks poll
         checked = provider.check({}, inputs)
         if checked.failures:
             problems = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
@@ -298,7 +298,6 @@ def evaluate_policies(run: StackRun, pack_dir: str | Path | None = None,
 
 __all__ = [
     "UNKNOWN",
-    "InputError",
     "ProviderMocks",
     "RecordingMonitor",
     "Registration",
