@@ -8,18 +8,21 @@ components default their bid to this threshold and the policy pack enforces it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
+
+from pulumi_flow.money import cents_up, usd
 
 # USD per GPU-hour, from the seed document: 8xA100 at $25 and 8xH100 at $50 per instance-hour.
-DEFAULT_THRESHOLDS_PER_GPU_HOUR: Mapping[str, float] = {
-    "a100": 3.125,
-    "h100": 6.25,
+DEFAULT_THRESHOLDS_PER_GPU_HOUR: Mapping[str, Decimal] = {
+    "a100": Decimal("3.125"),
+    "h100": Decimal("6.25"),
 }
 
 
 class MissingThresholdError(ValueError):
     """A GPU family with no on-demand figure: the caller must supply one."""
 
-    def __init__(self, family: str, instance_type: str, known: Mapping[str, float]) -> None:
+    def __init__(self, family: str, instance_type: str, known: Mapping[str, object]) -> None:
         self.family = family
         self.instance_type = instance_type
         super().__init__(
@@ -44,16 +47,17 @@ def gpu_family_and_count(instance_type: str) -> tuple[str, int]:
     return family, count
 
 
-def merged_thresholds(overrides: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Defaults with per-family overrides on top; family names are case-folded."""
+def merged_thresholds(overrides: Mapping[str, object] | None = None) -> dict[str, Decimal]:
+    """Defaults with per-family overrides on top (exact decimals); family names are case-folded."""
     merged = dict(DEFAULT_THRESHOLDS_PER_GPU_HOUR)
     for family, figure in (overrides or {}).items():
-        merged[str(family).lower()] = float(figure)
+        merged[str(family).lower()] = usd(figure)
     return merged
 
 
-def on_demand_threshold(instance_type: str, thresholds: Mapping[str, float] | None = None) -> float:
-    """Minimum bid in USD per instance-hour: per-GPU figure x GPUs per instance.
+def on_demand_threshold(instance_type: str, thresholds: Mapping[str, object] | None = None,
+                        margin: object = 1) -> Decimal:
+    """The floor in USD per instance-hour, exactly: per-GPU figure x GPUs per instance x margin.
 
     `thresholds` (per GPU-hour, by family) are merged over the defaults.
     Raises `MissingThresholdError` for a family with no figure.
@@ -64,4 +68,10 @@ def on_demand_threshold(instance_type: str, thresholds: Mapping[str, float] | No
         per_gpu = table[family]
     except KeyError:
         raise MissingThresholdError(family, instance_type, table) from None
-    return round(per_gpu * count, 4)
+    return per_gpu * count * usd(margin)
+
+
+def default_bid(instance_type: str, thresholds: Mapping[str, object] | None = None, margin: object = 1) -> Decimal:
+    """What a cluster bids when the program names no price: the floor rounded up to the cent, so the
+    bid Mithril receives is never below the floor the policy pack computes from the same figures."""
+    return cents_up(on_demand_threshold(instance_type, thresholds, margin))

@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pulumi_flow.money import as_number, cents_up, usd
+
 MAX_INSTANCES = 100
 MAX_VOLUME_GB = 16384
 MAX_RUN_TIME_HOURS = 168.0
@@ -91,17 +93,18 @@ def instance_type(value: object, field: str = "instance_type", *, require_count:
 
 
 def price(value: object, field: str = "max_price_per_hour") -> float:
+    """A bid in USD per instance-hour, as Mithril takes it: whole cents, a fraction of a cent rounded
+    **up** (`money.cents_up`), never down, so the bid sent is at least the one written."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(field, value, "must be a number of US dollars per instance-hour",
                          "give a positive number such as 50.0")
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise InputError(field, value, "must be a positive, finite price in USD per instance-hour",
                          "give a positive number such as 50.0")
-    if number > 10_000:
+    if value > 10_000:
         raise InputError(field, value, "is above $10,000 per instance-hour, surely a typo",
                          "give the bid per instance-hour in US dollars, e.g. 50.0 for 8xH100")
-    return round(number, 2)
+    return as_number(cents_up(usd(value)))
 
 
 def whole_number(value: object, field: str, low: int, high: int, example: int) -> int:

@@ -11,14 +11,21 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
+from pulumi_flow.money import NotMoneyError, usd
+
 TASK_TYPE = "pulumi-python:dynamic/flow:Task"
 VOLUME_TYPE = "pulumi-python:dynamic/flow:Volume"
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+
+
+def is_task(resource_type: str) -> bool:
+    return resource_type == TASK_TYPE
 
 Args = TypeVar("Args", ResourceValidationArgs, StackValidationArgs)
 
@@ -49,6 +56,17 @@ def number(props: Mapping[str, Any], key: str, *, default: float | None = None) 
     if not math.isfinite(result):
         raise Malformed(key, value, "a finite number")
     return result
+
+
+def amount(props: Mapping[str, Any], key: str, *, default: Decimal | None = None) -> Decimal | None:
+    """A money property as an exact decimal (`pulumi_flow.money.usd`), e.g. a bid or a budget."""
+    value = props.get(key)
+    if value is None:
+        return default
+    try:
+        return usd(value)
+    except NotMoneyError:
+        raise Malformed(key, value, "a finite number of US dollars") from None
 
 
 def text(props: Mapping[str, Any], key: str) -> str | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
+import attrs
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -14,45 +16,60 @@ from pulumi_policy import (
 )
 
 from pulumi_flow import pricing
-from pulumi_flow_policies._props import TASK_TYPE, Malformed, config_mapping, guarded, number, text
+from pulumi_flow.money import as_number, cents_up, show
+from pulumi_flow_policies._props import Malformed, amount, config_mapping, guarded, is_task, text
 
 NAME = "infrastructure-bid-floor"
 
 
-def _settings(args: ResourceValidationArgs) -> tuple[dict[str, float], float]:
-    overrides: dict[str, float] = {}
+def _settings(args: ResourceValidationArgs) -> tuple[dict[str, Decimal], Decimal, bool]:
+    """(thresholds, margin, whether the config changed the built-in figures)."""
+    overrides: dict[str, Decimal] = {}
     for family, figure in config_mapping(args, "thresholds").items():
-        value = number({"figure": figure}, "figure")
+        value = amount({"figure": figure}, "figure")
         if value is None or value <= 0:
             raise Malformed(f"thresholds.{family}", figure, "a positive USD per GPU-hour")
         overrides[str(family)] = value
-    margin = number(args.get_config() or {}, "margin", default=1.0)
+    margin = amount(args.get_config() or {}, "margin", default=Decimal(1))
     if margin is None or margin <= 0:
         raise Malformed("margin", margin, "a positive multiplier")
-    return pricing.merged_thresholds(overrides), margin
+    return pricing.merged_thresholds(overrides), margin, bool(overrides) or margin != 1
 
 
-def _floor(args: ResourceValidationArgs) -> tuple[float, str] | None:
-    """(threshold, how it was computed) for an infrastructure task; None when the rule does not apply."""
+@attrs.frozen
+class Floor:
+    """The least bid per instance-hour the policy accepts, exactly, and how it was computed."""
+
+    amount: Decimal
+    how: str
+    configured: bool
+
+    @property
+    def least_bid(self) -> Decimal:
+        return cents_up(self.amount)
+
+
+def _floor(args: ResourceValidationArgs) -> Floor | None:
+    """The floor for an infrastructure task; None when the rule does not apply."""
     props = args.props
     if text(props, "role") != "infrastructure":
         return None
     instance_type = text(props, "instance_type")
     if instance_type is None:
         raise Malformed("instance_type", None, "an instance type such as '8xh100'")
-    thresholds, margin = _settings(args)
+    thresholds, margin, configured = _settings(args)
     try:
         family, count = pricing.gpu_family_and_count(instance_type)
     except ValueError as exc:
         raise Malformed("instance_type", instance_type, f"a counted instance type ({exc})") from None
     if family not in thresholds:
         raise pricing.MissingThresholdError(family, instance_type, thresholds)
-    floor = round(thresholds[family] * count * margin, 2)
-    return floor, f"{count} GPUs x ${thresholds[family]:g}/GPU-hour" + (f" x margin {margin:g}" if margin != 1 else "")
+    how = f"{count} GPUs x {show(thresholds[family])}/GPU-hour" + (f" x margin {margin}" if margin != 1 else "")
+    return Floor(pricing.on_demand_threshold(instance_type, thresholds, margin), how, configured)
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != TASK_TYPE:
+    if not is_task(args.resource_type):
         return
     try:
         floor = _floor(args)
@@ -61,30 +78,31 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     if floor is None:
         return
-    threshold, how = floor
-    bid = number(args.props, "max_price_per_hour")
+    bid = amount(args.props, "max_price_per_hour")
     if bid is None:
         raise Malformed("max_price_per_hour", None, "the bid in USD per instance-hour")
-    if bid < threshold:
+    if bid < floor.amount:
+        origin = ("the thresholds and margin in --policy-pack-config" if floor.configured
+                  else "pulumi-flow's built-in thresholds")
         report(
-            f"{args.name}: infrastructure bids ${bid:.2f}/instance-hour for {args.props['instance_type']}, below the "
-            f"on-demand threshold ${threshold:.2f} ({how}); a spot bid under it gets preempted when the market rises "
-            f"and persistent work is lost. Fix: set max_price_per_hour to at least {threshold:.2f} (a TrainingCluster "
-            f"without max_price_per_hour bids the threshold)", args.urn)
+            f"{args.name}: infrastructure bids {show(bid)}/instance-hour for {args.props['instance_type']}, below the "
+            f"on-demand floor {show(floor.amount)} ({floor.how}, from {origin}); a spot bid under it gets preempted "
+            f"when the market rises and persistent work is lost. Fix: set max_price_per_hour to at least "
+            f"{floor.least_bid} (the least whole-cent bid at or above the floor)", args.urn)
 
 
 def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
     """Raise an under-bid to the threshold (when a team sets the level to `remediate`)."""
-    if args.resource_type != TASK_TYPE:
+    if not is_task(args.resource_type):
         return None
     try:
         floor = _floor(args)
-        bid = number(args.props, "max_price_per_hour")
+        bid = amount(args.props, "max_price_per_hour")
     except (Malformed, pricing.MissingThresholdError):
         return None  # nothing safe to write: validation reports it
-    if floor is None or bid is None or bid >= floor[0]:
+    if floor is None or bid is None or bid >= floor.amount:
         return None
-    return {**args.props, "max_price_per_hour": floor[0]}
+    return {**args.props, "max_price_per_hour": as_number(floor.least_bid)}
 
 
 policy = ResourceValidationPolicy(
@@ -96,7 +114,7 @@ policy = ResourceValidationPolicy(
         "thresholds": {
             "type": "object",
             "description": "USD per GPU-hour by GPU family, merged over the defaults "
-                           f"{dict(pricing.DEFAULT_THRESHOLDS_PER_GPU_HOUR)}.",
+                           f"{ {k: float(v) for k, v in pricing.DEFAULT_THRESHOLDS_PER_GPU_HOUR.items()} }.",
             "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
             "default": {},
         },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -10,31 +12,34 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from pulumi_flow_policies._props import TASK_TYPE, TERMINAL_STATUSES, Malformed, guarded, number, text
+from pulumi_flow.money import show
+from pulumi_flow_policies._props import TERMINAL_STATUSES, Malformed, amount, guarded, is_task, number, text
 
 NAME = "stack-hourly-budget"
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    budget = number(args.get_config() or {}, "max_hourly_spend")
+    budget = amount(args.get_config() or {}, "max_hourly_spend")
     if budget is None:
         return  # no budget configured: nothing to say
-    total = 0.0
+    total = Decimal(0)
     lines: list[str] = []
     for resource in args.resources:
-        if resource.resource_type != TASK_TYPE:
+        if not is_task(resource.resource_type):
             continue
         if text(resource.props, "status") in TERMINAL_STATUSES:
             continue  # finished work no longer bills
-        bid = number(resource.props, "max_price_per_hour")
+        bid = amount(resource.props, "max_price_per_hour")
         if bid is None:
             raise Malformed("max_price_per_hour", None, f"the bid of {resource.name}")
         count = number(resource.props, "num_instances", default=1.0) or 1.0
-        total += bid * count
-        lines.append(f"{resource.name} ${bid:.2f} x {count:g}")
+        if not count.is_integer() or count < 1:
+            raise Malformed("num_instances", count, f"a whole number of instances of {resource.name}")
+        total += bid * int(count)
+        lines.append(f"{resource.name} {show(bid)} x {int(count)}")
     if total > budget:
-        report(f"the stack's bids add up to ${total:.2f}/hour ({', '.join(lines)}), over the budget "
-               f"max_hourly_spend=${budget:.2f}. Fix: lower bids or instance counts, or raise max_hourly_spend "
+        report(f"the stack's bids add up to {show(total)}/hour ({', '.join(lines)}), over the budget "
+               f"max_hourly_spend={show(budget)}. Fix: lower bids or instance counts, or raise max_hourly_spend "
                f"in --policy-pack-config", None)
 
 

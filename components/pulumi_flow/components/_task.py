@@ -10,6 +10,7 @@ import pulumi
 from pulumi_flow import validation as v
 from pulumi_flow.components._options import child_options
 from pulumi_flow.components.volumes import VolumeMount
+from pulumi_flow.money import as_number, usd
 from pulumi_flow.resources import FlowTask, FlowTaskArgs
 
 
@@ -84,7 +85,7 @@ class TaskComponent(pulumi.ComponentResource):
         self.ssh_port = self.task.ssh_port
         self.max_price_per_hour = self.task.max_price_per_hour
         self.hourly_bid = pulumi.Output.all(self.task.max_price_per_hour, task_args.num_instances).apply(
-            lambda values: round(float(values[0]) * int(values[1]), 2))
+            lambda values: as_number(usd(values[0]) * int(values[1])))
         self.register_outputs({
             "task_id": self.task_id, "status": self.status, "instance_ids": self.instance_ids,
             "public_ips": self.public_ips, "private_ips": self.private_ips, "ssh_user": self.ssh_user,

@@ -13,6 +13,7 @@ from pulumi_flow import validation as v
 from pulumi_flow.components._args import rule
 from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts, resolve_bid
 from pulumi_flow.components.volumes import VolumeMount
+from pulumi_flow.money import as_number
 from pulumi_flow.resources import FlowTaskArgs
 
 TYPE = "flow:index:TrainingCluster"
@@ -21,8 +22,8 @@ KEEP_ALIVE = "sleep infinity"
 
 @attrs.frozen
 class TrainingClusterArgs:
-    """`max_price_per_hour` is the bid per instance-hour; left out, it is the on-demand threshold
-    for the instance type (`pulumi_flow.pricing`), which the policy pack requires of clusters."""
+    """`max_price_per_hour` is the bid per instance-hour; left out, it is the built-in on-demand
+    threshold for the instance type rounded up to the cent (`pulumi_flow.pricing.default_bid`)."""
 
     instance_type: pulumi.Input[str] = attrs.field(converter=rule(counted_instance_type))
     num_instances: pulumi.Input[int] = attrs.field(default=1, converter=rule(v.num_instances))
@@ -50,7 +51,7 @@ class TrainingClusterArgs:
 
 def _threshold(instance_type: str) -> float:
     try:
-        return pricing.on_demand_threshold(instance_type)
+        return as_number(pricing.default_bid(instance_type))
     except pricing.MissingThresholdError as exc:
         raise v.InputError("TrainingClusterArgs.max_price_per_hour", None, str(exc).split(". Fix:")[0],
                            "give an explicit max_price_per_hour, and configure the policy pack's "

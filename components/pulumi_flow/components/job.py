@@ -12,6 +12,7 @@ from pulumi_flow import validation as v
 from pulumi_flow.components._args import rule
 from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts, resolve_bid
 from pulumi_flow.components.volumes import VolumeMount
+from pulumi_flow.money import as_number, cents_up, usd
 from pulumi_flow.resources import FlowTaskArgs
 
 TYPE = "flow:index:TrainingJob"
@@ -22,7 +23,7 @@ def default_bid(instance_type: str, priority: str) -> float:
     """Flow's own priority tiers (its bundled per-GPU table), the bid `flow run` would place."""
     from flow.utils.pricing_calculator import calculate_instance_price
 
-    return round(calculate_instance_price(instance_type, priority=priority), 2)
+    return as_number(cents_up(usd(calculate_instance_price(instance_type, priority=priority))))
 
 
 @attrs.frozen

@@ -10,11 +10,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from pulumi_flow import validation as v
+from pulumi_flow.money import as_number, cents_up, limit_price, maybe_usd, usd
 from pulumi_flow.provider.base import FlowProvider, apply_rules
 from pulumi_flow.provider.session import (
     FlowProviderError,
@@ -40,6 +42,7 @@ OUTPUT_KEYS = ("task_id", "status", "bid_status", "instance_ids", "public_ips", 
                "ssh_port", "market_price_per_hour", "resolved_region")
 
 TERMINAL = ("completed", "failed", "cancelled")
+PREEMPTED_INSTANCE = "STATUS_PREEMPTED"
 T = TypeVar("T")
 
 FIELD_RULES = {
@@ -104,24 +107,17 @@ def _cross_field_errors(inputs: Mapping[str, Any]) -> list[v.InputError]:
 
 def _same(old: Any, new: Any) -> bool:
     if isinstance(old, int | float) and isinstance(new, int | float) and not isinstance(old, bool):
-        return float(old) == float(new)
+        return usd(old) == usd(new)  # exact: a reprice from $50.00 to $50.01 is a change
     return bool(old == new)
 
 
-def money(value: object) -> float | None:
-    """'$12.50' -> 12.5; None for anything else."""
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.replace("$", "").replace(",", ""))
-        except ValueError:
-            return None
-    return None
+def _live_limit(task: Task) -> Decimal | None:
+    """The bid Mithril holds now (its `limit_price`), exactly."""
+    return maybe_usd((task.provider_metadata or {}).get("limit_price"))
 
 
-def limit_price(value: float) -> str:
-    return f"${value:.2f}"
+def _as_optional_number(amount: Decimal | None) -> float | None:
+    return None if amount is None else as_number(amount)
 
 
 class FlowTaskProvider(FlowProvider):
@@ -163,13 +159,13 @@ class FlowTaskProvider(FlowProvider):
         creds = self.credentials
         with scrubbed(creds.api_key, f"updating Flow task {task_id}"), flow_session(creds) as flow:
             if not _same(olds.get("max_price_per_hour"), news.get("max_price_per_hour")):
-                wanted = float(news["max_price_per_hour"])
+                wanted = cents_up(usd(news["max_price_per_hour"]))
                 try:
                     flow.bids.update_limit_price(task_id, limit_price(wanted))
                 except Exception:
                     # The PATCH may have landed with its answer lost: Mithril's word decides.
                     live = self._transient_retry(lambda: self._fresh_task(flow, task_id))
-                    if money((live.provider_metadata or {}).get("limit_price")) != wanted:
+                    if _live_limit(live) != wanted:
                         raise
             task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
             return UpdateResult({**self._inputs(news), **self._observe(flow, task, {**olds, **news})})
@@ -199,11 +195,12 @@ class FlowTaskProvider(FlowProvider):
             if importing:
                 imported = self._imported_inputs(task)
                 return ReadResult(task_id, {**imported, **observed}, inputs=imported)
-            outs = {**self._inputs(props), **observed}
-            live_price = money((task.provider_metadata or {}).get("limit_price"))
+            inputs = self._inputs(props)
+            live_price = _live_limit(task)
             if live_price is not None:
-                outs["max_price_per_hour"] = live_price  # drift shows, and the next `up` puts it back
-            return ReadResult(task_id, outs)
+                # A bid changed out of band is input drift: `refresh` shows it, the next `up` puts it back.
+                inputs["max_price_per_hour"] = as_number(live_price)
+            return ReadResult(task_id, {**inputs, **observed}, inputs=inputs)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -250,7 +247,7 @@ class FlowTaskProvider(FlowProvider):
             "command": props["command"],
             "instance_type": props["instance_type"],
             "num_instances": int(props.get("num_instances") or 1),
-            "max_price_per_hour": float(props["max_price_per_hour"]),
+            "max_price_per_hour": as_number(cents_up(usd(props["max_price_per_hour"]))),
             "volumes": [{"volume_id": m["volume_id"], "mount_path": m["mount_path"],
                          "interface": m.get("interface", "file")}
                         for m in props.get("volumes") or []],
@@ -292,8 +289,8 @@ class FlowTaskProvider(FlowProvider):
                         continue  # it ended in between: place ours
                     raise
             if self._matches(flow, existing, props, region):
-                wanted = float(props["max_price_per_hour"])
-                if money(existing.get("limit_price")) != wanted:
+                wanted = cents_up(usd(props["max_price_per_hour"]))
+                if maybe_usd(existing.get("limit_price")) != wanted:
                     flow.bids.update_limit_price(str(existing["fid"]), limit_price(wanted))  # today's bid
                 return str(existing["fid"])
             # Ours by name but not the machines the program asks for now: replace, never adopt.
@@ -429,9 +426,10 @@ class FlowTaskProvider(FlowProvider):
         bid_status = meta.get("bid_status")
         status = task.status.value
         allocated = bid_status == "Allocated"
-        had_instances = bool(props.get("instance_ids"))
-        if bid_status == "Open" and had_instances:
-            status = "preempted"  # Mithril re-queued the bid; it will be re-allocated with new machines
+        if bid_status == "Open" and meta.get("instance_status") == PREEMPTED_INSTANCE:
+            # Mithril re-queued the bid after preempting its machines; it is re-allocated later with new
+            # ones. Read from Mithril each time, so a second refresh says the same.
+            status = "preempted"
         private_ips: list[str] = []
         if allocated and task.instances:
             private_ips = [str(i.private_ip) for i in task.get_instances() if i.private_ip]
@@ -444,7 +442,7 @@ class FlowTaskProvider(FlowProvider):
             "private_ips": private_ips,
             "ssh_user": task.ssh_user,
             "ssh_port": task.ssh_port,
-            "market_price_per_hour": money(task.cost_per_hour),
+            "market_price_per_hour": _as_optional_number(maybe_usd(task.cost_per_hour)),
             "resolved_region": task.region,
         }
 
@@ -455,7 +453,7 @@ class FlowTaskProvider(FlowProvider):
             "role": INFRASTRUCTURE,
             "instance_type": task.instance_type,
             "num_instances": task.num_instances,
-            "max_price_per_hour": money(meta.get("limit_price")),
+            "max_price_per_hour": _as_optional_number(maybe_usd(meta.get("limit_price"))),
             "command": None,
             "volumes": [],
             "region": task.region,

@@ -1,0 +1,87 @@
+"""Money in US dollars: exact decimals, whole cents on the wire. The one place money is parsed,
+rounded and written.
+
+Floats reach us from Pulumi (every number on its wire is a float64) and from users, so a float is
+read by its shortest round-trip text (`3.125` is exactly 3.125, `0.1 + 0.2` becomes 0.3 after the
+micro-dollar step below), never by its binary expansion. Bids are whole cents because Mithril's
+limit prices are (`"$25.60"`). A bid is only ever rounded **up** to the cent: a limit a fraction
+of a cent higher costs nothing in a second-price auction, while one a fraction lower may be
+preempted or fail the bid floor.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+# Float arithmetic in a program (`3.125 * 8 * 1.1` is 27.500000000000004) leaves noise far below
+# a micro-dollar; it is cut there, so that noise never adds a cent.
+MICRO = Decimal("0.000001")
+
+
+class NotMoneyError(ValueError):
+    """The value is not an amount of US dollars."""
+
+    def __init__(self, value: object, expected: str = "a finite number of US dollars, such as 12.5 or '$12.50'"):
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{value!r} is not {expected}")
+
+
+def usd(value: object) -> Decimal:
+    """An exact amount from an int, a float, a Decimal, or a string such as `"$1,025.60"` or `"12.5"`."""
+    if isinstance(value, bool):
+        raise NotMoneyError(value)
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotMoneyError(value)
+        amount = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip().removeprefix("$").replace(",", "")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise NotMoneyError(value) from None
+    else:
+        raise NotMoneyError(value)
+    if not amount.is_finite():
+        raise NotMoneyError(value)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
+        amount = amount.quantize(MICRO, rounding=ROUND_HALF_EVEN)
+    return amount
+
+
+def maybe_usd(value: object) -> Decimal | None:
+    """`usd(value)`, or None for anything that is not money (a missing field, a malformed answer)."""
+    try:
+        return usd(value)
+    except NotMoneyError:
+        return None
+
+
+def cents_up(amount: Decimal) -> Decimal:
+    """The least whole-cent amount at or above `amount`."""
+    return amount.quantize(CENT, rounding=ROUND_CEILING)
+
+
+def limit_price(amount: Decimal | float | int) -> str:
+    """Mithril's wire form of a bid, `"$25.60"`; a sub-cent amount is rounded up, never down."""
+    return f"${cents_up(usd(amount)):.2f}"
+
+
+def show(amount: Decimal | float | int) -> str:
+    """For people: `$1,025.60`, and every digit of a sub-cent figure such as a threshold (`$3.125`)."""
+    exact = usd(amount).normalize()
+    places = max(2, -int(exact.as_tuple().exponent))
+    return f"${exact:,.{places}f}"
+
+
+def as_number(amount: Decimal) -> float:
+    """For Pulumi state and outputs (float64 on the wire): exact for whole cents."""
+    return float(amount)

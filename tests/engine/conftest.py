@@ -1,0 +1,50 @@
+"""Fixtures for tests on the real Pulumi CLI and engine (through `pulumi.automation`).
+
+The CLI comes from `scripts/install-pulumi`: `pulumi` on PATH when it is new enough, else a build
+from Go modules cached per version. Without Go and without a CLI these tests fail with the
+script's message (what to install); they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pulumi_flow.emulator import Settings
+from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
+from pulumi_flow.testing.real_engine import PulumiEngine, find_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+# The pack by its executable launcher: the CLI starts it itself (see policies/pulumi-analyzer-flow).
+PACK = str(ROOT / "policies" / "pulumi-analyzer-flow")
+PACK_NAME = "pulumi-flow-policies"
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="session")
+def pulumi_cli() -> Path:
+    if os.environ.get("PULUMI_FLOW_CLI_DIR"):
+        return find_cli()
+    done = subprocess.run([str(ROOT / "scripts" / "install-pulumi")], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"no Pulumi CLI for the engine tests:\n{done.stderr}", pytrace=False)
+    return find_cli(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def engine(pulumi_cli: Path, tmp_path: Path) -> Iterator[PulumiEngine]:
+    yield PulumiEngine(pulumi_cli, home=tmp_path / "pulumi-home", backend=tmp_path / "pulumi-state")
+
+
+@pytest.fixture
+def mithril(tmp_path: Path) -> Iterator[RunningEmulator]:
+    """An emulator that allocates and boots on its next request: what `up` records is settled, so a
+    no-change refresh right after it is deterministic. (Overrides the plugin's `mithril` here.)"""
+    with running_emulator(Settings(allocation_delay=0.0, boot_delay=0.0), flow_dir=str(tmp_path / "flow")) as running:
+        yield running

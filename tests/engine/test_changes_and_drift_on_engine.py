@@ -1,0 +1,149 @@
+"""Changes and drift through the real engine: in-place reprice, replacement, preemption, out-of-band edits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from pulumi_flow import DataVolumes, DataVolumesArgs, TrainingCluster, TrainingClusterArgs
+from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
+from tests.engine.conftest import PACK
+
+pytestmark = pytest.mark.engine
+
+A100X8 = "it_Sg1nDx1I8NFep60J"
+
+
+def cluster_program() -> None:
+    """A cluster whose type and bid come from stack config, so a test can change them between runs."""
+    config = pulumi.Config()
+    storage = DataVolumes("storage", DataVolumesArgs(volumes={"data": 100}, protect=False))
+    cluster = TrainingCluster("gpu", TrainingClusterArgs(
+        instance_type=config.get("instance_type") or "8xa100",
+        num_instances=2,
+        max_price_per_hour=config.get_float("bid") or 30.0,
+        volumes=[storage.mount("data", "/data")],
+    ))
+    pulumi.export("task_id", cluster.task_id)
+    pulumi.export("status", cluster.status)
+    pulumi.export("public_ips", cluster.public_ips)
+    pulumi.export("bid", cluster.max_price_per_hour)
+
+
+def outputs(result: Any) -> dict[str, Any]:
+    return {key: value.value for key, value in result.outputs.items()}
+
+
+def writes(mithril: RunningEmulator) -> list[tuple[str, str]]:
+    return [(r["method"], r["path"]) for r in mithril.control.write_requests()]
+
+
+@pytest.fixture
+def cluster_stack(engine: PulumiEngine, mithril: RunningEmulator) -> Any:
+    stack = engine.stack("dev", project="flow-cluster", program=cluster_program, env=mithril.env)
+    stack.up(policy_packs=[PACK])
+    mithril.control.clear_requests()
+    return stack
+
+
+def test_a_bid_change_is_one_patch_of_the_same_bid(cluster_stack: Any, mithril: RunningEmulator) -> None:
+    (before,) = mithril.control.live_bids()
+    cluster_stack.set_config("bid", pulumi.automation.ConfigValue("32.5"))
+
+    preview = cluster_stack.preview(policy_packs=[PACK])
+    assert preview.change_summary.get("update") == 1 and "replace" not in preview.change_summary
+    assert writes(mithril) == []
+
+    up = cluster_stack.up(policy_packs=[PACK])
+    assert up.summary.resource_changes is not None and up.summary.resource_changes.get("update") == 1
+    assert writes(mithril) == [("PATCH", f"/v2/spot/bids/{before['fid']}")]
+    (after,) = mithril.control.live_bids()
+    assert after["fid"] == before["fid"] and after["limit_price"] == "$32.50"
+    assert outputs(up)["task_id"] == before["fid"] and outputs(up)["bid"] == 32.5
+
+
+def test_an_instance_type_change_replaces_the_bid_old_one_first(cluster_stack: Any, mithril: RunningEmulator) -> None:
+    (before,) = mithril.control.live_bids()
+    cluster_stack.set_config("instance_type", pulumi.automation.ConfigValue("8xh100"))
+    cluster_stack.set_config("bid", pulumi.automation.ConfigValue("60"))
+
+    up = cluster_stack.up(policy_packs=[PACK])
+    assert up.summary.resource_changes is not None and up.summary.resource_changes.get("replace") == 1
+    (after,) = mithril.control.live_bids()
+    assert after["fid"] != before["fid"] and outputs(up)["task_id"] == after["fid"]
+    assert mithril.backend.instance_types[after["instance_type"]].name == "h100-80gb.sxm.8x"
+    order = writes(mithril)
+    cancel, place = ("DELETE", f"/v2/spot/bids/{before['fid']}"), ("POST", "/v2/spot/bids")
+    assert cancel in order and place in order and order.index(cancel) < order.index(place), order
+
+
+def task_state(stack: Any) -> dict[str, Any]:
+    """The FlowTask's outputs as the engine recorded them (what `pulumi stack export` shows)."""
+    (task,) = [r for r in stack.export_stack().deployment["resources"]
+               if r["type"] == "pulumi-python:dynamic/flow:Task"]
+    return dict(task["outputs"])
+
+
+def test_preemption_and_recovery_show_after_one_refresh_each(cluster_stack: Any, mithril: RunningEmulator) -> None:
+    (bid,) = mithril.control.live_bids()
+    region = bid["region"]
+    mithril.control.set_market(A100X8, region, 4000)  # $40/instance-hour: above the $30 bid
+
+    cluster_stack.refresh()
+    state = task_state(cluster_stack)
+    assert (state["status"], state["bid_status"], state["public_ips"]) == ("preempted", "Open", [])
+    cluster_stack.refresh()
+    assert task_state(cluster_stack)["status"] == "preempted", "a second refresh of the same cloud says the same"
+    # `--run-program` re-runs the program, so the stack's outputs follow too.
+    cluster_stack.refresh(run_program=True)
+    assert cluster_stack.outputs()["status"].value == "preempted"
+
+    mithril.control.set_market(A100X8, region, 1600)
+    cluster_stack.refresh(run_program=True)
+    state = {o: v.value for o, v in cluster_stack.outputs().items()}
+    assert state["status"] == "running" and len(state["public_ips"]) == 2
+    assert state["task_id"] == bid["fid"], "Mithril re-allocated the same bid"
+    assert set(state["public_ips"]).isdisjoint(bid_ips(mithril, bid["fid"], "STATUS_PREEMPTED"))
+
+
+def bid_ips(mithril: RunningEmulator, bid_id: str, status: str) -> set[str]:
+    return {i["ssh_destination"] for i in mithril.backend.list_instances([bid_id]) if i["status"] == status}
+
+
+def test_out_of_band_reprice_shows_and_up_restores_it(cluster_stack: Any, mithril: RunningEmulator) -> None:
+    (bid,) = mithril.control.live_bids()
+    mithril.control.set_limit_price(bid["fid"], "$35.00")
+
+    refresh = cluster_stack.refresh()
+    assert refresh.summary.resource_changes is not None and refresh.summary.resource_changes.get("update") == 1
+    assert task_state(cluster_stack)["max_price_per_hour"] == 35
+    up = cluster_stack.up(policy_packs=[PACK])
+    assert up.summary.resource_changes is not None and up.summary.resource_changes.get("update") == 1
+    (after,) = mithril.control.live_bids()
+    assert after["fid"] == bid["fid"] and after["limit_price"] == "$30.00"
+
+
+def test_a_bid_terminated_behind_our_back_is_recreated(cluster_stack: Any, mithril: RunningEmulator) -> None:
+    (bid,) = mithril.control.live_bids()
+    mithril.control.terminate(bid["fid"])
+
+    log = Transcript()
+    up = cluster_stack.up(policy_packs=[PACK], refresh=True, **log.hooks())
+    assert up.summary.resource_changes is not None and up.summary.resource_changes.get("create") == 1
+    (after,) = mithril.control.live_bids()
+    assert after["fid"] != bid["fid"] and outputs(up)["task_id"] == after["fid"]
+
+
+def test_a_volume_deleted_behind_our_back_is_reported(cluster_stack: Any, mithril: RunningEmulator) -> None:
+    (volume,) = mithril.control.live_volumes()
+    mithril.control.delete_volume(volume["fid"])
+
+    log = Transcript()
+    refresh = cluster_stack.refresh(**log.hooks())
+    assert refresh.summary.resource_changes is not None and refresh.summary.resource_changes.get("delete") == 1
+    assert "storage-data" in log.text and "deleted" in log.text
+    urns = [r["urn"] for r in cluster_stack.export_stack().deployment["resources"]]
+    assert not any(u.endswith("::storage-data") for u in urns), "state no longer claims the volume"

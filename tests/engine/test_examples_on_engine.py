@@ -1,0 +1,107 @@
+"""Every example through the real Pulumi CLI: preview, up, no-change runs, refresh, destroy, with the pack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pytest
+from pulumi import automation as auto
+
+from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
+from tests.engine.conftest import EXAMPLES, PACK, PACK_NAME
+
+pytestmark = pytest.mark.engine
+
+
+@attrs.frozen
+class Expected:
+    """What an example must leave on Mithril, and which outputs it exports."""
+
+    resources: int  # stack + components + custom resources: what `preview` plans to create
+    bids: list[tuple[str, int, str]]  # (instance type name, instance count, limit price)
+    volume_sizes: list[int]
+    outputs: Callable[[dict[str, Any], RunningEmulator], None]
+    protected_volumes: bool
+
+
+def complete_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> None:
+    (bid,) = mithril.control.live_bids()
+    volumes = {v["fid"] for v in mithril.control.live_volumes()}
+    assert outputs["cluster_id"] == bid["fid"]
+    assert sorted(outputs["gpu_ips"]) == sorted(
+        i["ssh_destination"] for i in mithril.backend.list_instances([bid["fid"]]))
+    assert len(outputs["gpu_ips"]) == 4
+    assert set(outputs["storage_ids"]) == {"data", "models"} and set(outputs["storage_ids"].values()) == volumes
+    assert sorted(bid["launch_specification"]["volumes"]) == sorted(volumes)
+    assert outputs["hourly_bid"] == 200
+
+
+def quickstart_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> None:
+    (bid,) = mithril.control.live_bids()
+    assert outputs["task_id"] == bid["fid"] and len(outputs["public_ips"]) == 1
+    assert outputs["bid_per_hour"] == 25
+
+
+def training_job_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> None:
+    (bid,) = mithril.control.live_bids()
+    (volume,) = mithril.control.live_volumes()
+    assert outputs["job_id"] == bid["fid"] and outputs["data_volume"] == volume["fid"]
+    assert bid["launch_specification"]["volumes"] == [volume["fid"]]
+    assert outputs["job_status"] in ("pending", "running")
+
+
+EXAMPLES_EXPECTED = {
+    "complete": Expected(6, [("a100-80gb.sxm.8x", 4, "$50.00")], [500, 1000], complete_outputs, True),
+    "quickstart": Expected(3, [("a100-80gb.sxm.8x", 1, "$25.00")], [], quickstart_outputs, False),
+    "training-job": Expected(5, [("a100-80gb.sxm.4x", 1, "$9.00")], [1000], training_job_outputs, True),
+}
+
+
+def live_summary(mithril: RunningEmulator) -> tuple[list[tuple[str, int, str]], list[int]]:
+    bids = sorted((mithril.backend.instance_types[b["instance_type"]].name, b["instance_quantity"], b["limit_price"])
+                  for b in mithril.control.live_bids())
+    return bids, sorted(v["capacity_gb"] for v in mithril.control.live_volumes())
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES_EXPECTED))
+def test_example_lifecycle_on_the_real_engine(example: str, engine: PulumiEngine, mithril: RunningEmulator) -> None:
+    expected = EXAMPLES_EXPECTED[example]
+    stack = engine.project_stack(EXAMPLES / example, env=mithril.env)
+
+    # 1. preview with the pack: the plan, the pack's verdicts, and not one write to Mithril.
+    preview_log = Transcript()
+    preview = stack.preview(policy_packs=[PACK], **preview_log.hooks())
+    assert preview.change_summary == {"create": expected.resources}
+    assert f"{PACK_NAME}@v0.1.0" in preview_log.text, "the CLI loaded and ran the policy pack"
+    assert [e for e in preview_log.policy_violations() if e.enforcement_level == "mandatory"] == []
+    assert mithril.control.write_requests() == []
+
+    # 2. up with the pack: exactly the bids and volumes the program describes.
+    up = stack.up(policy_packs=[PACK])
+    assert up.summary.result == "succeeded" and up.summary.resource_changes == {"create": expected.resources}
+    assert live_summary(mithril) == (expected.bids, expected.volume_sizes)
+    outputs = {key: value.value for key, value in up.outputs.items()}
+    expected.outputs(outputs, mithril)
+
+    # 3. Nothing to do afterwards: preview, refresh and up all agree with Mithril.
+    mithril.control.clear_requests()
+    again = stack.preview(policy_packs=[PACK], expect_no_changes=True)
+    assert again.change_summary == {"same": expected.resources}
+    refresh = stack.refresh(expect_no_changes=True)
+    assert refresh.summary.resource_changes == {"same": expected.resources}
+    second = stack.up(policy_packs=[PACK], expect_no_changes=True)
+    assert second.summary.resource_changes == {"same": expected.resources}
+    assert mithril.control.write_requests() == [], "no-change runs write nothing"
+    assert live_summary(mithril) == (expected.bids, expected.volume_sizes)
+
+    # 6. destroy: protected data volumes stop it, as Pulumi's `protect` does, until unprotected.
+    if expected.protected_volumes:
+        with pytest.raises(auto.CommandError, match="protected"):
+            stack.destroy()
+        assert live_summary(mithril)[1] == expected.volume_sizes, "no data volume was deleted"
+        engine.run(stack, "state", "unprotect", "--all", "--yes")
+    stack.destroy()
+    assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
