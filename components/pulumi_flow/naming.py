@@ -1,23 +1,41 @@
 """Deterministic names for things on Mithril.
 
-A dynamic provider's `check` never sees the URN, so the name is computed in the program:
-the resource name made safe, plus a short hash of (project, stack, kind, name). Two stacks
-never collide, and the same resource always gets the same name, which is what lets
-`create` find and adopt its own bid after an ambiguous failure.
+A resource's name on Mithril is its Pulumi name made safe plus a short hash of what makes its URN
+unique: the parent's URN (which carries project, stack and the whole parent chain) or, at the
+root, project and stack; then its own type and name. `TrainingCluster("llama")` and
+`TrainingJob("llama")` therefore never share a name, nor do two stacks of one program.
+
+A bid's name also carries a digest of its full specification (`bid_name`): a live bid of that
+name is this resource's own bid, placed for exactly these machines, which is the only bid
+`create` may adopt after an answer was lost. A changed specification gives a new name, so an old
+and a new bid never clash either.
+
+Like Pulumi's auto-names, a generated name is fixed when the resource is created: the provider's
+`check` keeps the name already in state (`keep_auto_name`), so a later change of this scheme
+never renames, and so never replaces, what exists.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Mapping
+from typing import Any
 
 HASH_LENGTH = 8
 MAX_LENGTH = 63
+AUTO_NAMED = "auto_named"
 
 
-def _digest(project: str, stack: str, kind: str, resource_name: str) -> str:
-    material = "\x1f".join((project, stack, kind, resource_name)).encode()
-    return hashlib.sha256(material).hexdigest()[:HASH_LENGTH]
+def identity(parent_urn: str | None, project: str, stack: str, resource_type: str, resource_name: str) -> str:
+    """The material of a URN: enough to tell this resource from every other in every stack."""
+    scope = parent_urn if parent_urn else f"{project}\x1f{stack}"
+    return "\x1f".join((scope, resource_type, resource_name))
+
+
+def _digest(material: str) -> str:
+    return hashlib.sha256(material.encode()).hexdigest()[:HASH_LENGTH]
 
 
 def _stem(resource_name: str, allowed: str) -> str:
@@ -25,17 +43,30 @@ def _stem(resource_name: str, allowed: str) -> str:
     return re.sub(r"-{2,}", "-", stem)
 
 
-def task_name(project: str, stack: str, kind: str, resource_name: str) -> str:
+def task_name(resource_name: str, urn_identity: str) -> str:
     """A Flow task name: ^[a-z0-9][a-z0-9._-]*$, at most 63 characters."""
     stem = _stem(resource_name, r"[^a-z0-9._-]+") or "task"
     stem = stem[: MAX_LENGTH - HASH_LENGTH - 1].rstrip("-._")
-    return f"{stem}-{_digest(project, stack, kind, resource_name)}"
+    return f"{stem}-{_digest(urn_identity)}"
 
 
-def volume_name(project: str, stack: str, resource_name: str) -> str:
+def volume_name(resource_name: str, urn_identity: str) -> str:
     """A Mithril volume name: ^[a-z]([-a-z0-9]*[a-z0-9])?$, at most 63 characters."""
     stem = _stem(resource_name, r"[^a-z0-9]+")
     if not stem or not stem[0].isalpha():
         stem = "vol-" + stem
     stem = stem[: MAX_LENGTH - HASH_LENGTH - 1].rstrip("-")
-    return f"{stem}-{_digest(project, stack, 'volume', resource_name)}"
+    return f"{stem}-{_digest(urn_identity)}"
+
+
+def bid_name(name: str, spec: Mapping[str, Any]) -> str:
+    """The bid's name on Mithril: the task name, then a digest of everything that decides what runs."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{name}.{_digest(canonical)}"
+
+
+def keep_auto_name(olds: Mapping[str, Any], news: dict[str, Any], key: str) -> None:
+    """Pulumi's auto-naming rule: a generated name, once in state, stays. State written before
+    `auto_named` existed had only generated names, so it counts as auto-named too."""
+    if news.get(AUTO_NAMED) and olds.get(key) and olds.get(AUTO_NAMED, True):
+        news[key] = olds[key]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pulumi
@@ -81,10 +81,27 @@ def _pickle_left_as_found() -> Iterator[None]:
                     setattr(pickle._Pickler, name, method)
 
 
+def _auto_name(make: Callable[[str, str], str], resource_type: str, resource_name: str,
+               opts: pulumi.ResourceOptions | None) -> pulumi.Input[str]:
+    """A name unique to this resource's URN: from its parent's URN when it has a parent (known in
+    previews too), else from project and stack, then its own type and name."""
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+    parent = opts.parent if opts is not None else None
+    if parent is None:
+        return make(resource_name, naming.identity(None, project, stack, resource_type, resource_name))
+    # The parent's URN as the SDK itself reads it for registration: its value only. As an Output it
+    # would also carry the parent as a dependency, and a component depends on its children: a cycle.
+    parent_urn: pulumi.Output[str] = pulumi.Output(set(), cast("Awaitable[str]", parent.urn.future()),
+                                                   parent.urn.is_known())
+    return parent_urn.apply(
+        lambda urn: make(resource_name, naming.identity(urn, project, stack, resource_type, resource_name)))
+
+
 class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
     """A Mithril spot bid and its instances, owned by the Pulumi engine."""
 
     task_id: pulumi.Output[str]
+    bid_name: pulumi.Output[str]
     status: pulumi.Output[str]
     bid_status: pulumi.Output[str]
     instance_ids: pulumi.Output[list[str]]
@@ -98,8 +115,9 @@ class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
 
     def __init__(self, resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = attrs.asdict(args, recurse=False)
+        props[naming.AUTO_NAMED] = props["task_name"] is None
         if props["task_name"] is None:
-            props["task_name"] = naming.task_name(pulumi.get_project(), pulumi.get_stack(), "task", resource_name)
+            props["task_name"] = _auto_name(naming.task_name, TASK_TYPE, resource_name, opts)
         props.update(dict.fromkeys(TASK_OUTPUT_KEYS))
         with _pickle_left_as_found():
             super().__init__(_TASK_PROVIDER, resource_name, props, opts)
@@ -117,8 +135,9 @@ class FlowVolume(pulumi.dynamic.Resource, module="flow", name="Volume"):
 
     def __init__(self, resource_name: str, args: FlowVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = attrs.asdict(args, recurse=False)
+        props[naming.AUTO_NAMED] = props["volume_name"] is None
         if props["volume_name"] is None:
-            props["volume_name"] = naming.volume_name(pulumi.get_project(), pulumi.get_stack(), resource_name)
+            props["volume_name"] = _auto_name(naming.volume_name, VOLUME_TYPE, resource_name, opts)
         props.update(dict.fromkeys(VOLUME_OUTPUT_KEYS))
         with _pickle_left_as_found():
             super().__init__(_VOLUME_PROVIDER, resource_name, props, opts)

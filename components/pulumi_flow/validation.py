@@ -143,6 +143,12 @@ def ready_timeout_minutes(value: object, field: str = "ready_timeout_minutes") -
     return positive_number(value, field, MAX_READY_TIMEOUT_MINUTES, "minutes", 30)
 
 
+def flag(value: object, field: str = "auto_named") -> bool:
+    if not isinstance(value, bool):
+        raise InputError(field, value, "must be true or false", "use True or False")
+    return value
+
+
 def choice(value: object, field: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise InputError(field, value, f"must be one of {', '.join(map(repr, allowed))}",

@@ -13,6 +13,7 @@ import pytest
 from pulumi_flow.resources import TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.engine import PolicyPackProcess, StackResource
+from pulumi_flow_policies.pack import CLONE_FILES, LAUNCHER
 
 pytestmark = pytest.mark.slow
 
@@ -113,11 +114,22 @@ def test_prices_writes_a_policy_config_that_follows_the_market(mithril: RunningE
         assert pack.analyze(resource) == [], "an H200 cluster can now be judged, and this one passes"
 
 
-def test_policy_pack_command_writes_the_repository_pack(tmp_path: Path) -> None:
+def test_the_repository_pack_is_the_one_the_package_describes() -> None:
+    for name, text in CLONE_FILES.items():
+        assert (ROOT / "policies" / name).read_text() == text, name
+    assert os.access(ROOT / "policies" / LAUNCHER, os.X_OK)
+
+
+def test_policy_pack_command_writes_the_pack_bound_to_this_environment(tmp_path: Path) -> None:
     result = cli("policy-pack", "--out", str(tmp_path / "pack"))
     assert result.returncode == 0
-    for name in ("PulumiPolicy.yaml", "__main__.py", "requirements.txt"):
-        assert (tmp_path / "pack" / name).read_text() == (ROOT / "policies" / name).read_text(), name
+    pack = tmp_path / "pack"
+    for name in ("PulumiPolicy.yaml", "__main__.py", LAUNCHER):
+        assert (pack / name).read_text() == (ROOT / "policies" / name).read_text(), name
+    assert os.access(pack / LAUNCHER, os.X_OK)
+    assert ".." not in (pack / "requirements.txt").read_text().split(), "no path into a clone it does not have"
+    # The pack's venv/ is the environment that holds this pulumi-flow (the test runs in a virtualenv).
+    assert (pack / "venv").resolve() == Path(sys.prefix).resolve()
 
 
 def test_emulator_command_prints_its_url_first() -> None:

@@ -72,8 +72,10 @@ def test_preview_tree_inputs_and_no_requests(mithril: RunningEmulator) -> None:
 def test_up_creates_bids_and_volumes_with_outputs(mithril: RunningEmulator) -> None:
     run = run_stack(seed_program)
     bids = {b["name"]: b for b in mithril.control.live_bids()}
-    assert sorted(bids) == sorted([run.named("gpu-infra-task").inputs["task_name"],
-                                   run.named("train-task").inputs["task_name"]])
+    assert sorted(bids) == sorted([run.named("gpu-infra-task").outputs["bid_name"],
+                                   run.named("train-task").outputs["bid_name"]])
+    for task in ("gpu-infra-task", "train-task"):
+        assert run.named(task).outputs["bid_name"].startswith(run.named(task).inputs["task_name"] + ".")
     assert len(mithril.control.live_volumes()) == 2
     assert len(run.outputs["gpu_ips"]) == 4
     assert run.outputs["hourly_bid"] == 200.0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
+from typing import Any
 
 import pytest
 
 from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider.task import bid_name
 from pulumi_flow.testing.emulator import RunningEmulator
 
 from .conftest import checked_task, checked_volume
@@ -20,7 +23,8 @@ def test_create_waits_until_every_instance_runs(task_provider: FlowTaskProvider,
     assert len(created.outs["public_ips"]) == 3 and len(set(created.outs["private_ips"])) == 3
     assert created.outs["task_name"] == "gpu-infra-1a2b3c4d"
     bid = mithril.backend.get_bid(created.id)
-    assert bid["name"] == "gpu-infra-1a2b3c4d", "the SDK's random suffix is off"
+    assert bid["name"] == created.outs["bid_name"] == bid_name(created.outs), "the SDK's random suffix is off"
+    assert re.fullmatch(r"gpu-infra-1a2b3c4d\.[0-9a-f]{8}", bid["name"])
 
 
 def test_workload_submits_with_terminate_on_exit(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
@@ -217,17 +221,35 @@ def test_import_reads_inputs_from_mithril(task_provider: FlowTaskProvider, mithr
     assert imported.inputs["max_price_per_hour"] == 30.0
 
 
-def test_adoption_checks_the_machines_and_restores_the_bid(task_provider: FlowTaskProvider,
-                                                           mithril: RunningEmulator) -> None:
-    """A same-named live bid is adopted only if it is the same machines; its price is set to today's."""
+def test_a_retried_create_adopts_its_own_bid_and_nothing_else(task_provider: FlowTaskProvider,
+                                                               mithril: RunningEmulator) -> None:
+    """Adopt-on-retry takes only this resource's own bid: same name (so the same specification)
+    and the same price. A look-alike is left alone, with an error that says what to do."""
     inputs = checked_task(max_price_per_hour=40.0)
     first = task_provider.create(inputs)
-    mithril.control.set_limit_price(first.id, "$33.00")
     mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
     adopted = task_provider.create(inputs)  # a retried create meets its own live bid by name
-    assert adopted.id == first.id
-    assert mithril.backend.get_bid(first.id)["limit_price"] == "$40.00"
+    assert adopted.id == first.id and [b["fid"] for b in mithril.control.live_bids()] == [first.id]
 
-    other = task_provider.create(checked_task(instance_type="8xh100", max_price_per_hour=60.0))
-    assert other.id != first.id, "a same-named bid of other machines is replaced, not adopted"
-    assert [b["fid"] for b in mithril.control.live_bids()] == [other.id]
+    mithril.control.set_limit_price(first.id, "$33.00")  # same name, another price: not this bid
+    with pytest.raises(FlowProviderError, match=r"bids \$33.00, not \$40.00.*left untouched"):
+        task_provider.create(inputs)
+    assert [(b["fid"], b["limit_price"]) for b in mithril.control.live_bids()] == [(first.id, "$33.00")]
+
+    other = task_provider.create(checked_task(command="python serve.py", max_price_per_hour=40.0))
+    assert other.id != first.id, "another specification is another name: placed beside, never adopted"
+    assert sorted(b["fid"] for b in mithril.control.live_bids()) == sorted([first.id, other.id])
+
+
+def test_a_strangers_bid_under_our_task_name_is_never_adopted(task_provider: FlowTaskProvider,
+                                                             mithril: RunningEmulator, flow_client: Any) -> None:
+    """Someone runs `flow run` with our task name (and even our machines): it is not ours."""
+    import flow
+
+    inputs = checked_task()
+    stranger = flow_client.run(flow.TaskConfig(
+        name=inputs["task_name"], unique_name=False, command="python other.py", instance_type="8xa100",
+        num_instances=2, max_price_per_hour=30.0, upload_code=False))
+    ours = task_provider.create(inputs)
+    assert ours.id != stranger.task_id
+    assert sorted(b["fid"] for b in mithril.control.live_bids()) == sorted([ours.id, stranger.task_id])

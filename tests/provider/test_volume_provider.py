@@ -13,7 +13,8 @@ from .conftest import checked_task, checked_volume
 def test_create_read_delete(volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
     created = volume_provider.create(checked_volume(size_gb=500, interface="block", region="us-central1-a"))
     assert created.outs == {"volume_name": "data-1a2b3c4d", "size_gb": 500, "interface": "block",
-                            "region": "us-central1-a", "volume_id": created.id, "attached_to": []}
+                            "region": "us-central1-a", "auto_named": None, "volume_id": created.id,
+                            "attached_to": []}
     assert volume_provider.read(created.id, created.outs).outs == created.outs
     volume_provider.delete(created.id, created.outs)
     assert mithril.control.live_volumes() == []
@@ -85,4 +86,4 @@ def test_import_reads_inputs(volume_provider: FlowVolumeProvider, mithril: Runni
     created = volume_provider.create(checked_volume(region="us-central1-a"))
     imported = volume_provider.read(created.id, {})
     assert imported.inputs == {"volume_name": "data-1a2b3c4d", "size_gb": 100, "interface": "file",
-                               "region": "us-central1-a"}
+                               "region": "us-central1-a", "auto_named": False}

@@ -8,7 +8,6 @@ from typing import Any
 import attrs
 import pulumi
 
-from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.components._args import rule
 from pulumi_flow.components._options import child_options
@@ -91,9 +90,7 @@ class DataVolumes(pulumi.ComponentResource):
             resource_name = f"{name}-{key}"
             self.volumes[key] = FlowVolume(
                 resource_name,
-                FlowVolumeArgs(size_gb=spec.size_gb, interface=spec.interface, region=args.region,
-                               volume_name=naming.volume_name(pulumi.get_project(), pulumi.get_stack(),
-                                                              resource_name)),
+                FlowVolumeArgs(size_gb=spec.size_gb, interface=spec.interface, region=args.region),
                 child_options(self, opts, protect=protect),
             )
         self.volume_ids = pulumi.Output.all(*(vol.volume_id for vol in self.volumes.values())).apply(

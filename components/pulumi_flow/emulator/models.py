@@ -256,6 +256,8 @@ class MithrilBackend:
         self.settings = settings or Settings()
         self.clock = clock
         self._lock = threading.RLock()
+        # Notified after every request and control action: tests wait on the cloud's state, not on time.
+        self._changed = threading.Condition(self._lock)
         self.instance_types = {it.fid: it for it in CATALOG}
         self.market_cents: dict[tuple[str, str], int] = {
             (it.fid, region): per_gpu[it.gpu_type] * it.num_gpus
@@ -277,7 +279,16 @@ class MithrilBackend:
         with self._lock:
             now = self.clock()
             self._advance(now)
-            yield now
+            try:
+                yield now
+            finally:
+                self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until `predicate()` holds (checked under the lock after every request or control
+        action); False if `timeout` seconds pass first."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
 
     def _advance(self, now: float) -> None:
         for bid in self.bids.values():

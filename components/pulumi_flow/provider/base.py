@@ -8,6 +8,7 @@ from typing import Any
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, ResourceProvider
 
 from pulumi_flow import validation as v
+from pulumi_flow.naming import keep_auto_name
 from pulumi_flow.provider.session import CONFIG_KEYS, Credentials
 
 
@@ -29,6 +30,7 @@ class FlowProvider(ResourceProvider):
     `configure` stays in the provider process, and `__getstate__` drops it anyway."""
 
     serialize_as_secret_always = False  # nothing secret inside; keep state readable
+    name_key: str  # the input that names the resource on Mithril (auto-named unless given)
 
     def __init__(self) -> None:
         self._config: dict[str, Any] = {}
@@ -49,6 +51,7 @@ class FlowProvider(ResourceProvider):
     def check_inputs(self, news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
         raise NotImplementedError
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, errors = self.check_inputs(news)
+        keep_auto_name(olds or {}, inputs, self.name_key)
         return CheckResult(inputs, [CheckFailure(e.field, e.reason) for e in errors])

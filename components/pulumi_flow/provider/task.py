@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
+from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.money import as_number, cents_up, limit_price, maybe_usd, usd
 from pulumi_flow.provider.base import FlowProvider, apply_rules
@@ -37,9 +38,11 @@ REPLACE_KEYS = ("role", "instance_type", "num_instances", "region", "command", "
                 "ssh_keys", "max_run_time_hours", "task_name")
 # Inputs changed in place: the price by PATCH, the rest only steer how we wait.
 UPDATE_KEYS = ("max_price_per_hour", "wait_until", "ready_timeout_minutes")
-INPUT_KEYS = REPLACE_KEYS + UPDATE_KEYS
-OUTPUT_KEYS = ("task_id", "status", "bid_status", "instance_ids", "public_ips", "private_ips", "ssh_user",
-               "ssh_port", "market_price_per_hour", "resolved_region")
+# What decides the machines and what runs on them: a digest of these is part of the bid's name.
+SPEC_KEYS = tuple(k for k in REPLACE_KEYS if k != "task_name")
+INPUT_KEYS = (*REPLACE_KEYS, *UPDATE_KEYS, naming.AUTO_NAMED)
+OUTPUT_KEYS = ("task_id", "bid_name", "status", "bid_status", "instance_ids", "public_ips", "private_ips",
+               "ssh_user", "ssh_port", "market_price_per_hour", "resolved_region")
 
 TERMINAL = ("completed", "failed", "cancelled")
 PREEMPTED_INSTANCE = "STATUS_PREEMPTED"
@@ -60,9 +63,10 @@ FIELD_RULES = {
     "wait_until": v.wait_until,
     "ready_timeout_minutes": v.ready_timeout_minutes,
     "volumes": v.mounts,
+    naming.AUTO_NAMED: v.flag,
 }
 REQUIRED = ("role", "instance_type", "max_price_per_hour", "command", "task_name")
-OPTIONAL_NONE = ("region", "image", "max_run_time_hours")
+OPTIONAL_NONE = ("region", "image", "max_run_time_hours", naming.AUTO_NAMED)
 
 
 def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
@@ -120,8 +124,15 @@ def _as_optional_number(amount: Decimal | None) -> float | None:
     return None if amount is None else as_number(amount)
 
 
+def bid_name(props: Mapping[str, Any]) -> str:
+    """The bid's name on Mithril: the task name and a digest of its full specification."""
+    return naming.bid_name(str(props["task_name"]), {k: props.get(k) for k in SPEC_KEYS})
+
+
 class FlowTaskProvider(FlowProvider):
     """Create, read, update and delete a Flow task (a Mithril spot bid)."""
+
+    name_key = "task_name"
 
     poll_interval_seconds = 0.5
     max_poll_interval_seconds = 10.0
@@ -239,7 +250,7 @@ class FlowTaskProvider(FlowProvider):
         from flow import TaskConfig
 
         fields: dict[str, Any] = {
-            "name": props["task_name"],
+            "name": bid_name(props),
             "unique_name": False,
             # A fresh key per create: the SDK's derived key would let Mithril answer a task
             # re-created after a deletion with its dead bid. Retries inside one create reuse it.
@@ -264,8 +275,9 @@ class FlowTaskProvider(FlowProvider):
         return TaskConfig(**fields)
 
     def _submit(self, flow: Flow, props: Mapping[str, Any], region: str | None, attempts: int = 3) -> str:
-        """Place the bid, or adopt our own live bid of the same name (a create retried after an
-        answer was lost). Every placement attempt is treated alike, so there is never a second bid."""
+        """Place the bid, or adopt this resource's own live bid (a create retried after an answer was
+        lost, or after `pulumi up` was killed). Only a bid with this resource's bid name, which carries
+        the digest of its full specification, at this very price, is its own: anything else is left alone."""
         from flow.errors import (
             AuthenticationError,
             AuthorizationError,
@@ -274,7 +286,7 @@ class FlowTaskProvider(FlowProvider):
             ValidationError,
         )
 
-        name = props["task_name"]
+        name = bid_name(props)
         for _ in range(attempts):
             forget_cached_state()
             try:
@@ -288,20 +300,20 @@ class FlowTaskProvider(FlowProvider):
                     if isinstance(exc, NameConflictError):
                         continue  # it ended in between: place ours
                     raise
-            if self._matches(flow, existing, props, region):
-                wanted = cents_up(usd(props["max_price_per_hour"]))
-                if maybe_usd(existing.get("limit_price")) != wanted:
-                    flow.bids.update_limit_price(str(existing["fid"]), limit_price(wanted))  # today's bid
+            mismatch = self._mismatch(flow, existing, props, region)
+            if mismatch is None:
                 return str(existing["fid"])
-            # Ours by name but not the machines the program asks for now: replace, never adopt.
-            self._cancel(flow, str(existing["fid"]), raise_errors=True)
+            raise FlowProviderError(
+                f"a live bid named {name!r} ({existing['fid']}) exists, but {mismatch}, so it is not this "
+                f"resource's bid and is left untouched. Fix: if it is a leftover of this stack, cancel it "
+                f"(`flow cancel {existing['fid']}`) and run `pulumi up` again")
         raise FlowProviderError(f"could not place the bid for task {name!r}: a live bid of that name kept "
                                 f"reappearing. Fix: cancel it with `flow cancel {name}` and run `pulumi up` again")
 
     @staticmethod
     def _find_own_bid(flow: Flow, name: str, attempts: int = 3) -> dict[str, Any] | None:
-        """Our live bid by its stack-unique name. If Mithril cannot even be asked, say so:
-        the bid may exist, and the next `up` adopts it by name instead of bidding again."""
+        """Our live bid by its name. If Mithril cannot even be asked, say so: the bid may exist,
+        and the next `up` adopts it by name instead of bidding again."""
         for attempt in range(attempts):
             try:
                 forget_cached_state()
@@ -318,17 +330,21 @@ class FlowTaskProvider(FlowProvider):
             f"to adopt it (never a second bid), or cancel it with `flow cancel {name}`")
 
     @staticmethod
-    def _matches(flow: Flow, bid: Mapping[str, Any], props: Mapping[str, Any], region: str | None) -> bool:
-        """Is this live bid the machines the program asks for (type, count, region)?"""
-        if int(bid.get("instance_quantity") or 0) != int(props.get("num_instances") or 1):
-            return False
+    def _mismatch(flow: Flow, bid: Mapping[str, Any], props: Mapping[str, Any], region: str | None) -> str | None:
+        """Why this live bid of our name is not the one this resource would place; None if it is."""
+        wanted_count = int(props.get("num_instances") or 1)
+        if int(bid.get("instance_quantity") or 0) != wanted_count:
+            return f"it has {bid.get('instance_quantity')} instances, not {wanted_count}"
         if region is not None and bid.get("region") != region:
-            return False
+            return f"it is in {bid.get('region')!r}, not {region!r}"
         catalog_entry = flow.pricing.instance_types().get(str(bid.get("instance_type")))
-        if catalog_entry is None:
-            return False
-        _name, gpus, family = catalog_entry
-        return f"{gpus}x{family}" == str(props["instance_type"]).lower()
+        wanted_type = str(props["instance_type"]).lower()
+        if catalog_entry is None or f"{catalog_entry[1]}x{catalog_entry[2]}" != wanted_type:
+            return f"its instance type {bid.get('instance_type')!r} is not {wanted_type!r}"
+        wanted_price = cents_up(usd(props["max_price_per_hour"]))
+        if maybe_usd(bid.get("limit_price")) != wanted_price:
+            return f"it bids {bid.get('limit_price')}, not {limit_price(wanted_price)}"
+        return None
 
     def _wait(self, flow: Flow, task_id: str, props: Mapping[str, Any]) -> Task:
         until = props.get("wait_until") or "submitted"
@@ -435,6 +451,7 @@ class FlowTaskProvider(FlowProvider):
             private_ips = [str(i.private_ip) for i in task.get_instances() if i.private_ip]
         return {
             "task_id": task.task_id,
+            "bid_name": task.name,
             "status": status,
             "bid_status": bid_status,
             "instance_ids": list(task.instances or []) if allocated else [],
@@ -462,6 +479,7 @@ class FlowTaskProvider(FlowProvider):
             "ssh_keys": [],
             "max_run_time_hours": None,
             "task_name": task.name,
+            naming.AUTO_NAMED: False,
             "wait_until": "running",
             "ready_timeout_minutes": DEFAULT_READY_TIMEOUT_MINUTES,
         }

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
+from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.provider.base import FlowProvider, apply_rules
 from pulumi_flow.provider.session import (
@@ -28,9 +29,10 @@ if TYPE_CHECKING:
 
 REPLACE_KEYS = ("size_gb", "interface", "region")
 UPDATE_KEYS = ("volume_name",)
-INPUT_KEYS = ("volume_name", "size_gb", "interface", "region")
+INPUT_KEYS = ("volume_name", "size_gb", "interface", "region", naming.AUTO_NAMED)
 OUTPUT_KEYS = ("volume_id", "attached_to")
-FIELD_RULES = {"volume_name": v.volume_name, "size_gb": v.size_gb, "interface": v.interface, "region": v.region}
+FIELD_RULES = {"volume_name": v.volume_name, "size_gb": v.size_gb, "interface": v.interface, "region": v.region,
+               naming.AUTO_NAMED: v.flag}
 
 
 def check_volume_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
@@ -49,6 +51,8 @@ def check_volume_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v
 
 class FlowVolumeProvider(FlowProvider):
     """Create, read, update (rename) and delete a Mithril volume."""
+
+    name_key = "volume_name"
 
     def check_inputs(self, news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
         return check_volume_inputs(news)
@@ -106,7 +110,7 @@ class FlowVolumeProvider(FlowProvider):
             observed = self._observe(volume)
             if "volume_name" not in props:  # import
                 inputs = {"volume_name": volume.name, "size_gb": volume.size_gb,
-                          "interface": _interface(volume), "region": volume.region}
+                          "interface": _interface(volume), "region": volume.region, naming.AUTO_NAMED: False}
                 return ReadResult(volume_id, {**inputs, **observed}, inputs=inputs)
             outs = {**self._inputs(props), **observed, "size_gb": volume.size_gb, "interface": _interface(volume)}
             return ReadResult(volume_id, outs)

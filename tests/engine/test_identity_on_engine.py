@@ -1,0 +1,64 @@
+"""Two resources never own one bid: names follow the URN, through the real engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi import automation as auto
+
+from pulumi_flow import TrainingCluster, TrainingClusterArgs, TrainingJob, TrainingJobArgs
+from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.real_engine import PulumiEngine
+from tests.engine.conftest import PACK
+
+pytestmark = pytest.mark.engine
+
+TASK_TYPE = "pulumi-python:dynamic/flow:Task"
+
+
+def llama_program() -> None:
+    """A cluster and a job that share the name `llama`; the job only when config says so."""
+    cluster = TrainingCluster("llama", TrainingClusterArgs(instance_type="8xa100", max_price_per_hour=30.0))
+    pulumi.export("cluster", cluster.task_id)
+    if pulumi.Config().get_bool("with_job"):
+        job = TrainingJob("llama", TrainingJobArgs(command="python train.py", instance_type="8xa100",
+                                                   max_price_per_hour=30.0, max_run_time_hours=1))
+        pulumi.export("job", job.task_id)
+
+
+def ids(result: Any) -> dict[str, str]:
+    return {key: value.value for key, value in result.outputs.items()}
+
+
+def test_a_cluster_and_a_job_of_one_name_created_together_get_two_bids(engine: PulumiEngine,
+                                                                       mithril: RunningEmulator) -> None:
+    stack = engine.stack("dev", project="llama", program=llama_program, env=mithril.env,
+                         config={"with_job": "true"})
+    outputs = ids(stack.up(policy_packs=[PACK]))
+    bids = {b["fid"]: b["name"] for b in mithril.control.live_bids()}
+    assert sorted(bids) == sorted([outputs["cluster"], outputs["job"]])
+    assert len(set(bids.values())) == 2, "two names, so no conflict and no adoption"
+
+
+def test_a_job_added_later_does_not_adopt_the_cluster_and_leaves_with_its_own_bid(
+        engine: PulumiEngine, mithril: RunningEmulator) -> None:
+    stack = engine.stack("dev", project="llama", program=llama_program, env=mithril.env)
+    cluster = ids(stack.up(policy_packs=[PACK]))["cluster"]
+
+    stack.set_config("with_job", auto.ConfigValue("true"))
+    job = ids(stack.up(policy_packs=[PACK]))["job"]
+    assert job != cluster
+    assert sorted(b["fid"] for b in mithril.control.live_bids()) == sorted([cluster, job])
+
+    stack.set_config("with_job", auto.ConfigValue("false"))
+    stack.up(policy_packs=[PACK])
+    assert [b["fid"] for b in mithril.control.live_bids()] == [cluster], "deleting the job kept the cluster"
+
+
+def test_one_program_in_two_stacks_gets_two_bids(engine: PulumiEngine, mithril: RunningEmulator) -> None:
+    first = ids(engine.stack("dev", project="llama", program=llama_program, env=mithril.env).up())
+    second = ids(engine.stack("prod", project="llama", program=llama_program, env=mithril.env).up())
+    assert first["cluster"] != second["cluster"]
+    assert len({b["name"] for b in mithril.control.live_bids()}) == 2

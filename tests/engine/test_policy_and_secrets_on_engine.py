@@ -1,0 +1,116 @@
+"""The pack's verdicts and the API key's secrecy, as the real CLI reports and records them."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from pulumi_flow.emulator import Settings
+from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
+from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
+from tests.engine.conftest import EXAMPLES, PACK
+
+pytestmark = pytest.mark.engine
+
+H100X8 = "it_5ECSoHQjLBzrp5YM"
+KEY = "fkey_engine_s3cr3t_" + secrets.token_hex(12)
+
+
+def test_underbid_is_rejected_by_name_and_nothing_is_created(engine: PulumiEngine, mithril: RunningEmulator) -> None:
+    stack = engine.project_stack(EXAMPLES / "underbid", env=mithril.env)
+    log = Transcript()
+    with pytest.raises(auto.CommandError) as failed:
+        stack.preview(policy_packs=[PACK], **log.hooks())
+    mandatory = [e for e in log.policy_violations() if e.enforcement_level == "mandatory"]
+    assert [e.policy_name for e in mandatory] == ["infrastructure-bid-floor"]
+    assert "$30" in mandatory[0].message and "$50" in mandatory[0].message
+    assert "infrastructure-bid-floor" in str(failed.value)
+    with pytest.raises(auto.CommandError, match="infrastructure-bid-floor"):
+        stack.up(policy_packs=[PACK])
+    assert mithril.control.write_requests() == [] and mithril.control.live_bids() == []
+
+
+def test_a_prices_config_from_the_market_changes_the_verdict(engine: PulumiEngine, mithril: RunningEmulator,
+                                                             tmp_path: Path) -> None:
+    """`pulumi-flow prices --out` reads Mithril's reserved prices; where H100s are cheap, $30 for 8 is enough."""
+    for region in ("us-central1-a", "eu-central1-a"):
+        mithril.control.set_market(H100X8, region, 1200)  # $1.50/GPU-hour spot, so $3.00 reserved
+    config = tmp_path / "thresholds.json"
+    command = [str(Path(sys.executable).parent / "pulumi-flow"), "prices", "--out", str(config)]
+    subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **mithril.env})
+    assert json.loads(config.read_text())["infrastructure-bid-floor"]["thresholds"]["h100"] == 3.0
+
+    stack = engine.project_stack(EXAMPLES / "underbid", env=mithril.env)
+    log = Transcript()
+    preview = stack.preview(policy_packs=[PACK], policy_pack_configs=[str(config)], **log.hooks())
+    assert preview.change_summary == {"create": 3}
+    assert [e for e in log.policy_violations() if e.enforcement_level == "mandatory"] == []
+    assert "pulumi-flow-policies" in log.text, "the pack did run"
+
+
+@pytest.fixture
+def keyed(tmp_path: Path) -> Iterator[RunningEmulator]:
+    """An emulator that answers only KEY, and no key anywhere in the environment."""
+    assert "MITHRIL_API_KEY" not in os.environ
+    with running_emulator(Settings(allocation_delay=0.0, boot_delay=0.0, api_key=KEY),
+                          flow_dir=str(tmp_path / "flow"), set_environ=False) as mithril:
+        yield mithril
+
+
+def assert_no_key(where: str, text: str) -> None:
+    assert KEY not in text and KEY[len("fkey_"):] not in text, f"the API key leaked into {where}"
+
+
+def every_file(*roots: Path) -> Iterator[tuple[Path, str]]:
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file():
+                yield path, path.read_text(errors="replace")
+
+
+def test_a_secret_config_key_never_reaches_state_logs_or_errors(engine: PulumiEngine, keyed: RunningEmulator,
+                                                                tmp_path: Path) -> None:
+    env = {k: v for k, v in keyed.env.items() if k != "MITHRIL_API_KEY"}
+    stack = engine.project_stack(EXAMPLES / "quickstart", env=env, secrets={"flow:apiKey": KEY})
+
+    up = stack.up(policy_packs=[PACK], log_verbosity=9, log_to_std_err=True, log_flow=True)
+    (bid,) = keyed.control.live_bids()
+    assert up.outputs["task_id"].value == bid["fid"], "the key from config reached Mithril"
+    seen: dict[str, Any] = {"up stdout": up.stdout, "up stderr (engine log, -v=9)": up.stderr,
+                            # As a user types it: the Automation API's export_stack() passes --show-secrets.
+                            "pulumi stack export": engine.run(stack, "stack", "export").stdout}
+    assert '"ciphertext"' in seen["pulumi stack export"], "the key is in state, encrypted (provider config)"
+    assert "Configure" in up.stderr or "configure" in up.stderr.lower(), "the verbose engine log was captured"
+
+    keyed.control.add_fault(kind="status", method="PATCH", path="/v2/spot/bids/.*", status=400,
+                            body=f"rejected Authorization: Bearer {KEY}")
+    stack.set_config("bid", auto.ConfigValue("26"))
+    stack.workspace.program = lambda: _quickstart_with_bid()
+    with pytest.raises(auto.CommandError) as failed:
+        stack.up(policy_packs=[PACK])
+    assert "rejected Authorization" in str(failed.value), "the echoing error reached the user"
+    seen["failed up"] = str(failed.value)
+
+    for where, text in seen.items():
+        assert_no_key(where, text)
+    for path, text in every_file(engine.backend, engine.home, Path(stack.workspace.work_dir)):
+        assert_no_key(str(path), text)
+
+
+def _quickstart_with_bid() -> None:
+    import pulumi
+
+    from pulumi_flow import TrainingCluster, TrainingClusterArgs
+
+    cluster = TrainingCluster("gpu-node", TrainingClusterArgs(
+        instance_type="8xa100", max_price_per_hour=pulumi.Config().require_float("bid")))
+    pulumi.export("task_id", cluster.task_id)
