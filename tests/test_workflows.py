@@ -76,14 +76,26 @@ def test_ci_runs_ruff_mypy_and_the_readme_test_command_on_each_python() -> None:
     assert "python -m pytest -q" in readme.split("\n## ")[0], "the README's test command is the one CI runs"
 
 
+def test_ci_installs_the_pulumi_cli_for_the_engine_tests() -> None:
+    steps = _load("ci.yml")["jobs"]["test"]["steps"]
+    uses = [str(s.get("uses", "")) for s in steps]
+    assert "pulumi/actions@v7" in uses
+    assert uses.index("pulumi/actions@v7") < [s.get("run") for s in steps].index("python -m pytest -q")
+
+
 def test_policy_workflow_previews_each_example_with_the_pack() -> None:
     policy = _load("policy.yml")
     assert "pull_request" in policy["on"]
-    assert "examples/**" in policy["on"]["pull_request"]["paths"]
+    assert {"examples/**", "pyproject.toml"} <= set(policy["on"]["pull_request"]["paths"])
     job = policy["jobs"]["preview"]
     examples = sorted(p.name for p in (ROOT / "examples").iterdir() if p.is_dir())
     assert sorted(job["strategy"]["matrix"]["example"]) == examples
-    (action,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
-    assert action["with"]["command"] == "preview"
-    assert action["with"]["policyPacks"].endswith("/policies")
-    assert action["with"]["cloud-url"].startswith("file://"), "a local backend: no Pulumi Cloud token in CI"
+    assert job["env"]["PULUMI_BACKEND_URL"].startswith("file://"), "a local backend: no Pulumi Cloud token in CI"
+    (install,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    assert install["uses"] == "pulumi/actions@v7" and "with" not in install, "install only"
+    (pack_venv,) = [s for s in job["steps"] if s.get("working-directory") == "policies"]
+    assert pack_venv["run"].strip() == "pulumi install"
+    (preview,) = [s for s in job["steps"] if "pulumi preview" in s.get("run", "")]
+    script = preview["run"]
+    assert "pulumi preview --non-interactive --policy-pack ../../policies/" in script
+    assert 'test "$status" -ne 0' in script and 'grep -q "infrastructure-bid-floor" preview.log' in script

@@ -50,10 +50,14 @@ class FlowTaskArgs:
 
 @attrs.define(kw_only=True)
 class FlowVolumeArgs:
+    """`allow_replacement=True` accepts that a change of size, interface or region replaces the volume
+    with a new, empty one (Mithril can do neither in place); without it such a change is refused."""
+
     size_gb: pulumi.Input[int]
     interface: pulumi.Input[str] = "file"
     region: pulumi.Input[str] | None = None
     volume_name: pulumi.Input[str] | None = None
+    allow_replacement: pulumi.Input[bool] = False
 
 
 _TASK_PROVIDER = FlowTaskProvider()
@@ -119,6 +123,10 @@ class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
         if props["task_name"] is None:
             props["task_name"] = _auto_name(naming.task_name, TASK_TYPE, resource_name, opts)
         props.update(dict.fromkeys(TASK_OUTPUT_KEYS))
+        if opts is not None and opts.custom_timeouts is not None:
+            pulumi.log.warn(
+                f"{resource_name}: custom_timeouts has no effect on pulumi-flow tasks (Python dynamic providers "
+                f"never receive it); how long `up` waits for the machines is ready_timeout_minutes")
         with _pickle_left_as_found():
             super().__init__(_TASK_PROVIDER, resource_name, props, opts)
 

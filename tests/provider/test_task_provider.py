@@ -253,3 +253,39 @@ def test_a_strangers_bid_under_our_task_name_is_never_adopted(task_provider: Flo
     ours = task_provider.create(inputs)
     assert ours.id != stranger.task_id
     assert sorted(b["fid"] for b in mithril.control.live_bids()) == sorted([ours.id, stranger.task_id])
+
+
+@pytest.mark.parametrize(("key", "value"), [("wait_until", "submitted"), ("ready_timeout_minutes", 90.0)])
+def test_changing_only_how_up_waits_is_no_change(key: str, value: object) -> None:
+    provider = FlowTaskProvider()
+    olds = checked_task()
+    news = provider.check(olds, {**olds, key: value}).inputs
+    assert news[key] == value
+    diff = provider.diff("bid_1", olds, news)
+    assert not diff.changes and diff.replaces == []
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("image", "nvcr.io/nvidia/pytorch:24.05-py3"), ("command", "python serve.py"), ("env", {"A": "1"}),
+    ("ssh_keys", ["sshkey_abc"]), ("max_run_time_hours", 5.0), ("task_name", "other-1a2b3c4d"),
+    ("role", "workload"), ("num_instances", 3), ("region", "eu-central1-a"), ("instance_type", "8xh100"),
+    ("volumes", [{"volume_id": "vol_1", "mount_path": "/data", "interface": "file"}]),
+])
+def test_a_change_of_what_runs_replaces_the_bid_old_one_first(key: str, value: object) -> None:
+    """The machines keep what they were started with: any change of it is a replacement, never an update."""
+    provider = FlowTaskProvider()
+    olds = checked_task()
+    news = provider.check(olds, {**olds, key: value}).inputs
+    diff = provider.diff("bid_1", olds, news)
+    assert diff.changes and diff.replaces == [key] and diff.delete_before_replace
+
+
+@pytest.mark.parametrize(("old", "new"), [(50.0, 50.01), (50.0, 50.4), (52.49, 52.5)])
+def test_a_reprice_by_cents_is_an_update_and_is_sent_to_the_cent(
+        old: float, new: float, task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task(max_price_per_hour=old))
+    news = task_provider.check(created.outs, {**created.outs, "max_price_per_hour": new}).inputs
+    diff = task_provider.diff(created.id, created.outs, news)
+    assert diff.changes and diff.replaces == []
+    task_provider.update(created.id, created.outs, news)
+    assert mithril.backend.get_bid(created.id)["limit_price"] == f"${new:.2f}"

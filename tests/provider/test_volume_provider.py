@@ -13,7 +13,8 @@ from .conftest import checked_task, checked_volume
 def test_create_read_delete(volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
     created = volume_provider.create(checked_volume(size_gb=500, interface="block", region="us-central1-a"))
     assert created.outs == {"volume_name": "data-1a2b3c4d", "size_gb": 500, "interface": "block",
-                            "region": "us-central1-a", "auto_named": None, "volume_id": created.id,
+                            "region": "us-central1-a", "allow_replacement": False, "auto_named": None,
+                            "volume_id": created.id,
                             "attached_to": []}
     assert volume_provider.read(created.id, created.outs).outs == created.outs
     volume_provider.delete(created.id, created.outs)
@@ -87,3 +88,27 @@ def test_import_reads_inputs(volume_provider: FlowVolumeProvider, mithril: Runni
     imported = volume_provider.read(created.id, {})
     assert imported.inputs == {"volume_name": "data-1a2b3c4d", "size_gb": 100, "interface": "file",
                                "region": "us-central1-a", "auto_named": False}
+
+
+@pytest.mark.parametrize(("key", "value"), [("size_gb", 200), ("interface", "block"), ("region", "eu-central1-a")])
+def test_a_change_that_would_replace_a_volume_is_refused_at_check(key: str, value: object) -> None:
+    """Mithril cannot resize or move a volume: replacing it means a new empty one. Refused, unless opted in."""
+    provider = FlowVolumeProvider()
+    olds = checked_volume(region="us-central1-a")
+    refused = provider.check(olds, {**olds, key: value})
+    assert [f.property for f in refused.failures] == [key]
+    assert "new EMPTY volume" in refused.failures[0].reason and "allow_replacement=True" in refused.failures[0].reason
+
+    allowed = provider.check(olds, {**olds, key: value, "allow_replacement": True})
+    assert allowed.failures == []
+    assert provider.diff("vol_1", olds, allowed.inputs).replaces == [key]
+
+
+def test_a_rename_and_a_first_create_are_not_refused() -> None:
+    provider = FlowVolumeProvider()
+    olds = checked_volume()
+    renamed = provider.check(olds, {**olds, "volume_name": "renamed-1a2b3c4d", "auto_named": False})
+    assert renamed.failures == []
+    diff = provider.diff("vol_1", olds, renamed.inputs)
+    assert diff.changes and diff.replaces == []
+    assert provider.check({}, {"volume_name": "fresh-1a2b3c4d", "size_gb": 100}).failures == []

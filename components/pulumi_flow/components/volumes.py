@@ -18,10 +18,14 @@ TYPE = "flow:index:DataVolumes"
 
 @attrs.frozen
 class VolumeSpec:
-    """One volume: size in GB and interface (`file` can be shared by several instances)."""
+    """One volume: size in GB and interface (`file` can be shared by several instances).
+
+    Mithril cannot resize a volume or change its interface: such a change makes a new, empty volume
+    and deletes the old one, so it is refused unless `allow_replacement=True`."""
 
     size_gb: int = attrs.field(converter=rule(v.size_gb))
     interface: str = attrs.field(default="file", converter=rule(v.interface))
+    allow_replacement: bool = attrs.field(default=False, converter=rule(v.flag))
 
 
 def _specs(value: object) -> dict[str, VolumeSpec]:
@@ -90,7 +94,8 @@ class DataVolumes(pulumi.ComponentResource):
             resource_name = f"{name}-{key}"
             self.volumes[key] = FlowVolume(
                 resource_name,
-                FlowVolumeArgs(size_gb=spec.size_gb, interface=spec.interface, region=args.region),
+                FlowVolumeArgs(size_gb=spec.size_gb, interface=spec.interface, region=args.region,
+                               allow_replacement=spec.allow_replacement),
                 child_options(self, opts, protect=protect),
             )
         self.volume_ids = pulumi.Output.all(*(vol.volume_id for vol in self.volumes.values())).apply(

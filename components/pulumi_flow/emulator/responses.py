@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,7 +55,7 @@ class RequestLog:
         self.keep_bodies = False
 
     def record(self, method: str, path: str, status: int, body: Any = None) -> None:
-        entry: dict[str, Any] = {"method": method, "path": path, "status": status}
+        entry: dict[str, Any] = {"method": method, "path": path, "status": status, "at": time.time()}
         if self.keep_bodies:
             entry["body"] = body
         with self._lock:

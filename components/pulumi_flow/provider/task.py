@@ -36,11 +36,14 @@ DEFAULT_READY_TIMEOUT_MINUTES = 30.0
 # Inputs whose change means different machines: the bid is replaced, old one first.
 REPLACE_KEYS = ("role", "instance_type", "num_instances", "region", "command", "image", "env", "volumes",
                 "ssh_keys", "max_run_time_hours", "task_name")
-# Inputs changed in place: the price by PATCH, the rest only steer how we wait.
-UPDATE_KEYS = ("max_price_per_hour", "wait_until", "ready_timeout_minutes")
+# Inputs changed in place on Mithril: the price, by PATCH.
+UPDATE_KEYS = ("max_price_per_hour",)
+# Inputs that only steer how `create` waits: recorded, but a change of them touches nothing on
+# Mithril, so it is no change at all.
+WAIT_KEYS = ("wait_until", "ready_timeout_minutes")
 # What decides the machines and what runs on them: a digest of these is part of the bid's name.
 SPEC_KEYS = tuple(k for k in REPLACE_KEYS if k != "task_name")
-INPUT_KEYS = (*REPLACE_KEYS, *UPDATE_KEYS, naming.AUTO_NAMED)
+INPUT_KEYS = (*REPLACE_KEYS, *UPDATE_KEYS, *WAIT_KEYS, naming.AUTO_NAMED)
 OUTPUT_KEYS = ("task_id", "bid_name", "status", "bid_status", "instance_ids", "public_ips", "private_ips",
                "ssh_user", "ssh_port", "market_price_per_hour", "resolved_region")
 
@@ -136,6 +139,9 @@ class FlowTaskProvider(FlowProvider):
 
     poll_interval_seconds = 0.5
     max_poll_interval_seconds = 10.0
+    # Machines usually come up within seconds of allocation: poll at the base rate that long, so a
+    # ready cluster is seen at once, then back off for the slow cases (an Open bid waiting for the market).
+    steady_poll_seconds = 10.0
 
     def check_inputs(self, news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
         return check_task_inputs(news)
@@ -352,6 +358,7 @@ class FlowTaskProvider(FlowProvider):
         timeout = float(props.get("ready_timeout_minutes") or DEFAULT_READY_TIMEOUT_MINUTES) * 60
         deadline = time.monotonic() + timeout
         interval = self.poll_interval_seconds
+        started = time.monotonic()
         while True:
             task = self._transient_retry(lambda: self._fresh_task(flow, task_id), deadline)
             status = task.status.value
@@ -371,7 +378,8 @@ class FlowTaskProvider(FlowProvider):
                     f"{bid_status}, {len(task.ssh_hosts or [])}/{count} instances up). A bid that stays Open is "
                     f"usually below the market. Fix: raise max_price_per_hour or ready_timeout_minutes")
             time.sleep(min(interval, max(deadline - time.monotonic(), 0)))
-            interval = min(interval * 1.5, self.max_poll_interval_seconds)
+            if time.monotonic() - started >= self.steady_poll_seconds:
+                interval = min(interval * 1.5, self.max_poll_interval_seconds)
 
     @staticmethod
     def _fresh_task(flow: Flow, task_id: str) -> Task:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from pulumi_flow import naming
 from pulumi_flow import validation as v
@@ -29,16 +29,20 @@ if TYPE_CHECKING:
 
 REPLACE_KEYS = ("size_gb", "interface", "region")
 UPDATE_KEYS = ("volume_name",)
-INPUT_KEYS = ("volume_name", "size_gb", "interface", "region", naming.AUTO_NAMED)
+# Opting in to losing the data: a change of a REPLACE_KEY is refused at `check` without it.
+ALLOW_REPLACEMENT = "allow_replacement"
+INPUT_KEYS = ("volume_name", "size_gb", "interface", "region", ALLOW_REPLACEMENT, naming.AUTO_NAMED)
 OUTPUT_KEYS = ("volume_id", "attached_to")
 FIELD_RULES = {"volume_name": v.volume_name, "size_gb": v.size_gb, "interface": v.interface, "region": v.region,
-               naming.AUTO_NAMED: v.flag}
+               ALLOW_REPLACEMENT: v.flag, naming.AUTO_NAMED: v.flag}
 
 
 def check_volume_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
     inputs: dict[str, Any] = {k: news.get(k) for k in INPUT_KEYS}
     if inputs["interface"] is None:
         inputs["interface"] = "file"
+    if inputs[ALLOW_REPLACEMENT] is None:
+        inputs[ALLOW_REPLACEMENT] = False
     errors: list[v.InputError] = []
     for key in sorted(set(news) - set(INPUT_KEYS) - set(OUTPUT_KEYS) - {"__provider"}):
         errors.append(v.InputError(key, news[key], "is not a FlowVolume input", f"use only {', '.join(INPUT_KEYS)}"))
@@ -57,15 +61,21 @@ class FlowVolumeProvider(FlowProvider):
     def check_inputs(self, news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
         return check_volume_inputs(news)
 
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Also refuses, before anything happens, a change that would replace the volume: Mithril cannot
+        resize or move one, so the replacement is a new, empty volume and the old one's data is deleted."""
+        result = super().check(olds, news)
+        if olds and not result.failures and not result.inputs.get(ALLOW_REPLACEMENT):
+            for key in _replaced_by(olds, result.inputs):
+                result.failures.append(CheckFailure(key, (
+                    f"{olds.get(key)!r} -> {result.inputs.get(key)!r}: Mithril cannot change a volume's {key}; "
+                    f"applying this creates a new EMPTY volume and deletes {olds.get('volume_name')!r} with its "
+                    f"data. Fix: keep {key}={olds.get(key)!r}, or, to accept losing the data, set "
+                    f"allow_replacement=True on this volume")))
+        return result
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in REPLACE_KEYS if v.is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
-        # No region asked for means "wherever it was placed": never a reason to replace.
-        if "region" in replaces and news.get("region") is None:
-            replaces.remove("region")
-        # Explicit sizes compare as numbers: the wire turns 100 into 100.0.
-        if "size_gb" in replaces and not v.is_unknown(news.get("size_gb")) and olds.get("size_gb") is not None \
-                and float(olds["size_gb"]) == float(news["size_gb"]):
-            replaces.remove("size_gb")
+        replaces = _replaced_by(olds, news)
         updates = [k for k in UPDATE_KEYS if v.is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, stables=[],
                           delete_before_replace=False)
@@ -180,9 +190,12 @@ class FlowVolumeProvider(FlowProvider):
 
     @staticmethod
     def _live_users(flow: Flow, volume: Volume) -> list[str]:
+        """The bids that still mount this volume, read fresh: the SDK's HTTP cache would still say
+        "live" about a task cancelled a second ago and refuse a delete that is safe."""
         users = []
         for bid_id in volume.bids or []:
             try:
+                forget_cached_state()
                 task = flow.get_task(str(bid_id))
             except Exception:  # noqa: BLE001 - an unreadable bid is treated as live: data first
                 users.append(str(bid_id))
@@ -190,6 +203,19 @@ class FlowVolumeProvider(FlowProvider):
             if (task.provider_metadata or {}).get("bid_status") != "Terminated":
                 users.append(str(bid_id))
         return users
+
+
+def _replaced_by(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """The inputs whose change makes this a new volume."""
+    replaces = [k for k in REPLACE_KEYS if v.is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+    # No region asked for means "wherever it was placed": never a reason to replace.
+    if "region" in replaces and news.get("region") is None:
+        replaces.remove("region")
+    # Explicit sizes compare as numbers: the wire turns 100 into 100.0.
+    if "size_gb" in replaces and not v.is_unknown(news.get("size_gb")) and olds.get("size_gb") is not None \
+            and float(olds["size_gb"]) == float(news["size_gb"]):
+        replaces.remove("size_gb")
+    return replaces
 
 
 def _interface(volume: Volume) -> str:
