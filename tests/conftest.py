@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.real_engine import find_cli
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Tests must never reach a real Mithril through a developer's environment.
 for _var in ("MITHRIL_API_KEY", "MITHRIL_API_URL", "MITHRIL_PROJECT", "MITHRIL_REGION", "FLOW_PROVIDER"):
@@ -21,3 +26,16 @@ def flow_client(mithril: RunningEmulator) -> Iterator[object]:
 
     with flow.Flow() as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def pulumi_cli() -> Path:
+    """The real Pulumi CLI: PULUMI_FLOW_CLI_DIR, else what `scripts/install-pulumi` finds or builds (pulumi
+    on PATH when new enough, else a build from Go modules cached per version). Without Go and without a
+    CLI, the tests that need it fail with the script's message, which says what to install: never a skip."""
+    if os.environ.get("PULUMI_FLOW_CLI_DIR"):
+        return find_cli()
+    done = subprocess.run([str(ROOT / "scripts" / "install-pulumi")], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"no Pulumi CLI for the engine tests:\n{done.stderr}", pytrace=False)
+    return find_cli(done.stdout.strip().splitlines()[-1])

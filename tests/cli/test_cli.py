@@ -37,44 +37,84 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert result.returncode == 0 and "usage: pulumi-flow" in result.stdout
 
 
-def test_run_complete_example_on_the_embedded_emulator() -> None:
-    result = cli("run", "examples/complete")
+ENGINES = ["builtin", "pulumi"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine_env(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
+    """Each `run` test on both engines: the built-in one, and the real Pulumi CLI."""
+    if request.param == "builtin":
+        return "builtin", {}
+    cli_dir = request.getfixturevalue("pulumi_cli")
+    return "pulumi", {"PULUMI_FLOW_CLI_DIR": str(cli_dir)}
+
+
+def run(engine_env: tuple[str, dict[str, str]], *args: str, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    engine, engine_vars = engine_env
+    return cli("run", *args, "--engine", engine, env={**engine_vars, **(env or {})})
+
+
+def test_run_complete_example_on_the_embedded_emulator(engine_env: tuple[str, dict[str, str]]) -> None:
+    result = run(engine_env, "examples/complete")
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    engine_line = "engine: Pulumi CLI v" if engine_env[0] == "pulumi" else "engine: built-in"
+    assert out.startswith(engine_line), out[:200]
     assert "no MITHRIL_API_URL: using a local Mithril emulator" in out
-    assert "FlowTask gpu-infra-task  infrastructure  4 x 8xa100 (32 GPUs)  bid $50.00/instance-hour = $200.00/hour" \
-        in out
-    assert out.count("FlowVolume storage-") == 4  # in the preview tree and in the result
+    assert "└─ FlowTask gpu-infra-task\n        infrastructure  4 x 8xa100 (32 GPUs)  bid $50.00/instance-hour = " \
+           "$200.00/hour\n        running  bid_" in out
+    assert "hourly bid across 1 task: $200.00/hour" in out
     gpu_ips = json.loads(out.split("gpu_ips: ", 1)[1].splitlines()[0])
     assert len(gpu_ips) == 4
     assert "Policies: no violations" in out
-    assert "torn down: bids 1, volumes 2" in out
+    assert "torn down: 1 bid, 2 volumes" in out
+    assert max(len(line) for line in out.splitlines() if "FlowTask" in line or "FlowVolume" in line) <= 120
     assert "\033[" not in out, "no colour when stdout is not a terminal"
-    assert "previewing flow-complete/dev ..." in result.stderr, "plain progress lines off a terminal"
+    if engine_env[0] == "pulumi":
+        assert "Resources:\n    + 6 created" in out, "the CLI's own update output"
+    else:
+        assert "previewing flow-complete/dev ..." in result.stderr, "plain progress lines off a terminal"
 
 
-def test_run_underbid_is_blocked_before_anything_is_created() -> None:
-    result = cli("run", "examples/underbid")
+def test_run_underbid_is_blocked_before_anything_is_created(engine_env: tuple[str, dict[str, str]],
+                                                            mithril: RunningEmulator) -> None:
+    result = run(engine_env, "examples/underbid", env=dict(mithril.env))
     assert result.returncode == 1
     assert "[mandatory] infrastructure-bid-floor: cheap-cluster-task: infrastructure bids $30.00" in result.stdout
     assert "blocked by mandatory policy violations: nothing was created" in result.stdout
+    assert mithril.control.write_requests() == []
 
 
-def test_run_against_a_given_url_tears_down_unless_kept(mithril: RunningEmulator) -> None:
+def test_run_against_a_given_url_tears_down_unless_kept(engine_env: tuple[str, dict[str, str]],
+                                                       mithril: RunningEmulator) -> None:
     env = dict(mithril.env)
-    result = cli("run", "examples/quickstart", env=env)
+    result = run(engine_env, "examples/quickstart", env=env)
     assert result.returncode == 0, result.stderr
     assert f"using emulator at {mithril.url}" in result.stdout
     assert mithril.control.live_bids() == [] and len(mithril.control.requests()) > 10
-    kept = cli("run", "examples/quickstart", "--keep", env=env)
-    assert kept.returncode == 0 and "kept 1 resources running" in kept.stdout
+    kept = run(engine_env, "examples/quickstart", "--keep", env=env)
+    assert kept.returncode == 0
+    assert ("kept: the stack's state is in" if engine_env[0] == "pulumi" else "kept 1 resource running") \
+        in kept.stdout
     assert len(mithril.control.live_bids()) == 1
+
+
+def test_run_engine_auto_says_which_it_chose(pulumi_cli: Path) -> None:
+    on_cli = cli("run", "examples/underbid", "--preview", env={"PULUMI_FLOW_CLI_DIR": str(pulumi_cli)})
+    assert on_cli.stdout.startswith("engine: Pulumi CLI v")
+    bare = {"PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                    if not (Path(p) / "pulumi").exists())}
+    without = cli("run", "examples/underbid", "--preview", env={"PULUMI_FLOW_CLI_DIR": "", **bare})
+    assert without.stdout.startswith("engine: built-in (no Pulumi CLI found")
+    forced = cli("run", "examples/underbid", "--engine", "pulumi", env={"PULUMI_FLOW_CLI_DIR": "", **bare})
+    assert forced.returncode == 2 and "--engine pulumi: no Pulumi CLI" in forced.stderr
 
 
 def test_run_preview_only_and_policy_config(tmp_path: Path) -> None:
     config = tmp_path / "policy.json"
     config.write_text(json.dumps({"infrastructure-bid-floor": {"enforcementLevel": "advisory"}}))
-    result = cli("run", "examples/underbid", "--preview", "--policy-pack-config", str(config))
+    result = cli("run", "examples/underbid", "--preview", "--policy-pack-config", str(config), "--engine", "builtin")
     assert result.returncode == 0
     assert "[advisory] infrastructure-bid-floor" in result.stdout
     assert "Created" not in result.stdout

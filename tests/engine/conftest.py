@@ -1,14 +1,10 @@
 """Fixtures for tests on the real Pulumi CLI and engine (through `pulumi.automation`).
 
-The CLI comes from `scripts/install-pulumi`: `pulumi` on PATH when it is new enough, else a build
-from Go modules cached per version. Without Go and without a CLI these tests fail with the
-script's message (what to install); they never skip.
+The CLI comes from the `pulumi_cli` fixture (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +12,7 @@ import pytest
 
 from pulumi_flow.emulator import Settings
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
-from pulumi_flow.testing.real_engine import PulumiEngine, find_cli
+from pulumi_flow.testing.real_engine import PulumiEngine
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -25,16 +21,6 @@ PACK = str(ROOT / "policies" / "pulumi-analyzer-flow")
 PACK_NAME = "pulumi-flow-policies"
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(scope="session")
-def pulumi_cli() -> Path:
-    if os.environ.get("PULUMI_FLOW_CLI_DIR"):
-        return find_cli()
-    done = subprocess.run([str(ROOT / "scripts" / "install-pulumi")], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"no Pulumi CLI for the engine tests:\n{done.stderr}", pytrace=False)
-    return find_cli(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture

@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--policy-pack-config", metavar="FILE", help="JSON, as for `pulumi up --policy-pack-config`")
     run.add_argument("--no-policies", action="store_true", help="skip the policy pack")
     run.add_argument("--keep", action="store_true",
-                     help="leave what was created running (no Pulumi state will track it)")
+                     help="leave what was created running (with --engine builtin no Pulumi state tracks it)")
+    run.add_argument("--engine", choices=("auto", "pulumi", "builtin"), default="auto",
+                     help="the real Pulumi CLI (PULUMI_FLOW_CLI_DIR or PATH), the built-in in-process engine, "
+                          "or the CLI when there is one (default: %(default)s)")
 
     emulator = commands.add_parser("emulator", parents=[emulator_parser(add_help=False)],
                                    help="serve the Mithril emulator (python -m pulumi_flow.emulator)",

@@ -8,11 +8,13 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from pulumi_flow.cli.console import Console
+from pulumi_flow.money import show, usd
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.runner import (
     UNKNOWN,
@@ -95,11 +97,42 @@ def _mithril(console: Console) -> Iterator[str]:
         yield emulator.url
 
 
+def _pulumi_cli(choice: str, console: Console) -> Path | None:
+    """The Pulumi CLI to run on, or None for the built-in engine; says which in one line."""
+    from pulumi_flow.testing.real_engine import PulumiCliMissingError, cli_version, find_cli
+
+    if choice == "builtin":
+        console.print("engine: built-in (in-process, Pulumi's mocks and the real providers)", "dim")
+        return None
+    try:
+        cli_dir = find_cli()
+    except PulumiCliMissingError as exc:
+        if choice == "pulumi":
+            raise UsageError(f"--engine pulumi: {exc}") from None
+        console.print("engine: built-in (no Pulumi CLI found; `scripts/install-pulumi` builds one, or put "
+                      "`pulumi` on PATH)", "dim")
+        return None
+    console.print(f"engine: Pulumi CLI {cli_version(cli_dir)} at {cli_dir}", "dim")
+    return cli_dir
+
+
 def run_command(args: argparse.Namespace, console: Console) -> int:
     main, project = _program(args.program)
     config = _config(args.config)
     policy_config = _policy_config(args.policy_pack_config)
     pack_dir = args.policy_pack
+    cli_dir = _pulumi_cli(args.engine, console)
+
+    if cli_dir is not None:
+        import tempfile
+
+        from pulumi_flow.cli.engine_run import run_on_engine
+        from pulumi_flow_policies.pack import write_pack
+
+        with _mithril(console), tempfile.TemporaryDirectory(prefix="pulumi-flow-pack-") as scratch:
+            pack = Path(pack_dir) if pack_dir else write_pack(Path(scratch) / "pack")
+            return run_on_engine(args, console, cli_dir=cli_dir, main=main, project=project, config=config,
+                                 pack_dir=pack.resolve())
 
     with _mithril(console):
         with console.status(f"previewing {project}/{args.stack}"):
@@ -122,7 +155,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         except StackError as exc:
             if exc.created and not args.keep:
                 deleted = tear_down(exc.created)
-                console.print(f"cleaned up {len(deleted)} resources created before the failure", "yellow")
+                console.print(f"cleaned up {_plural(len(deleted), 'resource')} created before the failure", "yellow")
             raise
         console.print()
         console.print(f"Created {project}/{args.stack}:", "bold")
@@ -133,69 +166,86 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
                 final_verdicts = evaluate_policies(run, pack_dir, policy_config)
             print_verdicts(console, final_verdicts)
         if args.keep:
-            console.print(f"kept {len(run.created)} resources running; no Pulumi state tracks them", "yellow")
+            console.print(f"kept {_plural(len(run.created), 'resource')} running; no Pulumi state tracks them",
+                          "yellow")
         else:
             with console.status("tearing down"):
                 deleted = tear_down(run.created)
             bids = sum(t == TASK_TYPE for t, _ in deleted)
-            console.print(f"torn down: bids {bids}, volumes {len(deleted) - bids} (use --keep to leave them)", "dim")
+            console.print(torn_down(bids, len(deleted) - bids), "dim")
     return 0
 
 
 def _money(value: Any) -> str:
-    return f"${float(value):,.2f}" if isinstance(value, int | float) else "?"
+    return show(value) if isinstance(value, int | float | Decimal) and not isinstance(value, bool) else "?"
 
 
-def describe(reg: Registration) -> str:
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def torn_down(bids: int, volumes: int) -> str:
+    return f"torn down: {_plural(bids, 'bid')}, {_plural(volumes, 'volume')} (use --keep to leave them)"
+
+
+def describe(reg: Registration) -> list[str]:
+    """A resource's facts, as short lines: what it is and costs, then where it lives."""
     props = {**(reg.checked_inputs or reg.inputs), **{k: v for k, v in reg.outputs.items() if v is not None}}
     if reg.type == TASK_TYPE:
         count = int(props.get("num_instances") or 1)
         instance_type = str(props.get("instance_type"))
-        gpus = count * int(instance_type.split("x")[0]) if instance_type.split("x")[0].isdigit() else "?"
+        per_instance = instance_type.split("x")[0]
+        gpus = _plural(count * int(per_instance), "GPU") if per_instance.isdigit() else "? GPUs"
         bid = props.get("max_price_per_hour")
-        hourly = _money(float(bid) * count) if isinstance(bid, int | float) else "?"
-        parts = [f"{props.get('role')}", f"{count} x {instance_type} ({gpus} GPUs)",
-                 f"bid {_money(bid)}/instance-hour = {hourly}/hour"]
+        hourly = _money(usd(bid) * count) if isinstance(bid, int | float) else "?"
+        lines = [f"{props.get('role')}  {count} x {instance_type} ({gpus})  bid {_money(bid)}/instance-hour = "
+                 f"{hourly}/hour"]
         if reg.id:
-            parts += [str(props.get("status")), reg.id]
-            if props.get("public_ips"):
-                parts.append(", ".join(props["public_ips"]))
-        return "  ".join(parts)
+            lines.append(f"{props.get('status')}  {reg.id}")
+            ips = list(props.get("public_ips") or [])
+            lines.extend("  ".join(ips[i:i + 4]) for i in range(0, len(ips), 4))
+        return lines
     if reg.type == VOLUME_TYPE:
         region = props.get("region") or "region chosen at create"
         parts = [f"{props.get('size_gb')} GB {props.get('interface')}", str(region)]
         parts.append("protected" if reg.protect else "NOT protected")
         if reg.id:
             parts.append(reg.id)
-        return "  ".join(parts)
-    return ""
+        return ["  ".join(parts)]
+    return []
 
 
 def print_tree(console: Console, run: StackRun) -> None:
+    """Components and their resources as a tree, in program order, with the stack's hourly bid."""
     children: dict[str | None, list[Registration]] = {}
     urns = {r.urn for r in run.resources}
     for reg in run.resources:
         parent = reg.parent if reg.parent in urns else None
         children.setdefault(parent, []).append(reg)
 
-    def show(reg: Registration, depth: int) -> None:
+    def draw(reg: Registration, lead: str, branch: str, rest: str) -> None:
         label = SHORT_TYPES.get(reg.type, reg.type.split(":")[-1])
-        detail = describe(reg)
-        console.print(f"{'  ' * depth}{'└─ ' if depth else ''}{console.paint(label, 'blue')} {reg.name}"
-                      + (f"  {detail}" if detail else ""))
-        for child in children.get(reg.urn, []):
-            show(child, depth + 1)
+        details = describe(reg)
+        console.print(f"{lead}{branch}{console.paint(label, 'blue')} {reg.name}")
+        kids = children.get(reg.urn, [])
+        for line in details:
+            console.print(f"{lead}{rest}{'│  ' if kids else '   '}{line}", "dim")
+        for index, child in enumerate(kids):
+            last = index == len(kids) - 1
+            draw(child, lead + rest, "└─ " if last else "├─ ", "   " if last else "│  ")
 
+    for kids in children.values():
+        kids.sort(key=lambda r: r.name)  # the engine's order varies with its parallelism; this does not
     for top in children.get(None, []):
-        show(top, 1)
+        draw(top, "  ", "", "")
     tasks = [r for r in run.resources if r.type == TASK_TYPE]
-    total = 0.0
+    total = Decimal(0)
     for task in tasks:
         props = task.checked_inputs or task.inputs
         bid = props.get("max_price_per_hour")
-        if isinstance(bid, int | float):
-            total += float(bid) * int(props.get("num_instances") or 1)
-    console.print(f"  hourly bid across {len(tasks)} tasks: {_money(total)}/hour", "dim")
+        if isinstance(bid, int | float) and not isinstance(bid, bool):
+            total += usd(bid) * int(props.get("num_instances") or 1)
+    console.print(f"  hourly bid across {_plural(len(tasks), 'task')}: {show(total)}/hour", "dim")
 
 
 def print_outputs(console: Console, outputs: Mapping[str, Any]) -> None:

@@ -44,7 +44,7 @@ class PulumiCliMissingError(RuntimeError):
 def find_cli(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The directory holding `pulumi` and `pulumi-resource-pulumi-python`: `explicit`, else
     `$PULUMI_FLOW_CLI_DIR`, else the directory of `pulumi` on PATH."""
-    candidate = explicit or os.environ.get("PULUMI_FLOW_CLI_DIR")
+    candidate = explicit or os.environ.get("PULUMI_FLOW_CLI_DIR") or None  # set but empty: unset
     if candidate is None:
         found = shutil.which("pulumi")
         candidate = os.path.dirname(found) if found else None
@@ -71,14 +71,22 @@ def project_name(program_dir: Path) -> str:
     return str(settings["name"])
 
 
-def program_from_dir(program_dir: Path) -> Callable[[], None]:
-    """The project's `__main__.py` as an inline program, run as the language host would run it."""
-    main = program_dir / "__main__.py"
+def program_from_file(main: Path) -> Callable[[], None]:
+    """A program file (a project's `__main__.py`) as an inline program, run as the language host runs it:
+    as `__main__`, with its directory importable."""
 
     def program() -> None:
-        runpy.run_path(str(main), run_name="__main__")
+        sys.path.insert(0, str(main.parent))
+        try:
+            runpy.run_path(str(main), run_name="__main__")
+        finally:
+            sys.path.remove(str(main.parent))
 
     return program
+
+
+def program_from_dir(program_dir: Path) -> Callable[[], None]:
+    return program_from_file(program_dir / "__main__.py")
 
 
 @attrs.frozen
