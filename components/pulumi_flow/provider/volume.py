@@ -65,8 +65,9 @@ class FlowVolumeProvider(FlowProvider):
         """Also refuses, before anything happens, a change that would replace the volume: Mithril cannot
         resize or move one, so the replacement is a new, empty volume and the old one's data is deleted."""
         result = super().check(olds, news)
-        if olds and not result.failures and not result.inputs.get(ALLOW_REPLACEMENT):
-            for key in _replaced_by(olds, result.inputs):
+        existing = {k: val for k, val in (olds or {}).items() if val is not None}  # a create sends no inputs
+        if existing.get("volume_name") and not result.failures and not result.inputs.get(ALLOW_REPLACEMENT):
+            for key in (k for k in _replaced_by(existing, result.inputs) if k in existing):
                 result.failures.append(CheckFailure(key, (
                     f"{olds.get(key)!r} -> {result.inputs.get(key)!r}: Mithril cannot change a volume's {key}; "
                     f"applying this creates a new EMPTY volume and deletes {olds.get('volume_name')!r} with its "
