@@ -14,15 +14,22 @@ from pulumi_flow.money import as_number, usd
 from pulumi_flow.resources import FlowTask, FlowTaskArgs
 
 
-def resolve_bid(explicit: pulumi.Input[float] | None, instance_type: pulumi.Input[str],
-                default: Callable[[str], float]) -> pulumi.Input[float]:
-    """The bid given, else `default(instance_type)`: now for a plain type, inside `apply` for an
-    Output (never branching on an unresolved value)."""
+def resolve_bid(explicit: pulumi.Input[float] | None, default: Callable[..., float],
+                *inputs: pulumi.Input[Any]) -> pulumi.Input[float]:
+    """The bid given, else `default(*inputs)`: now when every input is plain, inside `apply` when any
+    is an Output (never branching on an unresolved value)."""
     if explicit is not None:
         return explicit
-    if v.is_unknown(instance_type):
-        return pulumi.Output.from_input(instance_type).apply(default)
-    return default(str(instance_type))
+    if any(v.is_unknown(value) for value in inputs):
+        return pulumi.Output.all(*inputs).apply(lambda values: default(*values))
+    return default(*inputs)
+
+
+def when_known(value: pulumi.Input[Any], shape: Callable[[Any], Any]) -> pulumi.Input[Any]:
+    """`shape(value)` now for a plain value, inside `apply` for an Output."""
+    if v.is_unknown(value):
+        return pulumi.Output.from_input(value).apply(shape)
+    return shape(value)
 
 
 def counted_instance_type(value: object, field: str) -> str:
@@ -46,11 +53,11 @@ def mounts(value: object) -> tuple[VolumeMount, ...]:
 def check_mounts(owner: str, volumes: Sequence[VolumeMount], num_instances: Any, region: Any) -> None:
     """Cross-field rules on plain values; anything still unknown is left to the provider."""
     field = f"{owner}.volumes"
-    v.mounts([{"volume_id": f"{m.name}@{id(m.volume)}", "mount_path": m.mount_path, "interface": m.interface}
-              for m in volumes], field)
+    v.mounts([{"volume_id": f"{m.name}@{id(m.volume)}", "mount_path": m.mount_path,
+               **({} if v.is_unknown(m.interface) else {"interface": m.interface})} for m in volumes], field)
     if not v.is_unknown(num_instances):
         v.block_volumes_single_instance([{"interface": m.interface} for m in volumes], int(num_instances), field)
-    regions = {m.region for m in volumes if m.region is not None}
+    regions = {str(m.region) for m in volumes if m.region is not None and not v.is_unknown(m.region)}
     if len(regions) > 1:
         raise v.InputError(field, sorted(regions), "mounts volumes from different regions, and a task runs in one",
                            "create the volumes in one region")

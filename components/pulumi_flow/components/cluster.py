@@ -11,7 +11,14 @@ import pulumi
 from pulumi_flow import pricing
 from pulumi_flow import validation as v
 from pulumi_flow.components._args import rule
-from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts, resolve_bid
+from pulumi_flow.components._task import (
+    TaskComponent,
+    check_mounts,
+    counted_instance_type,
+    mounts,
+    resolve_bid,
+    when_known,
+)
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.money import as_number
 from pulumi_flow.resources import FlowTaskArgs
@@ -31,22 +38,22 @@ class TrainingClusterArgs:
     volumes: tuple[VolumeMount, ...] = attrs.field(factory=tuple, converter=mounts)
     region: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.region, optional=True))
     image: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.image, optional=True))
-    startup_script: str | None = attrs.field(default=None, converter=rule(
+    startup_script: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(
         functools.partial(v.text, example="pip install -r requirements.txt"), optional=True))
     ssh_keys: pulumi.Input[list[str]] = attrs.field(factory=list, converter=rule(v.ssh_keys))
     env: pulumi.Input[Mapping[str, str]] = attrs.field(factory=dict, converter=rule(v.env))
-    ready_timeout_minutes: float = attrs.field(default=30.0, converter=rule(v.ready_timeout_minutes))
+    ready_timeout_minutes: pulumi.Input[float] = attrs.field(default=30.0, converter=rule(v.ready_timeout_minutes))
 
     def __attrs_post_init__(self) -> None:
         check_mounts(type(self).__name__, self.volumes, self.num_instances, self.region)
 
     def bid(self) -> pulumi.Input[float]:
-        return resolve_bid(self.max_price_per_hour, self.instance_type, _threshold)
+        return resolve_bid(self.max_price_per_hour, _threshold, self.instance_type)
 
-    def command(self) -> str:
-        if self.startup_script:
-            return f"{self.startup_script.rstrip()}\n{KEEP_ALIVE}"
-        return KEEP_ALIVE
+    def command(self) -> pulumi.Input[str]:
+        if self.startup_script is None:
+            return KEEP_ALIVE
+        return when_known(self.startup_script, lambda script: f"{script.rstrip()}\n{KEEP_ALIVE}")
 
 
 def _threshold(instance_type: str) -> float:

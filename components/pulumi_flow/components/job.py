@@ -36,7 +36,8 @@ class TrainingJobArgs:
     instance_type: pulumi.Input[str] = attrs.field(converter=rule(counted_instance_type))
     num_instances: pulumi.Input[int] = attrs.field(default=1, converter=rule(v.num_instances))
     max_price_per_hour: pulumi.Input[float] | None = attrs.field(default=None, converter=rule(v.price, optional=True))
-    priority: str = attrs.field(default="med", converter=rule(functools.partial(v.choice, allowed=PRIORITIES)))
+    priority: pulumi.Input[str] = attrs.field(
+        default="med", converter=rule(functools.partial(v.choice, allowed=PRIORITIES)))
     volumes: tuple[VolumeMount, ...] = attrs.field(factory=tuple, converter=mounts)
     image: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.image, optional=True))
     env: pulumi.Input[Mapping[str, str]] = attrs.field(factory=dict, converter=rule(v.env))
@@ -44,15 +45,14 @@ class TrainingJobArgs:
     max_run_time_hours: pulumi.Input[float] | None = attrs.field(
         default=None, converter=rule(v.max_run_time_hours, optional=True))
     region: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.region, optional=True))
-    wait: str = attrs.field(default="submitted", converter=rule(v.wait_until))
-    ready_timeout_minutes: float = attrs.field(default=30.0, converter=rule(v.ready_timeout_minutes))
+    wait: pulumi.Input[str] = attrs.field(default="submitted", converter=rule(v.wait_until))
+    ready_timeout_minutes: pulumi.Input[float] = attrs.field(default=30.0, converter=rule(v.ready_timeout_minutes))
 
     def __attrs_post_init__(self) -> None:
         check_mounts(type(self).__name__, self.volumes, self.num_instances, self.region)
 
     def bid(self) -> pulumi.Input[float]:
-        priority = self.priority
-        return resolve_bid(self.max_price_per_hour, self.instance_type, lambda it: default_bid(it, priority))
+        return resolve_bid(self.max_price_per_hour, default_bid, self.instance_type, self.priority)
 
 
 class TrainingJob(TaskComponent):

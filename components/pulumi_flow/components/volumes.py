@@ -23,12 +23,16 @@ class VolumeSpec:
     Mithril cannot resize a volume or change its interface: such a change makes a new, empty volume
     and deletes the old one, so it is refused unless `allow_replacement=True`."""
 
-    size_gb: int = attrs.field(converter=rule(v.size_gb))
-    interface: str = attrs.field(default="file", converter=rule(v.interface))
+    size_gb: pulumi.Input[int] = attrs.field(converter=rule(v.size_gb))
+    interface: pulumi.Input[str] = attrs.field(default="file", converter=rule(v.interface))
     allow_replacement: bool = attrs.field(default=False, converter=rule(v.flag))
 
 
 def _specs(value: object) -> dict[str, VolumeSpec]:
+    if v.is_unknown(value):
+        raise v.InputError("DataVolumesArgs.volumes", value, "decides how many volumes exist, so it must be known "
+                           "when the program runs, not an Output",
+                           "give a plain dict; sizes and interfaces inside it may be Outputs")
     if not isinstance(value, Mapping) or not value:
         raise v.InputError("DataVolumesArgs.volumes", value, "must map volume names to sizes or VolumeSpec",
                            "use e.g. {'data': 1000, 'models': VolumeSpec(500, interface='block')}")
@@ -51,11 +55,18 @@ def _specs(value: object) -> dict[str, VolumeSpec]:
     return specs
 
 
+def _plain_flag(value: object) -> bool:
+    if v.is_unknown(value):
+        raise v.InputError("DataVolumesArgs.protect", value, "is a resource option, decided when the program runs: "
+                           "it cannot be an Output", "give True or False")
+    return v.flag(value, "DataVolumesArgs.protect")
+
+
 @attrs.frozen
 class DataVolumesArgs:
     volumes: dict[str, VolumeSpec] = attrs.field(converter=_specs)
-    region: str | None = attrs.field(default=None, converter=rule(v.region, optional=True))
-    protect: bool = True
+    region: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.region, optional=True))
+    protect: bool = attrs.field(default=True, converter=_plain_flag)
 
 
 @attrs.frozen
@@ -65,9 +76,9 @@ class VolumeMount:
 
     name: str
     mount_path: str
-    interface: str
+    interface: pulumi.Input[str]
     volume: FlowVolume
-    region: str | None
+    region: pulumi.Input[str] | None
 
     @property
     def volume_id(self) -> pulumi.Output[str]:
