@@ -39,6 +39,17 @@ def complete_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> None:
     assert outputs["hourly_bid"] == 200
 
 
+def complete_component_inputs(stack: Any) -> None:
+    """The components record what they were asked for, as pulumi-eks does: `pulumi stack export` shows it."""
+    resources = {r["type"]: r for r in stack.export_stack().deployment["resources"]}
+    cluster = resources["flow:index:TrainingCluster"]["inputs"]
+    assert (cluster["instance_type"], cluster["num_instances"], cluster["max_price_per_hour"]) == ("8xa100", 4, 50)
+    assert [(m["name"], m["mount_path"]) for m in cluster["volumes"]] == [("data", "/data"), ("models", "/mnt/models")]
+    volumes = resources["flow:index:DataVolumes"]["inputs"]
+    assert {k: v["size_gb"] for k, v in volumes["volumes"].items()} == {"data": 1000, "models": 500}
+    assert volumes["protect"] is True
+
+
 def quickstart_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> None:
     (bid,) = mithril.control.live_bids()
     assert outputs["task_id"] == bid["fid"] and len(outputs["public_ips"]) == 1
@@ -85,6 +96,8 @@ def test_example_lifecycle_on_the_real_engine(example: str, engine: PulumiEngine
     assert live_summary(mithril) == (expected.bids, expected.volume_sizes)
     outputs = {key: value.value for key, value in up.outputs.items()}
     expected.outputs(outputs, mithril)
+    if example == "complete":
+        complete_component_inputs(stack)
 
     # 3. Nothing to do afterwards: preview, refresh and up all agree with Mithril.
     mithril.control.clear_requests()

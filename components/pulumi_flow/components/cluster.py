@@ -10,7 +10,7 @@ import pulumi
 
 from pulumi_flow import pricing
 from pulumi_flow import validation as v
-from pulumi_flow.components._args import rule
+from pulumi_flow.components._args import recorded_inputs, rule
 from pulumi_flow.components._task import (
     TaskComponent,
     check_mounts,
@@ -72,7 +72,7 @@ class TrainingCluster(TaskComponent):
         if not isinstance(args, TrainingClusterArgs):
             raise TypeError(f"TrainingCluster({name!r}) takes TrainingClusterArgs, got {type(args).__name__}")
         bid = args.bid()  # may raise: before anything is registered
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(TYPE, name, recorded_inputs(args), opts)
         self._create_task(f"{name}-task", FlowTaskArgs(
             role="infrastructure", instance_type=args.instance_type, num_instances=args.num_instances,
             max_price_per_hour=bid, command=args.command(), region=args.region, image=args.image,

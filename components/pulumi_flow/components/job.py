@@ -9,7 +9,7 @@ import attrs
 import pulumi
 
 from pulumi_flow import validation as v
-from pulumi_flow.components._args import rule
+from pulumi_flow.components._args import recorded_inputs, rule
 from pulumi_flow.components._task import TaskComponent, check_mounts, counted_instance_type, mounts, resolve_bid
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.money import as_number, cents_up, usd
@@ -63,7 +63,7 @@ class TrainingJob(TaskComponent):
         if not isinstance(args, TrainingJobArgs):
             raise TypeError(f"TrainingJob({name!r}) takes TrainingJobArgs, got {type(args).__name__}")
         bid = args.bid()
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(TYPE, name, recorded_inputs(args), opts)
         self._create_task(f"{name}-task", FlowTaskArgs(
             role="workload", instance_type=args.instance_type, num_instances=args.num_instances,
             max_price_per_hour=bid, command=args.command, region=args.region, image=args.image, env=args.env,

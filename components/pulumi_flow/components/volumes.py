@@ -9,7 +9,7 @@ import attrs
 import pulumi
 
 from pulumi_flow import validation as v
-from pulumi_flow.components._args import rule
+from pulumi_flow.components._args import recorded_inputs, rule
 from pulumi_flow.components._options import child_options
 from pulumi_flow.resources import FlowVolume, FlowVolumeArgs
 
@@ -97,7 +97,7 @@ class DataVolumes(pulumi.ComponentResource):
     def __init__(self, name: str, args: DataVolumesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not isinstance(args, DataVolumesArgs):
             raise TypeError(f"DataVolumes({name!r}) takes DataVolumesArgs, got {type(args).__name__}")
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(TYPE, name, recorded_inputs(args), opts)
         self.args = args
         protect = args.protect or bool(opts and opts.protect)
         self.volumes: dict[str, FlowVolume] = {}
