@@ -46,6 +46,7 @@ class FlowTaskArgs:
     task_name: pulumi.Input[str] | None = None
     wait_until: pulumi.Input[str] | None = None
     ready_timeout_minutes: pulumi.Input[float] | None = None
+    paused: pulumi.Input[bool] = False
 
 
 @attrs.define(kw_only=True)

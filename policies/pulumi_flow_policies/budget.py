@@ -29,6 +29,9 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
             continue
         if text(resource.props, "status") in TERMINAL_STATUSES:
             continue  # finished work no longer bills
+        if resource.props.get("paused") is True:
+            lines.append(f"{resource.name} paused $0.00")
+            continue  # Mithril bills nothing for a paused bid
         bid = amount(resource.props, "max_price_per_hour")
         if bid is None:
             raise Malformed("max_price_per_hour", None, f"the bid of {resource.name}")

@@ -125,15 +125,28 @@ def test_errors_without_traceback_unless_debug() -> None:
     assert result.returncode == 2
     assert "error: examples/nowhere: no __main__.py there" in result.stderr and "Traceback" not in result.stderr
     assert "Traceback" in cli("--debug", "run", "examples/nowhere").stderr
+    assert "Traceback" in cli("run", "examples/nowhere", "--debug").stderr, "--debug after the command works too"
 
 
-def test_bad_program_input_fails_cleanly(tmp_path: Path) -> None:
+def test_bad_program_input_fails_cleanly(engine_env: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     (tmp_path / "__main__.py").write_text(
         "from pulumi_flow import TrainingCluster, TrainingClusterArgs\n"
         "TrainingCluster('c', TrainingClusterArgs(instance_type='h100'))\n")
-    result = cli("run", str(tmp_path))
+    result = run(engine_env, str(tmp_path))
     assert result.returncode == 2
     assert "TrainingClusterArgs.instance_type='h100'" in result.stderr and "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout
+
+
+def test_a_program_bug_shows_its_type_and_the_programs_own_line(engine_env: tuple[str, dict[str, str]],
+                                                                tmp_path: Path) -> None:
+    (tmp_path / "__main__.py").write_text("import pulumi\n\nsizes = {'data': 100}\nprint(sizes['models'])\n")
+    result = run(engine_env, str(tmp_path))
+    assert result.returncode == 2
+    assert "error: the program failed: KeyError: 'models'" in result.stderr
+    assert f"{tmp_path / '__main__.py'}:4" in result.stderr and "Traceback" not in result.stderr + result.stdout
+    debug = run(engine_env, str(tmp_path), "--debug")
+    assert "Traceback" in debug.stderr and "KeyError" in debug.stderr
 
 
 def test_prices_writes_a_policy_config_that_follows_the_market(mithril: RunningEmulator, tmp_path: Path) -> None:

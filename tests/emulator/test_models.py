@@ -126,3 +126,48 @@ def test_concurrent_creates_are_consistent(backend: MithrilBackend) -> None:
         thread.join()
     assert len(backend.live()["bids"]) == 10, "ten idempotency keys, ten bids"
     assert len(backend.live()["volumes"]) == 40
+
+
+def allocated_and_running(backend: MithrilBackend, clock: Clock) -> dict[str, Any]:
+    bid, _ = backend.create_bid(bid_body(), None)
+    clock.now += 10
+    backend.get_bid(bid["fid"])
+    clock.now += 5
+    return backend.get_bid(bid["fid"])
+
+
+def instance_states(backend: MithrilBackend, bid_id: str) -> list[str]:
+    return sorted(i["status"] for i in backend.list_instances([bid_id]))
+
+
+def test_pause_keeps_the_machines_attached_and_resume_boots_them(backend: MithrilBackend, clock: Clock) -> None:
+    bid = allocated_and_running(backend, clock)
+    machines = list(bid["instances"])
+    paused = backend.update_bid(bid["fid"], {"paused": True})
+    assert paused["status"] == "Paused" and paused["instances"] == machines
+    assert instance_states(backend, bid["fid"]) == ["STATUS_PAUSED", "STATUS_PAUSED"]
+
+    resumed = backend.update_bid(bid["fid"], {"paused": False})
+    assert resumed["status"] == "Allocated" and resumed["instances"] == machines
+    assert instance_states(backend, bid["fid"]) == ["STATUS_NEW", "STATUS_NEW"]
+    clock.now += 5
+    assert instance_states(backend, bid["fid"]) == ["STATUS_RUNNING", "STATUS_RUNNING"]
+
+
+def test_cancelling_a_paused_bid_terminates_its_machines(backend: MithrilBackend, clock: Clock) -> None:
+    bid = allocated_and_running(backend, clock)
+    backend.update_bid(bid["fid"], {"paused": True})
+    backend.cancel_bid(bid["fid"])
+    assert backend.get_bid(bid["fid"])["status"] == "Terminated"
+    assert instance_states(backend, bid["fid"]) == ["STATUS_TERMINATED", "STATUS_TERMINATED"]
+
+
+def test_a_bid_paused_before_allocation_waits_in_the_auction_when_resumed(backend: MithrilBackend,
+                                                                          clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(), None)
+    backend.update_bid(bid["fid"], {"paused": True})
+    clock.now += 100
+    assert backend.get_bid(bid["fid"])["status"] == "Paused", "a paused bid is never allocated"
+    assert backend.update_bid(bid["fid"], {"paused": False})["status"] == "Open"
+    clock.now += 10
+    assert backend.get_bid(bid["fid"])["status"] == "Allocated"

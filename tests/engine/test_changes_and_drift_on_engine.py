@@ -15,6 +15,7 @@ from tests.engine.conftest import PACK
 pytestmark = pytest.mark.engine
 
 A100X8 = "it_Sg1nDx1I8NFep60J"
+TASK_TYPE = "pulumi-python:dynamic/flow:Task"
 
 
 def cluster_program() -> None:
@@ -53,12 +54,14 @@ def test_a_bid_change_is_one_patch_of_the_same_bid(cluster_stack: Any, mithril: 
     (before,) = mithril.control.live_bids()
     cluster_stack.set_config("bid", pulumi.automation.ConfigValue("32.5"))
 
-    preview = cluster_stack.preview(policy_packs=[PACK])
-    assert preview.change_summary.get("update") == 1 and "replace" not in preview.change_summary
+    planned = Transcript()
+    cluster_stack.preview(policy_packs=[PACK], **planned.hooks())
+    assert planned.steps(TASK_TYPE) == [("update", "gpu-task")]
     assert writes(mithril) == []
 
-    up = cluster_stack.up(policy_packs=[PACK])
-    assert up.summary.resource_changes is not None and up.summary.resource_changes.get("update") == 1
+    applied = Transcript()
+    up = cluster_stack.up(policy_packs=[PACK], **applied.hooks())
+    assert applied.steps(TASK_TYPE) == [("update", "gpu-task")]
     assert writes(mithril) == [("PATCH", f"/v2/spot/bids/{before['fid']}")]
     (after,) = mithril.control.live_bids()
     assert after["fid"] == before["fid"] and after["limit_price"] == "$32.50"
@@ -70,8 +73,10 @@ def test_an_instance_type_change_replaces_the_bid_old_one_first(cluster_stack: A
     cluster_stack.set_config("instance_type", pulumi.automation.ConfigValue("8xh100"))
     cluster_stack.set_config("bid", pulumi.automation.ConfigValue("60"))
 
-    up = cluster_stack.up(policy_packs=[PACK])
-    assert up.summary.resource_changes is not None and up.summary.resource_changes.get("replace") == 1
+    applied = Transcript()
+    up = cluster_stack.up(policy_packs=[PACK], **applied.hooks())
+    # Delete-before-replace, as the engine plans it: the old bid goes first, then the new one is made.
+    assert [op for op, _ in applied.steps(TASK_TYPE)] == ["delete-replaced", "replace", "create-replacement"]
     (after,) = mithril.control.live_bids()
     assert after["fid"] != before["fid"] and outputs(up)["task_id"] == after["fid"]
     assert mithril.backend.instance_types[after["instance_type"]].name == "h100-80gb.sxm.8x"
@@ -117,11 +122,13 @@ def test_out_of_band_reprice_shows_and_up_restores_it(cluster_stack: Any, mithri
     (bid,) = mithril.control.live_bids()
     mithril.control.set_limit_price(bid["fid"], "$35.00")
 
-    refresh = cluster_stack.refresh()
-    assert refresh.summary.resource_changes is not None and refresh.summary.resource_changes.get("update") == 1
+    refreshed = Transcript()
+    cluster_stack.refresh(**refreshed.hooks())
+    assert refreshed.steps(TASK_TYPE) == [("update", "gpu-task")]
     assert task_state(cluster_stack)["max_price_per_hour"] == 35
-    up = cluster_stack.up(policy_packs=[PACK])
-    assert up.summary.resource_changes is not None and up.summary.resource_changes.get("update") == 1
+    applied = Transcript()
+    cluster_stack.up(policy_packs=[PACK], **applied.hooks())
+    assert applied.steps(TASK_TYPE) == [("update", "gpu-task")]
     (after,) = mithril.control.live_bids()
     assert after["fid"] == bid["fid"] and after["limit_price"] == "$30.00"
 
@@ -147,3 +154,37 @@ def test_a_volume_deleted_behind_our_back_is_reported(cluster_stack: Any, mithri
     assert "storage-data" in log.text and "deleted" in log.text
     urns = [r["urn"] for r in cluster_stack.export_stack().deployment["resources"]]
     assert not any(u.endswith("::storage-data") for u in urns), "state no longer claims the volume"
+
+
+def paused_cluster_program() -> None:
+    config = pulumi.Config()
+    cluster = TrainingCluster("gpu", TrainingClusterArgs(instance_type="8xa100", num_instances=2,
+                                                         max_price_per_hour=30.0,
+                                                         paused=config.get_bool("paused") or False))
+    pulumi.export("task_id", cluster.task_id)
+    pulumi.export("public_ips", cluster.public_ips)
+
+
+def test_pause_and_resume_as_code(engine: PulumiEngine, mithril: RunningEmulator) -> None:
+    stack = engine.stack("dev", project="flow-pause", program=paused_cluster_program, env=mithril.env)
+    (bid_id,) = [outputs(stack.up(policy_packs=[PACK]))["task_id"]]
+    mithril.control.clear_requests()
+
+    stack.set_config("paused", pulumi.automation.ConfigValue("true"))
+    applied = Transcript()
+    stack.up(policy_packs=[PACK], **applied.hooks())
+    assert applied.steps(TASK_TYPE) == [("update", "gpu-task")]
+    assert writes(mithril) == [("PATCH", f"/v2/spot/bids/{bid_id}")]
+    assert mithril.backend.get_bid(bid_id)["status"] == "Paused"
+
+    mithril.control.pause(bid_id, paused=False)  # resumed outside Pulumi: drift the next refresh reports
+    refreshed = Transcript()
+    stack.refresh(**refreshed.hooks())
+    assert refreshed.steps(TASK_TYPE) == [("update", "gpu-task")]
+    stack.up(policy_packs=[PACK])
+    assert mithril.backend.get_bid(bid_id)["status"] == "Paused", "up restored what the program says"
+
+    stack.set_config("paused", pulumi.automation.ConfigValue("false"))
+    resumed = outputs(stack.up(policy_packs=[PACK]))
+    assert resumed["task_id"] == bid_id and len(resumed["public_ips"]) == 2
+    assert mithril.backend.get_bid(bid_id)["status"] == "Allocated"

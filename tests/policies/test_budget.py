@@ -41,3 +41,17 @@ def test_malformed_bid_is_a_violation() -> None:
     (message,) = violations(POLICY, stack_args([Res(TASK_TYPE, "c", task(max_price_per_hour="lots"))],
                                                {"max_hourly_spend": 10.0}))
     assert "max_price_per_hour" in message
+
+
+def test_a_paused_cluster_costs_nothing_and_is_named() -> None:
+    """Mithril bills nothing while a bid is paused: the budget counts it at $0, not at its bid."""
+    paused = [Res(TASK_TYPE, "cluster", task(paused=True)), Res(TASK_TYPE, "job", JOB)]
+    assert violations(POLICY, stack_args(paused, {"max_hourly_spend": 6.0})) == []
+    (message,) = violations(POLICY, stack_args(paused, {"max_hourly_spend": 5.0}))
+    assert "$6.00/hour" in message and "cluster paused $0.00" in message
+
+
+def test_money_is_summed_exactly() -> None:
+    """Three bids of $0.10 are $0.30, not 0.30000000000000004 over a $0.30 budget."""
+    dimes = [Res(TASK_TYPE, f"c{i}", task(JOB, max_price_per_hour=0.1)) for i in range(3)]
+    assert violations(POLICY, stack_args(dimes, {"max_hourly_spend": 0.3})) == []

@@ -130,6 +130,43 @@ def test_paused_bid_reads_paused(task_provider: FlowTaskProvider, mithril: Runni
     mithril.control.pause(created.id)
     read = task_provider.read(created.id, created.outs)
     assert read.id == created.id and read.outs["bid_status"] == "Paused" and read.outs["public_ips"] == []
+    assert read.inputs is not None and read.inputs["paused"] is True, "a pause made elsewhere is input drift"
+    diff = task_provider.diff(created.id, read.outs, created.outs)
+    assert diff.changes and diff.replaces == [], "the next up resumes it in place"
+
+
+def test_pause_and_resume_are_one_patch_of_the_same_bid(task_provider: FlowTaskProvider,
+                                                        mithril: RunningEmulator) -> None:
+    inputs = checked_task()
+    created = task_provider.create(inputs)
+    paused_inputs = task_provider.check(created.outs, {**created.outs, "paused": True}).inputs
+    diff = task_provider.diff(created.id, created.outs, paused_inputs)
+    assert diff.changes and diff.replaces == []
+
+    mithril.control.clear_requests()
+    paused = task_provider.update(created.id, created.outs, paused_inputs)
+    assert [(r["method"], r["path"]) for r in mithril.control.write_requests()] == [
+        ("PATCH", f"/v2/spot/bids/{created.id}")]
+    assert paused.outs["bid_status"] == "Paused" and paused.outs["paused"] is True
+    assert mithril.backend.get_bid(created.id)["instances"] == created.outs["instance_ids"], "machines kept"
+
+    resumed = task_provider.update(created.id, paused.outs, {**paused_inputs, "paused": False})
+    assert resumed.outs["status"] == "running" and len(resumed.outs["public_ips"]) == 2, "up waits for them"
+    assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
+
+
+def test_a_cluster_declared_paused_is_placed_and_paused(task_provider: FlowTaskProvider,
+                                                        mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task(paused=True))
+    assert mithril.backend.get_bid(created.id)["status"] == "Paused"
+    assert created.outs["paused"] is True and created.outs["bid_status"] == "Paused"
+
+
+def test_state_without_paused_is_not_a_change() -> None:
+    provider = FlowTaskProvider()
+    news = checked_task()
+    olds = {k: val for k, val in news.items() if k != "paused"}  # written before `paused` existed
+    assert not provider.diff("bid_1", olds, news).changes
 
 
 def test_unallocatable_bid_times_out_and_is_cancelled(task_provider: FlowTaskProvider,

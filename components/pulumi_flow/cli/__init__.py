@@ -24,10 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"pulumi-flow {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    # --debug is taken after the command too (`pulumi-flow run X --debug`); SUPPRESS keeps the
+    # subcommand from resetting a --debug given before it.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
-        "run", help="run a Pulumi program in-process: preview, policy pack, up, report",
+        "run", parents=[debug], help="run a Pulumi program in-process: preview, policy pack, up, report",
         description="Run a Pulumi Python program in-process with pulumi-flow's real providers, as `pulumi up "
                     "--policy-pack` would: preview it, judge the preview with the policy pack (stop on a "
                     "mandatory violation), create everything, print the tree, the outputs and every verdict, "
@@ -53,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     del emulator
 
     prices = commands.add_parser(
-        "prices", help="read Mithril's live prices; write a --policy-pack-config that follows them",
+        "prices", parents=[debug], help="read Mithril's live prices; write a --policy-pack-config that follows them",
         description="Read spot and reserved prices per instance type through the Flow SDK (MITHRIL_API_KEY, "
                     "MITHRIL_API_URL, MITHRIL_PROJECT) and print them. With --out, write a "
                     "--policy-pack-config file whose infrastructure-bid-floor thresholds are the highest "
@@ -61,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     prices.add_argument("--out", metavar="FILE", help="write the policy pack config here")
     prices.add_argument("--margin", type=float, default=1.0, help="margin to record in the config (default: 1.0)")
 
-    pack = commands.add_parser("policy-pack", help="write the policy pack's directory (for an installed wheel)",
+    pack = commands.add_parser("policy-pack", parents=[debug],
+                               help="write the policy pack's directory (for an installed wheel)",
                                description="Write PulumiPolicy.yaml, __main__.py and requirements.txt: a "
                                            "directory to pass to `pulumi up --policy-pack`.")
     pack.add_argument("--out", required=True, metavar="DIR", help="directory to write")

@@ -39,6 +39,12 @@ def pack_argument(cli_dir: Path, pack_dir: Path) -> str:
     return str(launcher)
 
 
+def _last_error(exc: Exception) -> str:
+    """The engine's own last `error:` line from a failed command, the part a person needs."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip().startswith("error:")]
+    return lines[-1].removeprefix("error:").strip() if lines else "see above"
+
+
 def verdicts(transcript: Transcript) -> list[Verdict]:
     return [Verdict(policy=e.policy_name, level=e.enforcement_level, message=e.message, urn=e.resource_urn or "")
             for e in transcript.policy_violations()]
@@ -61,15 +67,27 @@ def state_run(stack: Any, project: str, outputs: dict[str, Any]) -> StackRun:
 
 def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, main: Path, project: str,
                   config: dict[str, str], pack_dir: Path) -> int:
+    import pulumi
     from pulumi import automation as auto
 
-    from pulumi_flow.cli.run import print_outputs, print_tree, print_verdicts, torn_down
+    from pulumi_flow.cli.run import ProgramFailed, print_outputs, print_tree, print_verdicts, program_error, torn_down
 
     keep_dir = Path(tempfile.mkdtemp(prefix="pulumi-flow-run-")) if args.keep else None
     with tempfile.TemporaryDirectory(prefix="pulumi-flow-run-") as scratch:
         root = keep_dir or Path(scratch)
         engine = PulumiEngine(cli_dir, home=root / "home", backend=root / "state")
-        stack = engine.stack(args.stack, project=project, program=program_from_file(main), config=config,
+        failures: list[BaseException] = []
+        run_program = program_from_file(main)
+
+        def program() -> None:
+            # The engine prints a program's traceback; say it as pulumi-flow says errors instead.
+            try:
+                run_program()
+            except Exception as exc:  # noqa: BLE001 - any program error, re-raised as a clean RunError
+                failures.append(exc)
+                raise pulumi.RunError(program_error(exc, main)) from None
+
+        stack = engine.stack(args.stack, project=project, program=program, config=config,
                              env={k: v for k, v in os.environ.items() if k.startswith(("MITHRIL_", "FLOW_"))})
         packs = [] if args.no_policies else [pack_argument(cli_dir, pack_dir)]
         pack_configs = [args.policy_pack_config] if args.policy_pack_config else []
@@ -81,13 +99,15 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
         try:
             stack.preview(policy_packs=packs, policy_pack_configs=pack_configs, on_output=echo,
                           on_event=preview_log.events.append)
-        except auto.CommandError:
+        except auto.CommandError as exc:
             found = verdicts(preview_log)
             if any(v.blocking for v in found):
                 print_verdicts(console, found)
                 console.print("blocked by mandatory policy violations: nothing was created", "red", "bold")
                 return 1
-            raise
+            if failures:
+                raise ProgramFailed(program_error(failures[0], main)) from failures[0]
+            raise RuntimeError(f"pulumi preview failed (its output is above): {_last_error(exc)}") from exc
         if not args.no_policies:
             print_verdicts(console, verdicts(preview_log))
         if args.preview:
@@ -99,6 +119,10 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
             try:
                 up = stack.up(policy_packs=packs, policy_pack_configs=pack_configs, on_output=echo,
                               on_event=up_log.events.append)
+            except auto.CommandError as exc:
+                if failures:
+                    raise ProgramFailed(program_error(failures[0], main)) from failures[0]
+                raise RuntimeError(f"pulumi up failed (its output is above): {_last_error(exc)}") from exc
             finally:
                 created = True  # whatever `up` managed before an error is in the state: destroy covers it
             console.print()

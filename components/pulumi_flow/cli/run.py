@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import json
 import os
+import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
@@ -31,6 +32,25 @@ SHORT_TYPES = {TASK_TYPE: "FlowTask", VOLUME_TYPE: "FlowVolume"}
 
 class UsageError(Exception):
     """A mistake in the command line: said plainly, no traceback."""
+
+
+class ProgramFailed(Exception):
+    """The user's program raised: said as its type, message and the program's own file and line."""
+
+
+def program_error(exc: BaseException, main: Path) -> str:
+    """`TypeError: ... (__main__.py:12)`: the innermost frame in the program's own directory. An InputError
+    already names the field, the value and the fix, so it is said as it is."""
+    from pulumi_flow.validation import InputError
+
+    where = ""
+    home = main.parent.resolve()
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename).resolve().is_relative_to(home):
+            where = f" ({frame.filename}:{frame.lineno})"
+            break
+    kind = "" if isinstance(exc, InputError) else f"{type(exc).__name__}: "
+    return f"the program failed: {kind}{exc}{where}"
 
 
 def _program(path: str) -> tuple[Path, str]:
@@ -136,7 +156,10 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
 
     with _mithril(console):
         with console.status(f"previewing {project}/{args.stack}"):
-            preview = run_stack(main, project=project, stack=args.stack, preview=True, config=config)
+            try:
+                preview = run_stack(main, project=project, stack=args.stack, preview=True, config=config)
+            except StackError as exc:
+                raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
         console.print(f"Preview of {project}/{args.stack}: {len(preview.resources)} resources", "bold")
         print_tree(console, preview)
         if not args.no_policies:
@@ -156,7 +179,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             if exc.created and not args.keep:
                 deleted = tear_down(exc.created)
                 console.print(f"cleaned up {_plural(len(deleted), 'resource')} created before the failure", "yellow")
-            raise
+            raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
         console.print()
         console.print(f"Created {project}/{args.stack}:", "bold")
         print_tree(console, run)

@@ -43,6 +43,7 @@ class TrainingClusterArgs:
     ssh_keys: pulumi.Input[list[str]] = attrs.field(factory=list, converter=rule(v.ssh_keys))
     env: pulumi.Input[Mapping[str, str]] = attrs.field(factory=dict, converter=rule(v.env))
     ready_timeout_minutes: pulumi.Input[float] = attrs.field(default=30.0, converter=rule(v.ready_timeout_minutes))
+    paused: pulumi.Input[bool] = attrs.field(default=False, converter=rule(v.flag))
 
     def __attrs_post_init__(self) -> None:
         check_mounts(type(self).__name__, self.volumes, self.num_instances, self.region)
@@ -77,5 +78,5 @@ class TrainingCluster(TaskComponent):
             role="infrastructure", instance_type=args.instance_type, num_instances=args.num_instances,
             max_price_per_hour=bid, command=args.command(), region=args.region, image=args.image,
             env=args.env, ssh_keys=args.ssh_keys, wait_until="running",
-            ready_timeout_minutes=args.ready_timeout_minutes,
+            ready_timeout_minutes=args.ready_timeout_minutes, paused=args.paused,
         ), args.volumes, opts)

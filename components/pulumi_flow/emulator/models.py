@@ -478,11 +478,9 @@ class MithrilBackend:
             if paused is not None and not isinstance(paused, bool):
                 raise EmulatorError(422, f"paused must be a boolean, got {paused!r}", "paused")
             if paused is True and bid.status != BID_PAUSED:
-                self._release_instances(bid, INSTANCE_PAUSED)
-                bid.status = BID_PAUSED
+                self._pause(bid)
             elif paused is False and bid.status == BID_PAUSED:
-                bid.status = BID_OPEN
-                bid.open_since = now
+                self._resume(bid, now)
             self._advance(now)
             return bid.to_api()
 
@@ -491,6 +489,23 @@ class MithrilBackend:
             bid = self._bid(fid)
             if bid.live:
                 self._terminate(bid, now)
+
+    def _pause(self, bid: Bid) -> None:
+        """Mithril's pause: billing stops, the machines stop but stay the bid's, and come back on resume."""
+        for fid in bid.instances:
+            self.instances[fid].status = INSTANCE_PAUSED
+        bid.status = BID_PAUSED
+
+    def _resume(self, bid: Bid, now: float) -> None:
+        """The paused machines boot again; a bid paused before it was allocated waits in the auction."""
+        if bid.instances:
+            for fid in bid.instances:
+                self.instances[fid].status = INSTANCE_NEW
+                self.instances[fid].created_at = now
+            bid.status = BID_ALLOCATED
+        else:
+            bid.status = BID_OPEN
+            bid.open_since = now
 
     def _terminate(self, bid: Bid, now: float) -> None:
         self._release_instances(bid, INSTANCE_TERMINATED)

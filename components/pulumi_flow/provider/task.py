@@ -36,8 +36,8 @@ DEFAULT_READY_TIMEOUT_MINUTES = 30.0
 # Inputs whose change means different machines: the bid is replaced, old one first.
 REPLACE_KEYS = ("role", "instance_type", "num_instances", "region", "command", "image", "env", "volumes",
                 "ssh_keys", "max_run_time_hours", "task_name")
-# Inputs changed in place on Mithril: the price, by PATCH.
-UPDATE_KEYS = ("max_price_per_hour",)
+# Inputs changed in place on Mithril, by PATCH of the bid: its price, and whether it is paused.
+UPDATE_KEYS = ("max_price_per_hour", "paused")
 # Inputs that only steer how `create` waits: recorded, but a change of them touches nothing on
 # Mithril, so it is no change at all.
 WAIT_KEYS = ("wait_until", "ready_timeout_minutes")
@@ -49,6 +49,8 @@ OUTPUT_KEYS = ("task_id", "bid_name", "status", "bid_status", "instance_ids", "p
 
 TERMINAL = ("completed", "failed", "cancelled")
 PREEMPTED_INSTANCE = "STATUS_PREEMPTED"
+# What an input absent from older state meant: no change when a newer version adds the input.
+DEFAULTS: dict[str, Any] = {"paused": False}
 T = TypeVar("T")
 
 FIELD_RULES = {
@@ -67,6 +69,7 @@ FIELD_RULES = {
     "ready_timeout_minutes": v.ready_timeout_minutes,
     "volumes": v.mounts,
     naming.AUTO_NAMED: v.flag,
+    "paused": v.flag,
 }
 REQUIRED = ("role", "instance_type", "max_price_per_hour", "command", "task_name")
 OPTIONAL_NONE = ("region", "image", "max_run_time_hours", naming.AUTO_NAMED)
@@ -82,6 +85,8 @@ def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.I
                                    f"use only {', '.join(INPUT_KEYS)}"))
     if inputs["num_instances"] is None:
         inputs["num_instances"] = 1
+    if inputs["paused"] is None:
+        inputs["paused"] = False
     inputs["env"] = news.get("env") or {}
     inputs["volumes"] = news.get("volumes") or []
     inputs["ssh_keys"] = news.get("ssh_keys") or []
@@ -150,7 +155,8 @@ class FlowTaskProvider(FlowProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in REPLACE_KEYS if v.contains_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
-        updates = [k for k in UPDATE_KEYS if v.contains_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
+        updates = [k for k in UPDATE_KEYS
+                   if v.contains_unknown(news.get(k)) or not _same(olds.get(k, DEFAULTS.get(k)), news.get(k))]
         changes = replaces + updates
         return DiffResult(changes=bool(changes), replaces=replaces, stables=[],
                           delete_before_replace=True)
@@ -165,7 +171,12 @@ class FlowTaskProvider(FlowProvider):
             try:
                 # Everything after the bid exists is inside this block: whatever fails, the
                 # engine records nothing, so nothing may be left billing.
-                task = self._wait(flow, task_id, props)
+                if props.get("paused"):
+                    # Declared paused: placed, then paused at once; there are no machines to wait for.
+                    self._set_paused(flow, task_id, True)
+                    task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
+                else:
+                    task = self._wait(flow, task_id, props)
                 outs = {**self._inputs(props), **self._transient_retry(lambda: self._observe(flow, task, props))}
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
                 self._cancel(flow, task_id)
@@ -184,8 +195,23 @@ class FlowTaskProvider(FlowProvider):
                     live = self._transient_retry(lambda: self._fresh_task(flow, task_id))
                     if _live_limit(live) != wanted:
                         raise
+            if bool(olds.get("paused")) != bool(news.get("paused")):
+                self._set_paused(flow, task_id, bool(news.get("paused")))
+                if not news.get("paused"):
+                    # Resumed: the machines boot again; like a create, `up` returns once they run.
+                    self._wait(flow, task_id, news)
             task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
             return UpdateResult({**self._inputs(news), **self._observe(flow, task, {**olds, **news})})
+
+    def _set_paused(self, flow: Flow, task_id: str, paused: bool) -> None:
+        """Pause or resume the bid (Mithril stops billing while paused). A lost answer is checked against
+        Mithril before it is called a failure."""
+        try:
+            flow.bids.set_paused(task_id, paused=paused)
+        except Exception:
+            live = self._transient_retry(lambda: self._fresh_task(flow, task_id))
+            if ((live.provider_metadata or {}).get("bid_status") == "Paused") != paused:
+                raise
 
     def delete(self, task_id: str, props: dict[str, Any]) -> None:
         creds = self.credentials
@@ -217,6 +243,8 @@ class FlowTaskProvider(FlowProvider):
             if live_price is not None:
                 # A bid changed out of band is input drift: `refresh` shows it, the next `up` puts it back.
                 inputs["max_price_per_hour"] = as_number(live_price)
+            # So is a pause or resume made outside Pulumi.
+            inputs["paused"] = observed["bid_status"] == "Paused"
             return ReadResult(task_id, {**inputs, **observed}, inputs=inputs)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -488,6 +516,7 @@ class FlowTaskProvider(FlowProvider):
             "max_run_time_hours": None,
             "task_name": task.name,
             naming.AUTO_NAMED: False,
+            "paused": meta.get("bid_status") == "Paused",
             "wait_until": "running",
             "ready_timeout_minutes": DEFAULT_READY_TIMEOUT_MINUTES,
         }

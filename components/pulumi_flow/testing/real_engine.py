@@ -33,6 +33,8 @@ OFFLINE_ENV = {
     "PULUMI_CONFIG_PASSPHRASE": "",
     "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
 }
+# The steps of one replacement, each reported on its own.
+REPLACEMENT_STEPS = ("delete-replaced", "replace", "create-replacement")
 # The files a CLI directory must hold: the CLI, and the plugin it execs for Python dynamic providers.
 CLI_FILES = ("pulumi", "pulumi-resource-pulumi-python")
 
@@ -163,6 +165,25 @@ class Transcript:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
+
+    def steps(self, resource_type: str | None = None) -> list[tuple[str, str]]:
+        """The engine's steps that change something, as (operation, resource name), optionally of one type.
+        A step's final word is its outputs event (a refresh that found drift reports `update` there); a
+        preview has only the planned one. `same`, and a refresh that found nothing, are left out."""
+        final: dict[str, tuple[str, str]] = {}
+        planned: list[tuple[str, str]] = []
+        for event in self.events:
+            step = event.resource_pre_event or event.res_outputs_event
+            if step is None or resource_type not in (None, step.metadata.type):
+                continue
+            op = getattr(step.metadata.op, "value", str(step.metadata.op))
+            entry = (op, step.metadata.urn.rsplit("::", 1)[-1])
+            if event.res_outputs_event is not None:
+                final[f"{step.metadata.urn}#{len(final)}" if op in REPLACEMENT_STEPS else step.metadata.urn] = entry
+            else:
+                planned.append(entry)
+        chosen = list(final.values()) if final else planned
+        return [(op, name) for op, name in chosen if op not in ("same", "refresh")]
 
     def policy_violations(self) -> list[Any]:
         """The engine's own policy events: (policy name, enforcement level, message)."""
