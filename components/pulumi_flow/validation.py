@@ -185,9 +185,13 @@ def image(value: object, field: str = "image") -> str:
 
 
 def region(value: object, field: str = "region") -> str:
-    if not isinstance(value, str) or not REGION_RE.fullmatch(value):
-        raise InputError(field, value, "is not a Mithril region name",
-                         "use a region such as 'us-central1-a', or leave it out to let the volumes decide")
+    """A region Mithril has, by the Flow SDK's own region data: refused here, before any request."""
+    from flow.resources.loader import get_valid_regions
+
+    known = list(get_valid_regions("mithril"))
+    if not isinstance(value, str) or not REGION_RE.fullmatch(value) or value not in known:
+        raise InputError(field, value, f"is not a Mithril region (the Flow SDK knows {', '.join(known)})",
+                         "use one of those, e.g. 'us-central1-a', or leave it out to let the volumes decide")
     return value
 
 

@@ -214,3 +214,13 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
             status, _ = _http(mithril, method, path, body)
             assert status < 300, f"{method} {path} answered {status}"
     # validated_log checks every one of these answers against the spec at teardown.
+
+
+def test_the_sdks_default_region_works_for_a_volume(flow_client: Any, mithril: RunningEmulator) -> None:
+    """`Flow().volumes.create(100)` with no region goes to flow-compute's default region, which the
+    emulator knows because its regions come from the SDK's own regions.json."""
+    from flow.constants import DEFAULT_REGION
+
+    volume = flow_client.volumes.create(100)
+    assert volume.region == DEFAULT_REGION
+    assert [v["region"] for v in mithril.control.live_volumes()] == [DEFAULT_REGION]

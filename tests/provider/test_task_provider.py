@@ -326,3 +326,22 @@ def test_a_reprice_by_cents_is_an_update_and_is_sent_to_the_cent(
     assert diff.changes and diff.replaces == []
     task_provider.update(created.id, created.outs, news)
     assert mithril.backend.get_bid(created.id)["limit_price"] == f"${new:.2f}"
+
+
+def test_an_under_market_bid_names_the_market_and_the_least_bid_that_allocates(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    mithril.control.set_market(A100_8X, "us-central1-a", 1_650)
+    mithril.control.set_market(A100_8X, "eu-central1-a", 1_800)
+    with pytest.raises(FlowProviderError) as caught:
+        task_provider.create(checked_task(max_price_per_hour=5.0))
+    message = str(caught.value)
+    assert "max_price_per_hour=$5.00" in message and "below the market for 8xa100" in message
+    assert "eu-central1-a $18.00, us-central1-a $16.50" in message
+    assert "least bid that would be allocated is $16.50" in message and "nothing was placed" in message
+    assert mithril.control.write_requests() == [] and mithril.control.live_bids() == []
+
+
+def test_an_unknown_region_is_refused_at_check_from_the_sdks_region_data() -> None:
+    result = FlowTaskProvider().check({}, {**checked_task(), "region": "us-east9-z"})
+    assert [f.property for f in result.failures] == ["region"]
+    assert "us-central5-a" in result.failures[0].reason, "the SDK's own list is named"

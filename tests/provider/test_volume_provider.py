@@ -24,8 +24,8 @@ def test_create_read_delete(volume_provider: FlowVolumeProvider, mithril: Runnin
 def test_no_region_goes_to_mithril_region_then_to_a_gpu_region(volume_provider: FlowVolumeProvider,
                                                                mithril: RunningEmulator,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MITHRIL_REGION", "us-east1-a")
-    assert volume_provider.create(checked_volume(volume_name="a-1")).outs["region"] == "us-east1-a"
+    monkeypatch.setenv("MITHRIL_REGION", "us-central5-a")  # the SDK's default region: storage only
+    assert volume_provider.create(checked_volume(volume_name="a-1")).outs["region"] == "us-central5-a"
     monkeypatch.delenv("MITHRIL_REGION")
     gpu_regions = {row["region"] for row in mithril.backend.availability()}
     assert volume_provider.create(checked_volume(volume_name="b-1")).outs["region"] in gpu_regions

@@ -114,13 +114,20 @@ CATALOG: tuple[InstanceType, ...] = (
     InstanceType("it_7RHoQUztab9lU9Ne", "h200.8x", "H200", 8, 141),
 )
 
-# Spot market per GPU-hour in cents, per region. `us-east1-a` sells no GPUs, like the
-# regions a volume can land in when nobody names one.
+# Spot market per GPU-hour in cents, per region. The other regions the Flow SDK knows sell no GPUs,
+# like the regions a volume can land in when nobody names one (the SDK's default region among them).
 GPU_REGIONS: dict[str, dict[str, int]] = {
     "us-central1-a": {"A100": 200, "H100": 300, "H200": 400},
     "eu-central1-a": {"A100": 220, "H100": 320, "H200": 420},
 }
-STORAGE_ONLY_REGIONS: tuple[str, ...] = ("us-east1-a",)
+def _sdk_regions() -> list[str]:
+    """Mithril's regions as the Flow SDK ships them (resources/data/regions.json): one list, not two."""
+    from flow.resources.loader import get_valid_regions
+
+    return list(get_valid_regions("mithril"))
+
+
+STORAGE_ONLY_REGIONS: tuple[str, ...] = tuple(r for r in _sdk_regions() if r not in GPU_REGIONS)
 RESERVED_MARKUP = 2  # reserved price = spot price x this
 
 

@@ -17,7 +17,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from pulumi_flow import naming
 from pulumi_flow import validation as v
-from pulumi_flow.money import as_number, cents_up, limit_price, maybe_usd, usd
+from pulumi_flow.money import as_number, cents_up, limit_price, maybe_usd, show, usd
 from pulumi_flow.provider.base import FlowProvider, apply_rules
 from pulumi_flow.provider.session import (
     FlowProviderError,
@@ -325,7 +325,10 @@ class FlowTaskProvider(FlowProvider):
             forget_cached_state()
             try:
                 return str(flow.run(self._task_config(props, region)).task_id)
-            except (AuthenticationError, AuthorizationError, ValidationError, ResourceNotAvailableError):
+            except ResourceNotAvailableError:
+                self._raise_if_under_market(flow, props, region)
+                raise  # no capacity at any price: nothing was placed
+            except (AuthenticationError, AuthorizationError, ValidationError):
                 raise  # refused before or by Mithril: nothing was placed
             except Exception as exc:
                 # A live bid of our name (NameConflictError), or an answer lost on the way back.
@@ -343,6 +346,27 @@ class FlowTaskProvider(FlowProvider):
                 f"(`flow cancel {existing['fid']}`) and run `pulumi up` again")
         raise FlowProviderError(f"could not place the bid for task {name!r}: a live bid of that name kept "
                                 f"reappearing. Fix: cancel it with `flow cancel {name}` and run `pulumi up` again")
+
+    @staticmethod
+    def _raise_if_under_market(flow: Flow, props: Mapping[str, Any], region: str | None) -> None:
+        """The SDK refuses a bid under the market before sending it, without saying the price: say it,
+        and the least bid that would be allocated (the lowest market where this type is sold)."""
+        from pulumi_flow.pricing import gpu_family_and_count
+
+        family, count = gpu_family_and_count(str(props["instance_type"]))
+        markets = {row.region: usd(row.price_per_instance_hour) for row in flow.pricing.market()
+                   if str(row.gpu_type).lower() == family and row.gpu_count == count
+                   and region in (None, row.region) and row.price_per_instance_hour is not None}
+        bid = cents_up(usd(props["max_price_per_hour"]))
+        if not markets or bid >= min(markets.values()):
+            return
+        least = cents_up(min(markets.values()))
+        prices = ", ".join(f"{name} {show(price)}" for name, price in sorted(markets.items()))
+        raise FlowProviderError(
+            f"max_price_per_hour={show(bid)}: below the market for {props['instance_type']} (now {prices} per "
+            f"instance-hour). Mithril allocates a bid at or above the market, so the least bid that would be "
+            f"allocated is {show(least)}; nothing was placed. Fix: set max_price_per_hour to at least {least} (a "
+            f"cluster also needs headroom above it, or it is preempted when the market rises)")
 
     @staticmethod
     def _find_own_bid(flow: Flow, name: str, attempts: int = 3) -> dict[str, Any] | None:
