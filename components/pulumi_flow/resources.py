@@ -47,6 +47,7 @@ class FlowTaskArgs:
     wait_until: pulumi.Input[str] | None = None
     ready_timeout_minutes: pulumi.Input[float] | None = None
     paused: pulumi.Input[bool] = False
+    replacement: pulumi.Input[str] = "delete-first"
 
 
 @attrs.define(kw_only=True)

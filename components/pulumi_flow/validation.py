@@ -164,6 +164,13 @@ def wait_until(value: object, field: str = "wait_until") -> str:
     return choice(value, field, WAIT_UNTIL)
 
 
+REPLACEMENTS = ("delete-first", "create-first")
+
+
+def replacement(value: object, field: str = "replacement") -> str:
+    return choice(value, field, REPLACEMENTS)
+
+
 def interface(value: object, field: str = "interface") -> str:
     if isinstance(value, str):
         value = value.lower()

@@ -27,6 +27,7 @@ def cluster_program() -> None:
         num_instances=2,
         max_price_per_hour=config.get_float("bid") or 30.0,
         volumes=[storage.mount("data", "/data")],
+        replacement=config.get("replacement") or "delete-first",
     ))
     pulumi.export("task_id", cluster.task_id)
     pulumi.export("status", cluster.status)
@@ -188,3 +189,24 @@ def test_pause_and_resume_as_code(engine: PulumiEngine, mithril: RunningEmulator
     resumed = outputs(stack.up(policy_packs=[PACK]))
     assert resumed["task_id"] == bid_id and len(resumed["public_ips"]) == 2
     assert mithril.backend.get_bid(bid_id)["status"] == "Allocated"
+
+
+def test_create_first_replacement_keeps_the_old_machines_until_the_new_ones_run(
+        cluster_stack: Any, mithril: RunningEmulator) -> None:
+    cluster_stack.set_config("replacement", pulumi.automation.ConfigValue("create-first"))
+    settled = Transcript()
+    cluster_stack.up(policy_packs=[PACK], **settled.hooks())
+    assert settled.steps(TASK_TYPE) == [], "choosing how to replace changes nothing by itself"
+    (before,) = mithril.control.live_bids()
+    mithril.control.clear_requests()
+
+    cluster_stack.set_config("instance_type", pulumi.automation.ConfigValue("8xh100"))
+    cluster_stack.set_config("bid", pulumi.automation.ConfigValue("60"))
+    applied = Transcript()
+    up = cluster_stack.up(policy_packs=[PACK], **applied.hooks())
+    assert [op for op, _ in applied.steps(TASK_TYPE)] == ["create-replacement", "replace", "delete-replaced"]
+    order = writes(mithril)
+    place, cancel = ("POST", "/v2/spot/bids"), ("DELETE", f"/v2/spot/bids/{before['fid']}")
+    assert order.index(place) < order.index(cancel), order
+    (after,) = mithril.control.live_bids()
+    assert after["fid"] != before["fid"] and outputs(up)["task_id"] == after["fid"]

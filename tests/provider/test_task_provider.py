@@ -345,3 +345,16 @@ def test_an_unknown_region_is_refused_at_check_from_the_sdks_region_data() -> No
     result = FlowTaskProvider().check({}, {**checked_task(), "region": "us-east9-z"})
     assert [f.property for f in result.failures] == ["region"]
     assert "us-central5-a" in result.failures[0].reason, "the SDK's own list is named"
+
+
+def test_create_first_never_adopts_the_bid_it_replaces(task_provider: FlowTaskProvider,
+                                                       mithril: RunningEmulator) -> None:
+    """A forced replacement (`pulumi up --replace`) of identical machines: the new create would meet the old
+    bid by name; adopting it would let the engine delete it. Refused, with what to do."""
+    inputs = checked_task(replacement="create-first")
+    old = task_provider.create(inputs)
+    with pytest.raises(FlowProviderError, match="replacement='create-first'.*Fix: use replacement='delete-first'"):
+        task_provider.create(inputs)
+    assert [b["fid"] for b in mithril.control.live_bids()] == [old.id]
+    assert task_provider.diff(old.id, old.outs, {**inputs, "command": "python x.py"}).delete_before_replace is False
+    assert task_provider.diff(old.id, old.outs, {**checked_task(), "command": "python x.py"}).delete_before_replace

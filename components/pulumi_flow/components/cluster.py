@@ -30,7 +30,12 @@ KEEP_ALIVE = "sleep infinity"
 @attrs.frozen
 class TrainingClusterArgs:
     """`max_price_per_hour` is the bid per instance-hour; left out, it is the built-in on-demand
-    threshold for the instance type rounded up to the cent (`pulumi_flow.pricing.default_bid`)."""
+    threshold for the instance type rounded up to the cent (`pulumi_flow.pricing.default_bid`).
+
+    `paused=True` pauses the bid in place (Mithril bills nothing while paused). A change of what runs
+    replaces the bid: `replacement="delete-first"` (default) cancels the old one first, so nothing
+    bills twice but the capacity may not come back; `"create-first"` keeps the old machines until the
+    new ones run and pays for both meanwhile (a cluster's bid x instances, for minutes)."""
 
     instance_type: pulumi.Input[str] = attrs.field(converter=rule(counted_instance_type))
     num_instances: pulumi.Input[int] = attrs.field(default=1, converter=rule(v.num_instances))
@@ -44,6 +49,7 @@ class TrainingClusterArgs:
     env: pulumi.Input[Mapping[str, str]] = attrs.field(factory=dict, converter=rule(v.env))
     ready_timeout_minutes: pulumi.Input[float] = attrs.field(default=30.0, converter=rule(v.ready_timeout_minutes))
     paused: pulumi.Input[bool] = attrs.field(default=False, converter=rule(v.flag))
+    replacement: pulumi.Input[str] = attrs.field(default="delete-first", converter=rule(v.replacement))
 
     def __attrs_post_init__(self) -> None:
         check_mounts(type(self).__name__, self.volumes, self.num_instances, self.region)
@@ -78,5 +84,5 @@ class TrainingCluster(TaskComponent):
             role="infrastructure", instance_type=args.instance_type, num_instances=args.num_instances,
             max_price_per_hour=bid, command=args.command(), region=args.region, image=args.image,
             env=args.env, ssh_keys=args.ssh_keys, wait_until="running",
-            ready_timeout_minutes=args.ready_timeout_minutes, paused=args.paused,
+            ready_timeout_minutes=args.ready_timeout_minutes, paused=args.paused, replacement=args.replacement,
         ), args.volumes, opts)

@@ -38,9 +38,10 @@ REPLACE_KEYS = ("role", "instance_type", "num_instances", "region", "command", "
                 "ssh_keys", "max_run_time_hours", "task_name")
 # Inputs changed in place on Mithril, by PATCH of the bid: its price, and whether it is paused.
 UPDATE_KEYS = ("max_price_per_hour", "paused")
-# Inputs that only steer how `create` waits: recorded, but a change of them touches nothing on
-# Mithril, so it is no change at all.
-WAIT_KEYS = ("wait_until", "ready_timeout_minutes")
+# Inputs that only steer how `create` waits or how a replacement is ordered: recorded, but a change of
+# them touches nothing on Mithril, so it is no change at all.
+WAIT_KEYS = ("wait_until", "ready_timeout_minutes", "replacement")
+DELETE_FIRST, CREATE_FIRST = "delete-first", "create-first"
 # What decides the machines and what runs on them: a digest of these is part of the bid's name.
 SPEC_KEYS = tuple(k for k in REPLACE_KEYS if k != "task_name")
 INPUT_KEYS = (*REPLACE_KEYS, *UPDATE_KEYS, *WAIT_KEYS, naming.AUTO_NAMED)
@@ -50,7 +51,7 @@ OUTPUT_KEYS = ("task_id", "bid_name", "status", "bid_status", "instance_ids", "p
 TERMINAL = ("completed", "failed", "cancelled")
 PREEMPTED_INSTANCE = "STATUS_PREEMPTED"
 # What an input absent from older state meant: no change when a newer version adds the input.
-DEFAULTS: dict[str, Any] = {"paused": False}
+DEFAULTS: dict[str, Any] = {"paused": False, "replacement": "delete-first"}
 T = TypeVar("T")
 
 FIELD_RULES = {
@@ -70,6 +71,7 @@ FIELD_RULES = {
     "volumes": v.mounts,
     naming.AUTO_NAMED: v.flag,
     "paused": v.flag,
+    "replacement": v.replacement,
 }
 REQUIRED = ("role", "instance_type", "max_price_per_hour", "command", "task_name")
 OPTIONAL_NONE = ("region", "image", "max_run_time_hours", naming.AUTO_NAMED)
@@ -87,6 +89,8 @@ def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.I
         inputs["num_instances"] = 1
     if inputs["paused"] is None:
         inputs["paused"] = False
+    if inputs["replacement"] is None:
+        inputs["replacement"] = DELETE_FIRST
     inputs["env"] = news.get("env") or {}
     inputs["volumes"] = news.get("volumes") or []
     inputs["ssh_keys"] = news.get("ssh_keys") or []
@@ -158,8 +162,10 @@ class FlowTaskProvider(FlowProvider):
         updates = [k for k in UPDATE_KEYS
                    if v.contains_unknown(news.get(k)) or not _same(olds.get(k, DEFAULTS.get(k)), news.get(k))]
         changes = replaces + updates
+        # Delete-first by default: never two bids billing at once, at the risk of not getting the capacity
+        # back. Create-first keeps the old machines until the new ones run, and bills both meanwhile.
         return DiffResult(changes=bool(changes), replaces=replaces, stables=[],
-                          delete_before_replace=True)
+                          delete_before_replace=news.get("replacement") != CREATE_FIRST)
 
     # -- write --------------------------------------------------------------------------------
 
@@ -321,6 +327,15 @@ class FlowTaskProvider(FlowProvider):
         )
 
         name = bid_name(props)
+        if props.get("replacement") == CREATE_FIRST:
+            # The bid being replaced is still live. Same name means same machines (a forced replacement):
+            # adopting it would hand the old bid to the new resource and let the engine delete it.
+            existing = self._find_own_bid(flow, name)
+            if existing is not None:
+                raise FlowProviderError(
+                    f"replacement='create-first': a live bid named {name!r} ({existing['fid']}) already runs these "
+                    f"exact machines, so a second one cannot be told from it. Fix: use replacement='delete-first' "
+                    f"for this change, or change what runs")
         for _ in range(attempts):
             forget_cached_state()
             try:
@@ -541,6 +556,7 @@ class FlowTaskProvider(FlowProvider):
             "task_name": task.name,
             naming.AUTO_NAMED: False,
             "paused": meta.get("bid_status") == "Paused",
+            "replacement": DELETE_FIRST,
             "wait_until": "running",
             "ready_timeout_minutes": DEFAULT_READY_TIMEOUT_MINUTES,
         }
