@@ -129,6 +129,7 @@ def test_errors_without_traceback_unless_debug() -> None:
 
 
 def test_bad_program_input_fails_cleanly(engine_env: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: bad-input\nruntime: python\n")
     (tmp_path / "__main__.py").write_text(
         "from pulumi_flow import TrainingCluster, TrainingClusterArgs\n"
         "TrainingCluster('c', TrainingClusterArgs(instance_type='h100'))\n")
@@ -140,6 +141,7 @@ def test_bad_program_input_fails_cleanly(engine_env: tuple[str, dict[str, str]],
 
 def test_a_program_bug_shows_its_type_and_the_programs_own_line(engine_env: tuple[str, dict[str, str]],
                                                                 tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: buggy\nruntime: python\n")
     (tmp_path / "__main__.py").write_text("import pulumi\n\nsizes = {'data': 100}\nprint(sizes['models'])\n")
     result = run(engine_env, str(tmp_path))
     assert result.returncode == 2
@@ -194,3 +196,17 @@ def test_emulator_command_prints_its_url_first() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_errors_name_their_context(tmp_path: Path) -> None:
+    prices = cli("prices")
+    assert prices.returncode == 2 and "export MITHRIL_API_KEY" in prices.stderr
+    assert "pulumi config" not in prices.stderr, "prices runs outside any Pulumi stack"
+
+    keyed = cli("run", "examples/quickstart", "--config", "flow:apiKey=fkey_abc123", "--engine", "builtin")
+    assert keyed.returncode == 2 and "export MITHRIL_API_KEY" in keyed.stderr
+    assert "fkey_abc123" not in keyed.stderr + keyed.stdout
+
+    (tmp_path / "__main__.py").write_text("import pulumi\n")
+    bare = cli("run", str(tmp_path), "--engine", "builtin")
+    assert bare.returncode == 2 and "no Pulumi.yaml, so this is not a Pulumi project" in bare.stderr

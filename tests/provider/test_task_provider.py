@@ -353,7 +353,7 @@ def test_create_first_never_adopts_the_bid_it_replaces(task_provider: FlowTaskPr
     bid by name; adopting it would let the engine delete it. Refused, with what to do."""
     inputs = checked_task(replacement="create-first")
     old = task_provider.create(inputs)
-    with pytest.raises(FlowProviderError, match="replacement='create-first'.*Fix: use replacement='delete-first'"):
+    with pytest.raises(FlowProviderError, match=r"replacement='create-first'.*Fix: use replacement='delete-first'"):
         task_provider.create(inputs)
     assert [b["fid"] for b in mithril.control.live_bids()] == [old.id]
     assert task_provider.diff(old.id, old.outs, {**inputs, "command": "python x.py"}).delete_before_replace is False

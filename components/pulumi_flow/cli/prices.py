@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from pulumi_flow.cli.console import Console
-from pulumi_flow.provider.session import Credentials, flow_session, scrubbed
+from pulumi_flow.provider.session import Credentials, MissingApiKeyError, flow_session, scrubbed
 
 
 @attrs.frozen
@@ -59,6 +59,10 @@ def thresholds_from(quotes: list[Quote]) -> dict[str, float]:
 
 def prices_command(args: argparse.Namespace, console: Console) -> int:
     credentials = Credentials.resolve()
+    if not credentials.api_key:
+        raise MissingApiKeyError(
+            "prices: no Mithril API key. Fix: export MITHRIL_API_KEY=fkey_... (to read the emulator's prices, "
+            "start `pulumi-flow emulator` and export the MITHRIL_API_URL it prints and any fkey_ key)")
     with scrubbed(credentials.api_key, "reading prices"), flow_session(credentials) as flow, \
             console.status("reading Mithril's prices"):
         quotes = read_quotes(flow)

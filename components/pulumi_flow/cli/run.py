@@ -59,21 +59,31 @@ def _program(path: str) -> tuple[Path, str]:
     if not main.is_file():
         raise UsageError(f"{path}: no __main__.py there. Fix: point at a Pulumi Python project directory, "
                          f"e.g. examples/complete")
-    project = main.parent.name
     pulumi_yaml = main.parent / "Pulumi.yaml"
-    if pulumi_yaml.is_file():
-        import yaml
+    if not pulumi_yaml.is_file():
+        # As `pulumi up` refuses it: the project file names the project and its runtime.
+        raise UsageError(f"{main.parent}: no Pulumi.yaml, so this is not a Pulumi project. Fix: add one with "
+                         f"`name: <project>` and `runtime: python` (as in examples/complete), or run `pulumi new "
+                         f"python` there")
+    import yaml
 
-        project = str((yaml.safe_load(pulumi_yaml.read_text()) or {}).get("name", project))
+    project = (yaml.safe_load(pulumi_yaml.read_text()) or {}).get("name")
+    if not isinstance(project, str) or not project:
+        raise UsageError(f"{pulumi_yaml}: no project name. Fix: add `name: <project>`")
     return main, project
 
 
 def _config(pairs: list[str]) -> dict[str, str]:
+    from pulumi_flow.provider.session import CONFIG_KEYS, ENV_KEYS
+
     config = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"--config {pair!r}: expected KEY=VALUE, e.g. --config region=us-central1-a")
+        if key == CONFIG_KEYS["api_key"]:
+            raise UsageError(f"--config {key}: a key on the command line lands in your shell history and in "
+                             f"the stack's config. Fix: export {ENV_KEYS['api_key']}=fkey_... instead")
         config[key] = value
     return config
 

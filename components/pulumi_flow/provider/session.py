@@ -31,6 +31,11 @@ class FlowProviderError(Exception):
     """An operation on Mithril failed; the message is safe to show and to store."""
 
 
+class MissingApiKeyError(FlowProviderError):
+    """No Mithril API key anywhere; raised before any network call. The message is the provider's advice
+    (Pulumi config or environment); other callers say what fits them."""
+
+
 @attrs.frozen
 class Credentials:
     api_key: str | None = attrs.field(repr=False, default=None)
@@ -77,7 +82,7 @@ def scrubbed(secret: str | None, context: str) -> Iterator[None]:
 def open_flow(credentials: Credentials) -> Flow:
     """A Flow client on Mithril with these credentials; raises before any network call without a key."""
     if not credentials.api_key:
-        raise FlowProviderError(
+        raise MissingApiKeyError(
             "no Mithril API key: set MITHRIL_API_KEY in the environment of `pulumi`, or run "
             "`pulumi config set --secret flow:apiKey <key>`")
     from flow import Flow
