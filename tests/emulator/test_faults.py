@@ -80,7 +80,8 @@ def test_delay_beyond_the_client_timeout(flow_client: Any, mithril: RunningEmula
     mithril.control.add_fault(kind="delay", method="POST", path="/v2/volumes", delay=1.0)
     with flow.Flow() as client, pytest.raises(FlowError):
         client.volumes.create(10, name="slow", interface="file", region="us-central1-a")
-    time.sleep(0.8)
+    # The delayed request lands after the client gave up: wait for the emulator to have served it.
+    assert mithril.backend.wait_for(lambda: any(v.name == "slow" for v in mithril.backend.volumes.values()), 10)
     assert [v["name"] for v in mithril.control.live_volumes()] == ["slow"]
     http_client.HttpClientPool.clear_pool()
 
@@ -112,5 +113,5 @@ def test_pause_and_unpause(flow_client: Any, mithril: RunningEmulator) -> None:
     assert mithril.backend.get_bid(task.task_id)["status"] == "Paused"
     assert mithril.backend.list_instances([task.task_id])[0]["status"] == "STATUS_PAUSED"
     mithril.control.pause(task.task_id, paused=False)
-    time.sleep(0.2)
-    assert mithril.backend.get_bid(task.task_id)["status"] == "Allocated"
+    assert mithril.backend.get_bid(task.task_id)["status"] == "Allocated", "resume gives the machines back"
+    assert mithril.backend.list_instances([task.task_id])[0]["status"] == "STATUS_NEW", "booting again"

@@ -74,7 +74,10 @@ def test_unknown_bid_in_preview_is_advisory_never_blocking(pack: PolicyPackProce
 
 def test_malformed_properties_never_crash_the_pack(pack: PolicyPackProcess) -> None:
     verdicts = pack.analyze(res(TASK_TYPE, "gpu", task(max_price_per_hour={"nested": [1, 2]}, role=7)))
-    assert all("cannot check" in v.message or v.level == "advisory" for v in verdicts)
+    cannot = [v for v in verdicts if "cannot check" in v.message]
+    assert cannot, f"a malformed resource is a violation that names it, not silence: {verdicts}"
+    floor = next(v for v in cannot if v.policy == "infrastructure-bid-floor")
+    assert floor.blocking and "property 'role' is 7.0, expected a string" in floor.message
     assert pack.analyze(res(TASK_TYPE, "gpu", CLUSTER)) == [], "the pack still answers"
 
 

@@ -101,6 +101,3 @@ def test_bad_volume_input(mithril: RunningEmulator, changes: dict[str, Any], fie
     assert needle in reasons[field]
     assert mithril.control.requests() == []
 
-
-def test_table_is_at_least_25_cases() -> None:
-    assert len(TASK_CASES) + len(VOLUME_CASES) >= 25

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
@@ -100,13 +99,9 @@ def test_wait_completed_returns_terminal_workload(task_provider: FlowTaskProvide
     import threading
 
     def finish_soon() -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            bids = mithril.control.live_bids()
-            if bids and bids[0]["status"] == "Allocated":
-                mithril.control.terminate(bids[0]["fid"])
-                return
-            time.sleep(0.05)
+        backend = mithril.backend
+        if backend.wait_for(lambda: any(b.status == "Allocated" for b in backend.bids.values()), 30):
+            mithril.control.terminate(next(iter(backend.bids)))
 
     worker = threading.Thread(target=finish_soon)
     worker.start()

@@ -50,10 +50,13 @@ class StackError(Exception):
     state would after a partial `up`."""
 
     created: list[tuple[str, str, dict[str, Any]]]
+    registrations: list[Registration]
 
-    def __init__(self, message: str, created: list[tuple[str, str, dict[str, Any]]] | None = None) -> None:
+    def __init__(self, message: str, created: list[tuple[str, str, dict[str, Any]]] | None = None,
+                 registrations: list[Registration] | None = None) -> None:
         super().__init__(message)
         self.created = list(created or [])
+        self.registrations = list(registrations or [])  # what the monitor received before the failure
 
 
 @attrs.define
@@ -233,9 +236,11 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
             _sync_await(run_pulumi_func(lambda: _sync_await(body())))
         except Exception as exc:  # noqa: BLE001 - reported as the stack's failure, cause kept
             errors = monitor.errors or [exc]
-            raise StackError(f"the program failed: {errors[0]}", mocks.created) from errors[0]
+            raise StackError(f"the program failed: {errors[0]}", mocks.created,
+                             list(monitor.registrations.values())) from errors[0]
         if monitor.errors:
-            raise StackError(f"the program failed: {monitor.errors[0]}", mocks.created) from monitor.errors[0]
+            raise StackError(f"the program failed: {monitor.errors[0]}", mocks.created,
+                             list(monitor.registrations.values())) from monitor.errors[0]
     resources = list(monitor.registrations.values())
     for reg in resources:
         if not reg.custom and reg.urn in monitor.component_outputs:
