@@ -6,6 +6,9 @@ import argparse
 import ipaddress
 import json
 import os
+import signal
+import sys
+import threading
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,6 +19,7 @@ from urllib.parse import urlsplit
 
 from pulumi_flow.cli.console import Console
 from pulumi_flow.money import show, usd
+from pulumi_flow.provider.task import STOP_WAITING
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.runner import (
     UNKNOWN,
@@ -164,11 +168,13 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             return run_on_engine(args, console, cli_dir=cli_dir, main=main, project=project, config=config,
                                  pack_dir=pack.resolve())
 
-    with _mithril(console):
+    with _mithril(console), FirstCtrlC() as stop:
         with console.status(f"previewing {project}/{args.stack}"):
             try:
                 preview = run_stack(main, project=project, stack=args.stack, preview=True, config=config)
             except StackError as exc:
+                if stop.requested:
+                    raise KeyboardInterrupt from None
                 raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
         console.print(f"Preview of {project}/{args.stack}: {len(preview.resources)} resources", "bold")
         print_tree(console, preview)
@@ -181,32 +187,93 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
                 return 1
         if args.preview:
             return 0
+        if stop.requested:
+            raise KeyboardInterrupt
 
+        created: list[tuple[str, str, dict[str, Any]]] = []
         try:
-            with console.status(f"creating {project}/{args.stack}"):
-                run = run_stack(main, project=project, stack=args.stack, preview=False, config=config)
-        except StackError as exc:
-            if exc.created and not args.keep:
-                deleted = tear_down(exc.created)
-                console.print(f"cleaned up {_plural(len(deleted), 'resource')} created before the failure", "yellow")
-            raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
-        console.print()
-        console.print(f"Created {project}/{args.stack}:", "bold")
-        print_tree(console, run)
-        print_outputs(console, run.outputs)
-        if not args.no_policies:
-            with console.status("evaluating the policy pack on the result"):
-                final_verdicts = evaluate_policies(run, pack_dir, policy_config)
-            print_verdicts(console, final_verdicts)
-        if args.keep:
-            console.print(f"kept {_plural(len(run.created), 'resource')} running; no Pulumi state tracks them",
-                          "yellow")
-        else:
-            with console.status("tearing down"):
-                deleted = tear_down(run.created)
-            bids = sum(t == TASK_TYPE for t, _ in deleted)
-            console.print(torn_down(bids, len(deleted) - bids), "dim")
+            try:
+                with console.status(f"creating {project}/{args.stack}"):
+                    run = run_stack(main, project=project, stack=args.stack, preview=False, config=config)
+            except StackError as exc:
+                created = exc.created
+                if stop.requested:
+                    raise KeyboardInterrupt from None
+                raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
+            created = run.created
+            console.print()
+            console.print(f"Created {project}/{args.stack}:", "bold")
+            print_tree(console, run)
+            print_outputs(console, run.outputs)
+            if not args.no_policies:
+                with console.status("evaluating the policy pack on the result"):
+                    final_verdicts = evaluate_policies(run, pack_dir, policy_config)
+                print_verdicts(console, final_verdicts)
+        finally:
+            # Whatever ended the run (success, an error, Ctrl-C), what it created is torn down.
+            if args.keep:
+                if created:
+                    console.print(f"kept {_plural(len(created), 'resource')} running; no Pulumi state tracks them",
+                                  "yellow")
+            elif created and stop.abandoned:
+                console.print("second Ctrl-C: not tearing down; still live on Mithril: "
+                              + ", ".join(resource_id for _t, resource_id, _o in created), "red")
+            elif created:
+                stop.tearing_down = True
+                teardown(console, created)
     return 0
+
+
+class FirstCtrlC:
+    """The first Ctrl-C asks the run to stop: every wait for machines ends, a create that was waiting
+    cancels its own bid, the program fails through its own error path (never a KeyboardInterrupt inside
+    asyncio) and what was created is torn down. A second Ctrl-C is Python's: it stops the teardown."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.abandoned = False  # a second Ctrl-C before the teardown began: skip it
+        self.tearing_down = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            if self.tearing_down:
+                raise KeyboardInterrupt  # plain Python code here: safe to interrupt
+            self.abandoned = True  # inside the asyncio run: raising there would wedge it
+            return
+        self.requested = True
+        STOP_WAITING.set()
+        print("Ctrl-C: stopping, and tearing down what was created (Ctrl-C again to leave it)", file=sys.stderr,
+              flush=True)
+
+    def __enter__(self) -> FirstCtrlC:
+        STOP_WAITING.clear()
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        STOP_WAITING.clear()
+
+
+def teardown(console: Console, created: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Delete what the run created, report every failure, and respect a second Ctrl-C."""
+    deleted: list[tuple[str, str]] = []
+    try:
+        with console.status("tearing down"):
+            result = tear_down(created, deleted)
+    except KeyboardInterrupt:
+        left = [resource_id for _typ, resource_id, _outs in created if (_typ, resource_id) not in deleted]
+        console.print(f"second Ctrl-C: stopped tearing down; still live on Mithril: {', '.join(left)}", "red")
+        raise
+    bids = sum(t == TASK_TYPE for t, _ in result.deleted)
+    console.print(torn_down(bids, len(result.deleted) - bids), "dim")
+    for typ, resource_id, why in result.failed:
+        console.print(f"could not delete {SHORT_TYPES.get(typ, typ)} {resource_id}: {why}", "red")
+    if result.failed:
+        raise RuntimeError(f"teardown left {_plural(len(result.failed), 'resource')} live on Mithril (listed above)")
 
 
 def _money(value: Any) -> str:

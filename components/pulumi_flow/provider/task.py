@@ -7,6 +7,7 @@ provider object itself is pickled into state and carries no client and no key.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -53,6 +54,9 @@ PREEMPTED_INSTANCE = "STATUS_PREEMPTED"
 # What an input absent from older state meant: no change when a newer version adds the input.
 DEFAULTS: dict[str, Any] = {"paused": False, "replacement": "delete-first"}
 T = TypeVar("T")
+# Set when this process is told to stop (`pulumi-flow run` on Ctrl-C): every wait for machines ends at
+# once, and a create that was waiting cancels its own bid on the way out, so nothing is left billing.
+STOP_WAITING = threading.Event()
 
 FIELD_RULES = {
     "role": v.role,
@@ -444,7 +448,8 @@ class FlowTaskProvider(FlowProvider):
                     f"task {task_id} was not {until} within {timeout / 60:g} minutes (status {status}, bid "
                     f"{bid_status}, {len(task.ssh_hosts or [])}/{count} instances up). A bid that stays Open is "
                     f"usually below the market. Fix: raise max_price_per_hour or ready_timeout_minutes")
-            time.sleep(min(interval, max(deadline - time.monotonic(), 0)))
+            if STOP_WAITING.wait(min(interval, max(deadline - time.monotonic(), 0))):
+                raise FlowProviderError(f"interrupted while waiting for task {task_id} to be {until}")
             if time.monotonic() - started >= self.steady_poll_seconds:
                 interval = min(interval * 1.5, self.max_poll_interval_seconds)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import runpy
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider.task import STOP_WAITING
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.validation import is_unknown
 
@@ -41,6 +43,9 @@ class _Unknown:
 
 
 UNKNOWN = _Unknown()
+
+
+SETTLE_SECONDS = 60.0
 
 
 class StackError(Exception):
@@ -112,6 +117,13 @@ class ProviderMocks(pulumi.runtime.Mocks):
         self.poll_interval_seconds = poll_interval_seconds
         self.created: list[tuple[str, str, dict[str, Any]]] = []
         self.checked: dict[tuple[str, str], dict[str, Any]] = {}
+        self._in_flight = 0
+        self._settled = threading.Condition()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until no create is running (each records what it made, or cleans up after itself)."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._in_flight == 0, timeout)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = {k: v for k, v in args.inputs.items() if k != "__provider"}
@@ -129,8 +141,17 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if self.preview:
             # The engine never calls create in a preview: outputs stay unknown, as there.
             return None, {k: v for k, v in checked.inputs.items() if v is not None}
-        created = provider.create(checked.inputs)
-        self.created.append((args.typ, created.id, dict(created.outs or {})))
+        if STOP_WAITING.is_set():
+            raise StackError(f"{args.typ} {args.name!r} not created: the run was interrupted")
+        with self._settled:
+            self._in_flight += 1
+        try:
+            created = provider.create(checked.inputs)
+            self.created.append((args.typ, created.id, dict(created.outs or {})))
+        finally:
+            with self._settled:
+                self._in_flight -= 1
+                self._settled.notify_all()
         return created.id, created.outs or {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -235,10 +256,14 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
         try:
             _sync_await(run_pulumi_func(lambda: _sync_await(body())))
         except Exception as exc:  # noqa: BLE001 - reported as the stack's failure, cause kept
+            # Creates still running in parallel finish (or clean up after themselves) first, so that
+            # `created` is everything there is to tear down.
+            mocks.settle(SETTLE_SECONDS)
             errors = monitor.errors or [exc]
             raise StackError(f"the program failed: {errors[0]}", mocks.created,
                              list(monitor.registrations.values())) from errors[0]
         if monitor.errors:
+            mocks.settle(SETTLE_SECONDS)
             raise StackError(f"the program failed: {monitor.errors[0]}", mocks.created,
                              list(monitor.registrations.values())) from monitor.errors[0]
     resources = list(monitor.registrations.values())
@@ -250,15 +275,30 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
                     created=list(mocks.created))
 
 
-def tear_down(created: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str]]:
-    """Delete what a run created, tasks before the volumes they mount. Returns what was deleted."""
-    deleted = []
+@attrs.frozen
+class TearDown:
+    deleted: list[tuple[str, str]]
+    failed: list[tuple[str, str, str]]  # (type, id, why)
+
+
+def tear_down(created: list[tuple[str, str, dict[str, Any]]],
+              deleted: list[tuple[str, str]] | None = None) -> TearDown:
+    """Delete what a run created, tasks before the volumes they mount, past any failure: every one is
+    tried and every failure reported. `deleted` fills as it goes, so an interrupted teardown still says
+    what it did."""
+    done = deleted if deleted is not None else []
+    failed: list[tuple[str, str, str]] = []
     for typ in (TASK_TYPE, VOLUME_TYPE):
         for created_type, resource_id, outs in reversed(created):
-            if created_type == typ:
+            if created_type != typ:
+                continue
+            try:
                 PROVIDERS[typ]().delete(resource_id, outs)
-                deleted.append((typ, resource_id))
-    return deleted
+            except Exception as exc:  # noqa: BLE001 - reported with the rest; the others are still tried
+                failed.append((typ, resource_id, str(exc)))
+                continue
+            done.append((typ, resource_id))
+    return TearDown(done, failed)
 
 
 def _wire(value: Any) -> Any:
