@@ -59,9 +59,20 @@ def volume_name(resource_name: str, urn_identity: str) -> str:
     return f"{stem}-{_digest(urn_identity)}"
 
 
+def _canonical(value: Any) -> Any:
+    """One form per value: Pulumi's wire makes every number a float (4 -> 4.0) and its state JSON does not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def bid_name(name: str, spec: Mapping[str, Any]) -> str:
     """The bid's name on Mithril: the task name, then a digest of everything that decides what runs."""
-    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(_canonical(spec), sort_keys=True, separators=(",", ":"), default=str)
     return f"{name}.{_digest(canonical)}"
 
 

@@ -31,10 +31,12 @@ def slow_mithril(tmp_path: Path) -> Iterator[RunningEmulator]:
         yield mithril
 
 
-def start_run(mithril: RunningEmulator, *args: str) -> subprocess.Popen[str]:
+def start_run(mithril: RunningEmulator, *args: str, engine: str = "builtin",
+              env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("MITHRIL_", "FLOW_"))}
-    return subprocess.Popen([str(SCRIPT), "run", "examples/complete", "--engine", "builtin", *args], cwd=ROOT,
-                            env={**base, **mithril.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([str(SCRIPT), "run", "examples/complete", "--engine", engine, *args], cwd=ROOT,
+                            env={**base, **mithril.env, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def test_ctrl_c_while_machines_are_awaited_tears_everything_down(slow_mithril: RunningEmulator) -> None:
@@ -80,3 +82,19 @@ def test_a_second_ctrl_c_stops_the_teardown_and_says_what_is_left(slow_mithril: 
     left = line.split("still live on Mithril: ", 1)[1].split(", ")
     assert left and sorted(left) == sorted(v["fid"] for v in slow_mithril.control.live_volumes())
     assert "Traceback" not in out + err
+
+
+def test_ctrl_c_on_the_real_engine_leaves_nothing_live(slow_mithril: RunningEmulator, pulumi_cli: Path) -> None:
+    """The CLI is stopped (its waiting create cannot be cancelled, so Pulumi's second Ctrl-C follows), then
+    the teardown cancels the bid that create placed, which the state knows only as a pending create."""
+    run = start_run(slow_mithril, engine="pulumi", env={"PULUMI_FLOW_CLI_DIR": str(pulumi_cli)})
+    backend = slow_mithril.backend
+    assert backend.wait_for(lambda: bool(backend.bids) and len(backend.volumes) == 2, timeout=120)
+
+    run.send_signal(signal.SIGINT)
+    # About 10 s measured on 2 cores: a second's grace for the CLI, then cancel, export, unprotect, destroy.
+    out, err = run.communicate(timeout=20)
+    assert run.returncode == 130, (out, err)
+    assert "Traceback" not in out + err
+    assert "torn down: 1 bid, 2 volumes" in out
+    assert slow_mithril.control.live_bids() == [] and slow_mithril.control.live_volumes() == []

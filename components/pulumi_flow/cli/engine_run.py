@@ -10,15 +10,19 @@ CLI has a Python language host beside it, else as its executable launcher.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 from pulumi_flow.cli.console import Console
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.engine import Verdict
-from pulumi_flow.testing.real_engine import PulumiEngine, Transcript, program_from_file
+from pulumi_flow.testing.real_engine import PulumiEngine, Transcript, cli_processes, program_from_file
 from pulumi_flow.testing.runner import Registration, StackRun
 
 PROVIDER_PREFIX = "pulumi:providers:"
@@ -43,6 +47,83 @@ def _last_error(exc: Exception) -> str:
     """The engine's own last `error:` line from a failed command, the part a person needs."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip().startswith("error:")]
     return lines[-1].removeprefix("error:").strip() if lines else "see above"
+
+
+class EngineCtrlC:
+    """Ctrl-C while the Pulumi CLI runs. The first is passed on to the CLI, which stops starting new steps;
+    a create waiting for machines cannot be told to stop (`pulumi.dynamic` ignores the engine's Cancel), so
+    after GRACE_SECONDS a second one follows, Pulumi's "exit now". The teardown then cancels what such a
+    create placed. A second Ctrl-C from the user skips the teardown (or stops it) and names what is left."""
+
+    GRACE_SECONDS = 1.0
+
+    def __init__(self, cli_dir: Path) -> None:
+        self.cli_dir = cli_dir
+        self.requested = False
+        self.abandoned = False
+        self.tearing_down = False
+        self._previous: Any = None
+        self._timer: threading.Timer | None = None
+
+    def _forward(self) -> None:
+        for pid in cli_processes(self.cli_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            if self.tearing_down:
+                raise KeyboardInterrupt
+            self.abandoned = True
+            self._forward()
+            return
+        self.requested = True
+        print("Ctrl-C: stopping the Pulumi CLI, then tearing down what was created (Ctrl-C again to leave it)",
+              file=sys.stderr, flush=True)
+        self._forward()
+        self._timer = threading.Timer(self.GRACE_SECONDS, self._forward)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def __enter__(self) -> EngineCtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def cancel_pending_creates(stack: Any) -> list[str]:
+    """A create the CLI never saw finish (it was stopped or killed) may have placed a bid or a volume that
+    the state has no id for. Its name follows from its inputs, which the state keeps: find and delete it."""
+    from pulumi_flow.provider.session import Credentials, flow_session, forget_cached_state
+    from pulumi_flow.provider.task import FlowTaskProvider, bid_name
+    from pulumi_flow.provider.volume import FlowVolumeProvider
+
+    pending = [op["resource"] for op in stack.export_stack().deployment.get("pending_operations") or []
+               if op.get("type") == "creating" and op["resource"]["type"] in (TASK_TYPE, VOLUME_TYPE)]
+    if not pending:
+        return []
+    removed: list[str] = []
+    with flow_session(Credentials.resolve()) as flow:
+        for resource in pending:
+            inputs = resource.get("inputs") or {}
+            if resource["type"] == TASK_TYPE:
+                bid = FlowTaskProvider._find_own_bid(flow, bid_name(inputs))
+                if bid is not None:
+                    FlowTaskProvider._cancel(flow, str(bid["fid"]), raise_errors=True)
+                    removed.append(str(bid["fid"]))
+            else:
+                forget_cached_state(tasks=False, volumes=True)
+                for volume in flow.volumes.list():
+                    if volume.name == inputs.get("volume_name"):
+                        FlowVolumeProvider().delete(str(volume.volume_id), inputs)
+                        removed.append(str(volume.volume_id))
+    return removed
 
 
 def verdicts(transcript: Transcript) -> list[Verdict]:
@@ -73,7 +154,7 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
     from pulumi_flow.cli.run import ProgramFailed, print_outputs, print_tree, print_verdicts, program_error, torn_down
 
     keep_dir = Path(tempfile.mkdtemp(prefix="pulumi-flow-run-")) if args.keep else None
-    with tempfile.TemporaryDirectory(prefix="pulumi-flow-run-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="pulumi-flow-run-") as scratch, EngineCtrlC(cli_dir) as stop:
         root = keep_dir or Path(scratch)
         engine = PulumiEngine(cli_dir, home=root / "home", backend=root / "state")
         failures: list[BaseException] = []
@@ -100,6 +181,8 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
             stack.preview(policy_packs=packs, policy_pack_configs=pack_configs, on_output=echo,
                           on_event=preview_log.events.append)
         except auto.CommandError as exc:
+            if stop.requested:
+                raise KeyboardInterrupt from None
             found = verdicts(preview_log)
             if any(v.blocking for v in found):
                 print_verdicts(console, found)
@@ -113,6 +196,8 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
         if args.preview:
             return 0
 
+        if stop.requested:
+            raise KeyboardInterrupt
         created = False
         try:
             up_log = Transcript()
@@ -120,6 +205,8 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
                 up = stack.up(policy_packs=packs, policy_pack_configs=pack_configs, on_output=echo,
                               on_event=up_log.events.append)
             except auto.CommandError as exc:
+                if stop.requested:
+                    raise KeyboardInterrupt from None
                 if failures:
                     raise ProgramFailed(program_error(failures[0], main)) from failures[0]
                 raise RuntimeError(f"pulumi up failed (its output is above): {_last_error(exc)}") from exc
@@ -133,13 +220,20 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
             if not args.no_policies:
                 print_verdicts(console, verdicts(up_log))
         finally:
-            if created and not args.keep:
+            if created and stop.abandoned:
+                left = [r.id for r in state_run(stack, project, {}).resources if r.id]
+                console.print("second Ctrl-C: not tearing down; still live on Mithril: " + ", ".join(left), "red")
+            elif created and not args.keep:
+                stop.tearing_down = True
                 with console.status("tearing down"):
+                    engine.run(stack, "cancel", "--yes", check=False)  # a stopped run may leave its lock
+                    orphans = cancel_pending_creates(stack)  # destroy then drops their pending creates
                     live = state_run(stack, project, {}).resources
                     engine.run(stack, "state", "unprotect", "--all", "--yes", check=False)
                     stack.destroy(on_output=lambda _line: None)
-                bids = sum(r.type == TASK_TYPE for r in live)
-                console.print(torn_down(bids, sum(r.type == VOLUME_TYPE for r in live)), "dim")
+                bids = sum(r.type == TASK_TYPE for r in live) + sum(o.startswith("bid_") for o in orphans)
+                volumes = sum(r.type == VOLUME_TYPE for r in live) + sum(o.startswith("vol_") for o in orphans)
+                console.print(torn_down(bids, volumes), "dim")
         if keep_dir is not None:
             console.print(f"kept: the stack's state is in {keep_dir / 'state'}; destroy it with "
                           f"PULUMI_BACKEND_URL={(keep_dir / 'state').as_uri()} PULUMI_CONFIG_PASSPHRASE= "

@@ -63,6 +63,39 @@ def find_cli(explicit: str | os.PathLike[str] | None = None) -> Path:
     return directory
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (from /proc; empty where there is none)."""
+    parents: dict[int, int] = {}
+    proc = Path("/proc")
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [p for p, parent in parents.items() if parent == current]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def cli_processes(cli_dir: Path) -> list[int]:
+    """The Pulumi CLI processes this process started (the Automation API's `pulumi` commands)."""
+    cli = str(cli_dir / "pulumi")
+    found = []
+    for pid in descendants(os.getpid()):
+        try:
+            if os.readlink(f"/proc/{pid}/exe") == cli:
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
 def cli_version(cli_dir: Path) -> str:
     return subprocess.run([str(cli_dir / "pulumi"), "version"], capture_output=True, text=True, check=True,
                           env={**os.environ, **OFFLINE_ENV}).stdout.strip()
