@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -171,12 +172,14 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     with _mithril(console), FirstCtrlC() as stop:
         with console.status(f"previewing {project}/{args.stack}"):
             try:
+                started = time.monotonic()
                 preview = run_stack(main, project=project, stack=args.stack, preview=True, config=config)
             except StackError as exc:
                 if stop.requested:
                     raise KeyboardInterrupt from None
                 raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
-        console.print(f"Preview of {project}/{args.stack}: {len(preview.resources)} resources", "bold")
+        console.print(f"Preview of {project}/{args.stack}: {_plural(len(preview.resources), 'resource')} in "
+                      f"{time.monotonic() - started:.1f}s", "bold")
         print_tree(console, preview)
         if not args.no_policies:
             with console.status("evaluating the policy pack"):
@@ -194,6 +197,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         try:
             try:
                 with console.status(f"creating {project}/{args.stack}"):
+                    started = time.monotonic()
                     run = run_stack(main, project=project, stack=args.stack, preview=False, config=config)
             except StackError as exc:
                 created = exc.created
@@ -202,7 +206,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
                 raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
             created = run.created
             console.print()
-            console.print(f"Created {project}/{args.stack}:", "bold")
+            console.print(f"Created {project}/{args.stack}: {_plural(len(run.created), 'resource')} in "
+                          f"{time.monotonic() - started:.1f}s", "bold")
             print_tree(console, run)
             print_outputs(console, run.outputs)
             if not args.no_policies:
