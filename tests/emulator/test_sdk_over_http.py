@@ -221,3 +221,34 @@ def test_the_sdks_default_region_works_for_a_volume(flow_client: Any, mithril: R
     volume = flow_client.volumes.create(100)
     assert volume.region == DEFAULT_REGION
     assert [v["region"] for v in mithril.control.live_volumes()] == [DEFAULT_REGION]
+
+
+def _answer(mithril: RunningEmulator, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(mithril.url + path, method=method,
+                                     headers={"Authorization": f"Bearer {TEST_API_KEY}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PUT"])
+def test_a_method_a_path_does_not_take_is_a_json_405_with_allow(mithril: RunningEmulator, method: str) -> None:
+    status, headers, body = _answer(mithril, method, "/v2/spot/bids")
+    assert status == 405 and headers["Allow"] == "GET, POST"
+    assert headers["Content-Type"] == "application/json" and "allowed: GET, POST" in json.loads(body)["detail"]
+
+
+def test_head_gets_headers_only(mithril: RunningEmulator) -> None:
+    status, headers, body = _answer(mithril, "HEAD", "/v2/spot/bids")
+    assert status == 405 and headers["Allow"] == "GET, POST" and body == b""
+
+
+def test_a_mithril_route_not_emulated_is_a_json_501_that_names_it(mithril: RunningEmulator) -> None:
+    status, headers, body = _answer(mithril, "GET", "/v2/reservation/quote")
+    assert status == 501 and headers["Content-Type"] == "application/json"
+    assert json.loads(body)["detail"] == ("GET /v2/reservation/quote is a Mithril API route that this emulator "
+                                          "does not emulate (not emulated)")
+    missing, _, _ = _answer(mithril, "GET", "/v2/no-such-thing")
+    assert missing == 404, "a path Mithril does not have is a plain 404"

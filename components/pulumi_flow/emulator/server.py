@@ -50,6 +50,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (HEAD, OPTIONS, TRACE, ...) gets the same JSON answers, a 405 with `Allow`
+        # where the path exists, not the standard library's HTML 501.
+        if name.startswith("do_"):
+            return lambda: self._serve(name[3:])
+        raise AttributeError(name)
+
     def _serve(self, method: str) -> None:
         emulator = self.server.emulator
         split = urlsplit(self.path)
@@ -91,8 +98,15 @@ class _Handler(BaseHTTPRequestHandler):
             return Response(401, {"detail": "missing or invalid API key"})
         resolved = urls.resolve(method, path)
         if resolved is None:
-            status = 405 if urls.path_known(path) else 404
-            return Response(status, {"detail": f"no route for {method} {path}"})
+            if urls.path_known(path):
+                allowed = ", ".join(urls.allowed_methods(path))
+                return Response(405, {"detail": f"{method} is not allowed on {path}; allowed: {allowed}"},
+                                {"Allow": allowed})
+            if urls.mithril_route(method, path):
+                # A real Mithril route: say so, so that a client can tell it from a missing resource.
+                return Response(501, {"detail": f"{method} {path} is a Mithril API route that this emulator does "
+                                                f"not emulate (not emulated)"})
+            return Response(404, {"detail": f"no route for {method} {path}"})
         handler, params = resolved
         try:
             body = json.loads(raw) if raw else None
@@ -115,12 +129,15 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in response.headers.items():
             self.send_header(key, value)
         self.end_headers()
-        if payload:
+        if payload and self.command != "HEAD":  # a HEAD answer has headers only
             self.wfile.write(payload)
 
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of clients (a `pulumi up --parallel 16`, a load
+    # test) then waits on TCP retransmits, seconds each. Mithril's API takes a burst; so does this.
+    request_queue_size = 256
     emulator: MithrilEmulator
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from pathlib import Path
 
 ID = r"(?P<{}>[A-Za-z0-9_-]+)"
 
@@ -64,3 +67,27 @@ def resolve(method: str, path: str) -> tuple[str, dict[str, str]] | None:
 
 def path_known(path: str) -> bool:
     return any(pattern.fullmatch(path) for _, pattern, _ in COMPILED)
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods the emulator serves on this path, for a 405's `Allow` header."""
+    return sorted({method for method, pattern, _ in COMPILED if pattern.fullmatch(path)})
+
+
+@functools.cache
+def _mithril_routes() -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
+    """Every path and method in Mithril's OpenAPI spec, the copy inside flow-compute."""
+    spec = json.loads(spec_path().read_text())
+    return tuple((re.compile(re.sub(r"\{[^}/]+\}", "[^/]+", path)), frozenset(m.upper() for m in methods))
+                 for path, methods in spec["paths"].items())
+
+
+def spec_path() -> Path:
+    import flow
+
+    return Path(flow.__file__).parent / "adapters" / "providers" / "builtin" / "mithril" / "api" / "openapi.json"
+
+
+def mithril_route(method: str, path: str) -> bool:
+    """Is this a route of Mithril's API (one the emulator may not emulate)?"""
+    return any(pattern.fullmatch(path) and method in methods for pattern, methods in _mithril_routes())
