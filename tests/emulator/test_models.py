@@ -171,3 +171,14 @@ def test_a_bid_paused_before_allocation_waits_in_the_auction_when_resumed(backen
     assert backend.update_bid(bid["fid"], {"paused": False})["status"] == "Open"
     clock.now += 10
     assert backend.get_bid(bid["fid"])["status"] == "Allocated"
+
+
+@pytest.mark.parametrize("name", ["8xa100", "a100:8", "A100x8", "a100-80gb.sxm.8x", A100_8X])
+def test_the_control_api_takes_the_names_users_know(backend: MithrilBackend, name: str) -> None:
+    backend.set_market_price(name, "us-central1-a", 2_222)
+    assert backend.market_cents[(A100_8X, "us-central1-a")] == 2_222
+
+
+def test_an_unknown_instance_type_is_not_found(backend: MithrilBackend) -> None:
+    with pytest.raises(NotFound):
+        backend.set_market_price("3xa100", "us-central1-a", 100)

@@ -389,7 +389,27 @@ class MithrilBackend:
                 "total_capacity": self.settings.capacity_per_market,
             }
 
+    def instance_type_fid(self, name: str) -> str:
+        """An instance type by its catalog id (`it_…`), its Mithril name (`a100-80gb.sxm.8x`) or the
+        Flow alias users write (`8xa100`, `a100:8`, by the SDK's grammar)."""
+        if name in self.instance_types:
+            return name
+        for it in self.instance_types.values():
+            if it.name == name:
+                return it.fid
+        from flow.utils.instance_grammar import split_family_and_count
+
+        try:
+            family, count = split_family_and_count(name)
+        except ValueError:
+            raise NotFound("instance type", name) from None
+        for it in self.instance_types.values():
+            if it.gpu_type.lower() == family and it.num_gpus == count:
+                return it.fid
+        raise NotFound("instance type", name)
+
     def set_market_price(self, instance_type: str, region: str, cents: int) -> None:
+        instance_type = self.instance_type_fid(instance_type)
         with self._lock:
             if (instance_type, region) not in self.market_cents:
                 raise NotFound("market", f"{instance_type}@{region}")
