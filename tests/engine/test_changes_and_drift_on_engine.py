@@ -210,3 +210,17 @@ def test_create_first_replacement_keeps_the_old_machines_until_the_new_ones_run(
     assert order.index(place) < order.index(cancel), order
     (after,) = mithril.control.live_bids()
     assert after["fid"] != before["fid"] and outputs(up)["task_id"] == after["fid"]
+
+
+def timeouts_program() -> None:
+    TrainingCluster("gpu", TrainingClusterArgs(instance_type="8xa100", max_price_per_hour=30.0),
+                    pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="1m")))
+
+
+def test_custom_timeouts_warn_that_ready_timeout_minutes_governs(engine: PulumiEngine,
+                                                                 mithril: RunningEmulator) -> None:
+    stack = engine.stack("dev", project="flow-timeouts", program=timeouts_program, env=mithril.env)
+    log = Transcript()
+    stack.preview(**log.hooks())
+    assert "custom_timeouts has no effect on pulumi-flow tasks" in log.text
+    assert "ready_timeout_minutes" in log.text

@@ -112,3 +112,18 @@ def test_a_rename_and_a_first_create_are_not_refused() -> None:
     diff = provider.diff("vol_1", olds, renamed.inputs)
     assert diff.changes and diff.replaces == []
     assert provider.check({}, {"volume_name": "fresh-1a2b3c4d", "size_gb": 100}).failures == []
+
+
+def test_the_delete_guard_reads_mithril_now_not_the_sdks_cache(volume_provider: FlowVolumeProvider,
+                                                               mithril: RunningEmulator) -> None:
+    """The bid that mounted the volume ended elsewhere (another tool, a finished job) a moment after the guard
+    saw it live: the SDK's HTTP cache would still say live and refuse a delete that is safe."""
+    task_provider = FlowTaskProvider()
+    task_provider.poll_interval_seconds = 0.05
+    volume = volume_provider.create(checked_volume(region="us-central1-a"))
+    task = task_provider.create(checked_task(volumes=[{"volume_id": volume.id, "mount_path": "/data"}]))
+    with pytest.raises(FlowProviderError, match="refusing to delete"):
+        volume_provider.delete(volume.id, volume.outs)  # the guard reads the bid: live
+    mithril.control.terminate(task.id)  # ended outside this process's SDK
+    volume_provider.delete(volume.id, volume.outs)
+    assert mithril.control.live_volumes() == []
