@@ -18,7 +18,7 @@ from pulumi import automation as auto
 
 from pulumi_flow.emulator import Settings
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
-from pulumi_flow.testing.real_engine import PulumiEngine
+from pulumi_flow.testing.real_engine import PulumiEngine, cli_processes, descendants
 from tests.engine.conftest import EXAMPLES, PACK
 
 pytestmark = pytest.mark.engine
@@ -32,35 +32,9 @@ def slow_mithril(tmp_path: Path) -> Iterator[RunningEmulator]:
         yield m
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid`, children first (from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        current = frontier.pop()
-        children = [p for p, parent in parents.items() if parent == current]
-        found.extend(children)
-        frontier.extend(children)
-    return found
-
-
 def pulumi_cli_pid(engine: PulumiEngine) -> int:
-    cli = str(engine.cli_dir / "pulumi")
-    for pid in descendants(os.getpid()):
-        try:
-            if os.readlink(f"/proc/{pid}/exe") == cli:
-                return pid
-        except OSError:
-            continue
-    raise AssertionError("no running pulumi CLI below this test")
+    (pid,) = cli_processes(engine.cli_dir)
+    return pid
 
 
 class Background:
