@@ -72,7 +72,7 @@ def test_market_rise_preempts_and_requeues(backend: MithrilBackend, clock: Clock
 
 def test_idempotency_key(backend: MithrilBackend) -> None:
     first, created = backend.create_bid(bid_body(), "k")
-    second, created_again = backend.create_bid(bid_body(name="other"), "k")
+    second, created_again = backend.create_bid(bid_body(), "k")  # a retry: the same request again
     assert created and not created_again and first["fid"] == second["fid"]
 
 
@@ -115,7 +115,7 @@ def test_dump_and_load_round_trip(backend: MithrilBackend, clock: Clock) -> None
 
 def test_concurrent_creates_are_consistent(backend: MithrilBackend) -> None:
     def create(index: int) -> None:
-        backend.create_bid(bid_body(name=f"b{index}"), f"key-{index % 10}")
+        backend.create_bid(bid_body(name=f"b{index % 10}"), f"key-{index % 10}")  # retries of ten requests
         backend.create_volume({"name": f"v{index}", "project": PROJECT_ID, "disk_interface": "File",
                                "region": "us-central1-a", "size_gb": 1})
 
@@ -182,3 +182,42 @@ def test_the_control_api_takes_the_names_users_know(backend: MithrilBackend, nam
 def test_an_unknown_instance_type_is_not_found(backend: MithrilBackend) -> None:
     with pytest.raises(NotFound):
         backend.set_market_price("3xa100", "us-central1-a", 100)
+
+
+def volume_body(**changes: Any) -> dict[str, Any]:
+    return {"name": "data", "project": PROJECT_ID, "disk_interface": "File", "region": "us-central1-a",
+            "size_gb": 100, **changes}
+
+
+def test_a_volume_create_is_idempotent_by_key(backend: MithrilBackend) -> None:
+    first = backend.create_volume(volume_body(), "key-1")
+    again = backend.create_volume(volume_body(), "key-1")
+    assert again["fid"] == first["fid"] and len(backend.list_volumes()) == 1
+    assert backend.create_volume(volume_body(), "key-2")["fid"] != first["fid"], "a new key is a new volume"
+
+
+@pytest.mark.parametrize("create", ["volume", "bid"])
+def test_a_key_reused_for_another_body_is_a_conflict(backend: MithrilBackend, create: str) -> None:
+    make = ((lambda body, key: backend.create_volume(body, key)) if create == "volume"
+            else (lambda body, key: backend.create_bid(body, key)))
+    base = volume_body() if create == "volume" else bid_body()
+    make(base, "key-1")
+    with pytest.raises(EmulatorError) as caught:
+        make({**base, "name": "other"}, "key-1")
+    assert caught.value.status == 409 and "Idempotency-Key" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["BAD NAME/..", "Data", "data-", "1data", "a" * 64])
+def test_a_volume_name_off_mithrils_pattern_is_refused(backend: MithrilBackend, name: str) -> None:
+    with pytest.raises(EmulatorError) as caught:
+        backend.create_volume(volume_body(name=name))
+    assert caught.value.status == 422
+
+
+@pytest.mark.parametrize("public_key", [5, ["ssh-ed25519 AAAA"], {"k": 1}, float("nan"), ""])
+def test_an_ssh_key_that_is_not_a_string_is_refused_and_the_list_stays_valid(backend: MithrilBackend,
+                                                                             public_key: Any) -> None:
+    with pytest.raises(EmulatorError) as caught:
+        backend.create_ssh_key({"name": "k", "public_key": public_key})
+    assert caught.value.status == 422
+    assert backend.list_ssh_keys() == []

@@ -252,3 +252,16 @@ def test_a_mithril_route_not_emulated_is_a_json_501_that_names_it(mithril: Runni
                                           "does not emulate (not emulated)")
     missing, _, _ = _answer(mithril, "GET", "/v2/no-such-thing")
     assert missing == 404, "a path Mithril does not have is a plain 404"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/v2/spot/bids?project=proj_someone_else", None),
+    ("GET", "/v2/volumes?project=proj_someone_else", None),
+    ("GET", "/v2/ssh-keys?project=proj_someone_else", None),
+    ("POST", "/v2/ssh-keys", {"name": "k", "project": "proj_someone_else"}),
+])
+def test_another_project_is_refused_on_every_route(mithril: RunningEmulator, method: str, path: str,
+                                                   body: Any) -> None:
+    status, answer = _http(mithril, method, path, body)
+    assert status == 422 and "unknown project 'proj_someone_else'" in json.dumps(answer)
+    assert mithril.backend.ssh_keys == {}, "nothing was stored into the emulator's own project"

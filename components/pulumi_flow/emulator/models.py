@@ -8,8 +8,10 @@ can drive the clock.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -276,7 +278,8 @@ class MithrilBackend:
         self.volumes: dict[str, Volume] = {}
         self.ssh_keys: dict[str, SshKey] = {}
         self.api_keys: dict[str, dict[str, Any]] = {}
-        self._idempotency: dict[str, str] = {}
+        # Idempotency-Key -> (what was created, a digest of the request body, its id).
+        self._idempotency: dict[str, tuple[str, str, str]] = {}
         self._ips = itertools.count(1)
 
     # -- time ---------------------------------------------------------------------
@@ -423,8 +426,9 @@ class MithrilBackend:
     def create_bid(self, body: dict[str, Any], idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
         """Returns (bid, created). A repeated Idempotency-Key answers with the first bid."""
         with self._now() as now:
-            if idempotency_key and idempotency_key in self._idempotency:
-                return self.bids[self._idempotency[idempotency_key]].to_api(), False
+            replayed = self._replay("bid", idempotency_key, body)
+            if replayed is not None:
+                return self.bids[replayed].to_api(), False
             it_fid = _require_str(body, "instance_type")
             region = _require_str(body, "region")
             if it_fid not in self.instance_types:
@@ -467,9 +471,23 @@ class MithrilBackend:
                 created_at=now, open_since=now,
             )
             self.bids[bid.fid] = bid
-            if idempotency_key:
-                self._idempotency[idempotency_key] = bid.fid
+            self._remember("bid", idempotency_key, body, bid.fid)
             return bid.to_api(), True
+
+    def _replay(self, kind: str, key: str | None, body: dict[str, Any]) -> str | None:
+        """The id a repeated Idempotency-Key created, or None. The same key with another body is a
+        conflict (409): answering it with the first result would hide that the second was never made."""
+        if not key or key not in self._idempotency:
+            return None
+        seen_kind, digest, fid = self._idempotency[key]
+        if seen_kind != kind or digest != _body_digest(body):
+            raise EmulatorError(409, f"Idempotency-Key {key!r} was already used for a different request; "
+                                     f"use a new key for a new request", "Idempotency-Key")
+        return fid
+
+    def _remember(self, kind: str, key: str | None, body: dict[str, Any], fid: str) -> None:
+        if key:
+            self._idempotency[key] = (kind, _body_digest(body), fid)
 
     def _attached_bids(self, volume_id: str) -> list[str]:
         return [b.fid for b in self.bids.values()
@@ -550,9 +568,13 @@ class MithrilBackend:
 
     # -- volumes ----------------------------------------------------------------------
 
-    def create_volume(self, body: dict[str, Any]) -> dict[str, Any]:
+    def create_volume(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
         with self._now() as now:
-            name = _require_str(body, "name")
+            replayed = self._replay("volume", idempotency_key, body)
+            if replayed is not None:
+                vol = self.volumes[replayed]
+                return vol.to_api(self._attached_bids(vol.fid))
+            name = _volume_name(body)
             region = _require_str(body, "region")
             if region not in self.regions():
                 raise EmulatorError(422, f"unknown region {region!r}", "region")
@@ -568,6 +590,7 @@ class MithrilBackend:
             vol = Volume(fid=_new_id("vol"), name=name, region=region, capacity_gb=size,
                          interface=interface, created_at=now)
             self.volumes[vol.fid] = vol
+            self._remember("volume", idempotency_key, body, vol.fid)
             return vol.to_api([])
 
     def list_volumes(self, include_deleted: bool = False) -> list[dict[str, Any]]:
@@ -581,7 +604,7 @@ class MithrilBackend:
         with self._now():
             vol = self._live_volume(fid)
             if "name" in body:
-                vol.name = _require_str(body, "name")
+                vol.name = _volume_name(body)
             return vol.to_api(self._attached_bids(fid))
 
     def _live_volume(self, fid: str) -> Volume:
@@ -604,6 +627,9 @@ class MithrilBackend:
         with self._now() as now:
             name = _require_str(body, "name")
             public_key = body.get("public_key")
+            if public_key is not None and (not isinstance(public_key, str) or not public_key.strip()):
+                raise EmulatorError(422, f"public_key must be an OpenSSH public key string, got {public_key!r}",
+                                    "public_key")
             private_key = None
             if not public_key:
                 # Generated keys: the 201 carries the private half once, as Mithril does.
@@ -695,7 +721,7 @@ class MithrilBackend:
                 "instances": [attrs.asdict(i) for i in self.instances.values()],
                 "volumes": [attrs.asdict(v) for v in self.volumes.values()],
                 "ssh_keys": [attrs.asdict(k) for k in self.ssh_keys.values()],
-                "idempotency": self._idempotency,
+                "idempotency": {key: list(value) for key, value in self._idempotency.items()},
             })
 
     def load(self, text: str) -> None:
@@ -706,8 +732,25 @@ class MithrilBackend:
             self.instances = {i["fid"]: Instance(**i) for i in data["instances"]}
             self.volumes = {v["fid"]: Volume(**v) for v in data["volumes"]}
             self.ssh_keys = {k["fid"]: SshKey(**k) for k in data["ssh_keys"]}
-            self._idempotency = dict(data["idempotency"])
+            # State files written before the digest was kept map a key to an id alone.
+            self._idempotency = {key: (tuple(value) if isinstance(value, list) else ("bid", "", value))
+                                 for key, value in data["idempotency"].items()}
             self._ips = itertools.count(len(self.instances) + 1)
+
+
+VOLUME_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # Mithril's spec, CreateVolumeRequest.name
+
+
+def _volume_name(body: dict[str, Any]) -> str:
+    name = _require_str(body, "name")
+    if not VOLUME_NAME.fullmatch(name) or len(name) > 63:
+        raise EmulatorError(422, f"name must match {VOLUME_NAME.pattern} (at most 63 characters), got {name!r}",
+                            "name")
+    return name
+
+
+def _body_digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _require_str(body: dict[str, Any], field: str) -> str:

@@ -46,6 +46,15 @@ class Request:
         return self.body
 
 
+def _in_project(project: Any, *, required: bool = False) -> None:
+    """Every route scopes to the emulator's one project alike: another project is refused, never
+    answered from (or stored into) this one."""
+    if project is None and not required:
+        return
+    if project != PROJECT_ID:
+        raise EmulatorError(422, f"unknown project {project!r}; this emulator has {PROJECT_ID!r}", "project")
+
+
 class RequestLog:
     """Every Mithril API request served (control calls excluded), for request-count assertions."""
 
@@ -141,6 +150,7 @@ class MithrilResponses:
     # -- bids -----------------------------------------------------------------------------
 
     def list_bids(self, req: Request) -> Response:
+        _in_project(req.arg("project"))
         bids = self.backend.list_bids(name=req.arg("name"), status=req.arg("status"),
                                       region=req.arg("region"), instance_type=req.arg("instance_type"))
         limit = req.arg("limit")
@@ -163,17 +173,17 @@ class MithrilResponses:
         return NO_CONTENT
 
     def list_instances(self, req: Request) -> Response:
-        if req.arg("project") != PROJECT_ID:
-            raise EmulatorError(422, f"unknown project {req.arg('project')!r}", "project")
+        _in_project(req.arg("project"), required=True)
         return ok({"data": self.backend.list_instances(req.arg_list("bid_fid_in")), "next_cursor": None})
 
     # -- volumes ----------------------------------------------------------------------------
 
     def list_volumes(self, req: Request) -> Response:
+        _in_project(req.arg("project"))
         return ok(self.backend.list_volumes(include_deleted=req.arg("include_deleted") == "true"))
 
     def create_volume(self, req: Request) -> Response:
-        return created(self.backend.create_volume(req.json_object()))
+        return created(self.backend.create_volume(req.json_object(), req.headers.get("idempotency-key")))
 
     def patch_volume(self, req: Request) -> Response:
         return ok(self.backend.rename_volume(req.params["volume_id"], req.json_object()))
@@ -185,10 +195,13 @@ class MithrilResponses:
     # -- keys ---------------------------------------------------------------------------------
 
     def list_ssh_keys(self, req: Request) -> Response:
+        _in_project(req.arg("project"))
         return ok(self.backend.list_ssh_keys())
 
     def create_ssh_key(self, req: Request) -> Response:
-        return created(self.backend.create_ssh_key(req.json_object()))
+        body = req.json_object()
+        _in_project(body.get("project"))
+        return created(self.backend.create_ssh_key(body))
 
     def delete_ssh_key(self, req: Request) -> Response:
         self.backend.delete_ssh_key(req.params["key_id"])
