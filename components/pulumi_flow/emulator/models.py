@@ -8,6 +8,7 @@ can drive the clock.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -371,6 +372,29 @@ class MithrilBackend:
                     "default_image_version": None,
                 })
             return rows
+
+    def marketplace_regions(self) -> list[dict[str, Any]]:
+        """The SDK's regions with their storage abilities (every region here stores block and file)."""
+        return [{"id": f"reg_{name.replace('-', '')}", "name": name, "block_storage_enabled": True,
+                 "fileshare_storage_enabled": True, "k8s_enabled": False} for name in self.regions()]
+
+    def price_history(self, instance_types: list[str] | None, region: str | None) -> dict[str, Any]:
+        """`GET /v2/pricing/history`: the emulator keeps no history, so each series is one sample, the
+        market now (instance types by id, Mithril name or `8xa100`)."""
+        with self._now() as now:
+            fids: set[str] | None = None
+            if instance_types is not None:
+                fids = set()
+                for name in instance_types:
+                    with contextlib.suppress(NotFound):  # a type not sold here has no series (/current: nulls)
+                        fids.add(self.instance_type_fid(name))
+            series = [
+                {"instance_type": it, "region": r, "timestamps": [_iso(now)], "spot_prices": [dollars(cents)],
+                 "reserved_prices": [dollars(cents * RESERVED_MARKUP)], "region_disabled": False}
+                for (it, r), cents in sorted(self.market_cents.items())
+                if (fids is None or it in fids) and region in (None, r)
+            ]
+            return {"series": series, "complete": True, "show_disabled_regions": False}
 
     def current_price(self, instance_type: str, region: str | None) -> dict[str, Any]:
         with self._now():

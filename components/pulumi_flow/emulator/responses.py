@@ -138,6 +138,14 @@ class MithrilResponses:
             raise EmulatorError(422, "instance_type is required", "instance_type")
         return ok(self.backend.current_price(instance_type, req.arg("region")))
 
+    def marketplace_regions(self, req: Request) -> Response:
+        return ok({"data": self.backend.marketplace_regions()})
+
+    def price_history(self, req: Request) -> Response:
+        wanted = req.arg("instance_types")
+        types = [t.strip() for t in wanted.split(",") if t.strip()] if wanted else None
+        return ok(self.backend.price_history(types, req.arg("region")))
+
     def reservations(self, req: Request) -> Response:
         return ok({"data": [], "next_cursor": None})
 

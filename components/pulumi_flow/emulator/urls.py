@@ -15,6 +15,9 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/v2/instance-types", "instance_types"),
     ("GET", "/v2/spot/availability", "spot_availability"),
     ("GET", "/v2/pricing/current", "current_prices"),
+    ("GET", "/v2/pricing/history", "price_history"),
+    # Outside /v2 and the spec, but the SDK reads it to pick a volume's region (`flow volume create`).
+    ("GET", "/marketplace/v1/regions", "marketplace_regions"),
     ("GET", "/v2/reservation", "reservations"),
     ("GET", "/v2/quotas", "quotas"),
     ("GET", "/v2/cpu/instance-types", "cpu_instance_types"),
