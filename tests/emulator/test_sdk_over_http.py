@@ -182,6 +182,8 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
         ("GET", "/v2/instance-types"): ("/v2/instance-types", None),
         ("GET", "/v2/spot/availability"): ("/v2/spot/availability", None),
         ("GET", "/v2/pricing/current"): ("/v2/pricing/current?instance_type=it_Sg1nDx1I8NFep60J", None),
+        ("GET", "/v2/pricing/history"): ("/v2/pricing/history?instance_types=it_Sg1nDx1I8NFep60J,8xh100", None),
+        ("GET", "/marketplace/v1/regions"): ("/marketplace/v1/regions", None),
         ("GET", "/v2/reservation"): (f"/v2/reservation?project={project}", None),
         ("GET", "/v2/quotas"): ("/v2/quotas", None),
         ("GET", "/v2/cpu/instance-types"): ("/v2/cpu/instance-types", None),

@@ -66,14 +66,18 @@ def dollars(cents: int) -> str:
     return f"${cents // 100}.{cents % 100:02d}"
 
 
+# The form the SDK sends (`"$25.60"`): digits, at most two decimals, nothing else (no "$ 5", "$1_000",
+# "$1,000.00", "$inf" or "$1e308").
+PRICE = re.compile(r"^\$(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$")
+MAX_STARTUP_SCRIPT = 10_000  # the SDK's own limit on a script it sends
+
+
 def parse_dollars(text: object, field: str) -> int:
-    """`"$12.50"` -> 1250 cents; refuses anything else the way Mithril's validation does."""
-    if not isinstance(text, str) or not text.startswith("$"):
+    """`"$12.50"` -> 1250 cents, exactly; refuses anything else the way Mithril's validation does."""
+    if not isinstance(text, str) or not PRICE.fullmatch(text):
         raise EmulatorError(422, f"{field} must be a dollar string such as '$12.50', got {text!r}", field)
-    try:
-        value = round(float(text[1:].replace(",", "")) * 100)
-    except ValueError:
-        raise EmulatorError(422, f"{field} is not a price: {text!r}", field) from None
+    whole, _, cents = text[1:].partition(".")
+    value = int(whole) * 100 + int((cents + "00")[:2])
     if value <= 0:
         raise EmulatorError(422, f"{field} must be positive, got {text!r}", field)
     return value
@@ -142,6 +146,7 @@ class Settings:
     boot_delay: float = 0.3
     capacity_per_market: int = 64
     api_key: str | None = None
+    request_timeout: float = 10.0  # seconds a client may take to send a request; then 408
 
 
 @attrs.define
@@ -466,8 +471,17 @@ class MithrilBackend:
                 raise EmulatorError(422, f"instance_quantity must be an integer 1..256, got {quantity!r}",
                                     "instance_quantity")
             spec = body.get("launch_specification")
-            if not isinstance(spec, dict) or not isinstance(spec.get("ssh_keys", []), list):
+            if not isinstance(spec, dict):
                 raise EmulatorError(422, "launch_specification must be an object", "launch_specification")
+            for key in ("volumes", "ssh_keys"):
+                items = spec.get(key, [])
+                if items is not None and (not isinstance(items, list) or not all(isinstance(i, str) for i in items)):
+                    raise EmulatorError(422, f"launch_specification.{key} must be a list of ids, got {items!r}",
+                                        f"launch_specification.{key}")
+            script = spec.get("startup_script")
+            if script is not None and (not isinstance(script, str) or len(script) > MAX_STARTUP_SCRIPT):
+                raise EmulatorError(422, f"launch_specification.startup_script must be a string of at most "
+                                         f"{MAX_STARTUP_SCRIPT} characters", "launch_specification.startup_script")
             volume_ids = spec.get("volumes") or []
             for vid in volume_ids:
                 vol = self.volumes.get(vid)
@@ -539,6 +553,11 @@ class MithrilBackend:
     def update_bid(self, fid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._now() as now:
             bid = self._bid(fid)
+            unapplied = sorted(set(body) - {"limit_price", "paused"})
+            if unapplied:
+                # Answering 200 while changing nothing would tell the client its change was made.
+                raise EmulatorError(422, f"only limit_price and paused can be changed on a bid, not {unapplied}",
+                                    unapplied[0])
             if not bid.live:
                 raise EmulatorError(409, f"bid {fid} is terminated and cannot be changed")
             if body.get("limit_price") is not None:
@@ -677,6 +696,9 @@ class MithrilBackend:
     def create_api_key(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._now() as now:
             name = _require_str(body, "name")
+            expires_at = body.get("expires_at")
+            if expires_at is not None and not (isinstance(expires_at, str) and _parses_as_time(expires_at)):
+                raise EmulatorError(422, f"expires_at must be an ISO 8601 date-time, got {expires_at!r}", "expires_at")
             secret = f"fkey_{secrets.token_hex(16)}"
             fid = _new_id("apikey")
             record: dict[str, Any] = {
@@ -771,6 +793,14 @@ def _volume_name(body: dict[str, Any]) -> str:
         raise EmulatorError(422, f"name must match {VOLUME_NAME.pattern} (at most 63 characters), got {name!r}",
                             "name")
     return name
+
+
+def _parses_as_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def _body_digest(body: dict[str, Any]) -> str:

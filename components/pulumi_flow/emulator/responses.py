@@ -163,7 +163,9 @@ class MithrilResponses:
                                       region=req.arg("region"), instance_type=req.arg("instance_type"))
         limit = req.arg("limit")
         if limit is not None:
-            bids = bids[: max(int(limit), 1)]
+            if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+                raise EmulatorError(422, f"limit must be a whole number from 1 to 1000, got {limit!r}", "limit")
+            bids = bids[: int(limit)]
         return ok({"data": bids, "next_cursor": None})
 
     def create_bid(self, req: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -31,6 +32,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"
 
+    @property
+    def timeout(self) -> float:  # type: ignore[override]
+        """How long a client may take to send its request: then a 408, never a thread held forever."""
+        return self.server.emulator.backend.settings.request_timeout
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if self.server.emulator.verbose:
             super().log_message(format, *args)
@@ -58,11 +64,51 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _serve(self, method: str) -> None:
+        try:
+            self._serve_request(method)
+        except Exception as exc:  # noqa: BLE001 - an answer, never a dropped connection
+            with contextlib.suppress(OSError):
+                self._send(Response(500, {"detail": f"emulator error: {type(exc).__name__}: {exc}"}))
+
+    def _read_body(self) -> bytes | Response:
+        """The request body, or the answer that refuses it: never a read that hangs or a socket closed."""
+        header = self.headers.get("Content-Length")
+        if header is None:
+            return b""
+        if not header.isdigit():
+            return Response(400, {"detail": f"Content-Length must be a whole number, got {header!r}"})
+        length = int(header)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._discard(min(length, MAX_DISCARD_BYTES))  # so that the client, still sending, reads the answer
+            return Response(413, {"detail": f"request body of {length} bytes is over the {MAX_BODY_BYTES} limit"})
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            return Response(408, {"detail": f"the request body did not arrive within {self.timeout:g} s"})
+        if len(raw) < length:
+            self.close_connection = True
+            return Response(400, {"detail": f"Content-Length says {length} bytes, the body had {len(raw)}"})
+        return raw
+
+    def _discard(self, length: int) -> None:
+        with contextlib.suppress(OSError):
+            while length > 0:
+                chunk = self.rfile.read(min(length, 65536))
+                if not chunk:
+                    return
+                length -= len(chunk)
+
+    def _serve_request(self, method: str) -> None:
         emulator = self.server.emulator
         split = urlsplit(self.path)
         path = split.path.rstrip("/") or "/"
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        body_or_refusal = self._read_body()
+        if isinstance(body_or_refusal, Response):
+            self._send(body_or_refusal)
+            return
+        raw = body_or_refusal
         control = path.startswith(CONTROL_PREFIX)
 
         if not control:
@@ -110,8 +156,9 @@ class _Handler(BaseHTTPRequestHandler):
         handler, params = resolved
         try:
             body = json.loads(raw) if raw else None
-        except ValueError:
-            return validation_error(EmulatorError(422, "request body is not valid JSON", "body"))
+        except (ValueError, RecursionError):
+            return validation_error(EmulatorError(422, "request body is not valid JSON, or nests too deeply",
+                                                  "body"))
         request = Request(method=method, path=path, query=parse_qs(query),
                           headers={k.lower(): v for k, v in self.headers.items()}, body=body, params=params)
         try:
@@ -131,6 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if payload and self.command != "HEAD":  # a HEAD answer has headers only
             self.wfile.write(payload)
+
+
+MAX_BODY_BYTES = 1024 * 1024  # a bid with a 10,000-character script is a few KB
+MAX_DISCARD_BYTES = 64 * 1024 * 1024  # read (and drop) at most this much of a refused body
 
 
 class _HTTPServer(ThreadingHTTPServer):
