@@ -688,6 +688,19 @@ class MithrilBackend:
         with self._lock:
             return [k.to_api() for k in self.ssh_keys.values()]
 
+    def update_ssh_key(self, fid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Mithril's SSH key update: whether the key is required on every launch."""
+        with self._lock:
+            key = self.ssh_keys.get(fid)
+            if key is None:
+                raise NotFound("ssh key", fid)
+            unknown = sorted(set(body) - {"required"})
+            if unknown or not isinstance(body.get("required"), bool):
+                raise EmulatorError(422, f"only `required` (a boolean) can be changed on an SSH key, got {body!r}",
+                                    "required")
+            key.required = body["required"]
+            return key.to_api()
+
     def delete_ssh_key(self, fid: str) -> None:
         with self._lock:
             if self.ssh_keys.pop(fid, None) is None:

@@ -213,6 +213,9 @@ class MithrilResponses:
         _in_project(body.get("project"))
         return created(self.backend.create_ssh_key(body))
 
+    def patch_ssh_key(self, req: Request) -> Response:
+        return ok(self.backend.update_ssh_key(req.params["key_id"], req.json_object()))
+
     def delete_ssh_key(self, req: Request) -> Response:
         self.backend.delete_ssh_key(req.params["key_id"])
         return NO_CONTENT

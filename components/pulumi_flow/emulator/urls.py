@@ -7,7 +7,8 @@ import json
 import re
 from pathlib import Path
 
-ID = r"(?P<{}>[A-Za-z0-9_-]+)"
+# Any one path segment: an id that does not exist (whatever it looks like) reaches its handler's 404.
+ID = r"(?P<{}>[^/]+)"
 
 ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/v2/me", "me"),
@@ -33,6 +34,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("DELETE", "/v2/volumes/" + ID.format("volume_id"), "delete_volume"),
     ("GET", "/v2/ssh-keys", "list_ssh_keys"),
     ("POST", "/v2/ssh-keys", "create_ssh_key"),
+    ("PATCH", "/v2/ssh-keys/" + ID.format("key_id"), "patch_ssh_key"),
     ("DELETE", "/v2/ssh-keys/" + ID.format("key_id"), "delete_ssh_key"),
     ("GET", "/v2/api-keys", "list_api_keys"),
     ("POST", "/v2/api-keys", "create_api_key"),
