@@ -197,6 +197,7 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
         ("PATCH", "/v2/volumes/{volume_id}"): (f"/v2/volumes/{volume['fid']}", {"name": "renamed"}),
         ("GET", "/v2/ssh-keys"): (f"/v2/ssh-keys?project={project}", None),
         ("POST", "/v2/ssh-keys"): None,
+        ("PATCH", "/v2/ssh-keys/{key_id}"): (f"/v2/ssh-keys/{key['fid']}", {"required": True}),
         ("GET", "/v2/api-keys"): ("/v2/api-keys", None),
         ("POST", "/v2/api-keys"): None,
         ("DELETE", "/v2/ssh-keys/{key_id}"): (f"/v2/ssh-keys/{key['fid']}", None),
