@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from pulumi_flow.emulator import spec as emulator_spec
 
-@cache
+
 def spec() -> dict[str, Any]:
-    import flow
-
-    path = Path(flow.__file__).parent / "adapters/providers/builtin/mithril/api/openapi.json"
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    return emulator_spec.load()
 
 
-def _nullable_to_type(node: Any) -> Any:
-    """The spec is 3.1 but writes `nullable: true` (3.0 style): make null explicit for JSON Schema."""
-    if isinstance(node, dict):
-        node = {k: _nullable_to_type(v) for k, v in node.items()}
-        if node.pop("nullable", False):
-            if "type" in node:
-                types = node["type"] if isinstance(node["type"], list) else [node["type"]]
-                node["type"] = [*types, "null"]
-            elif "$ref" in node:
-                node = {"anyOf": [{"$ref": node.pop("$ref")}, {"type": "null"}], **node}
-            if "enum" in node:
-                node["enum"] = [*node["enum"], None]
-        return node
-    if isinstance(node, list):
-        return [_nullable_to_type(v) for v in node]
-    return node
+_nullable_to_type = emulator_spec.json_schema
 
 
 @cache

@@ -185,7 +185,7 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
         ("GET", "/v2/pricing/history"): ("/v2/pricing/history?instance_types=it_Sg1nDx1I8NFep60J,8xh100", None),
         ("GET", "/marketplace/v1/regions"): ("/marketplace/v1/regions", None),
         ("GET", "/v2/reservation"): (f"/v2/reservation?project={project}", None),
-        ("GET", "/v2/quotas"): ("/v2/quotas", None),
+        ("GET", "/v2/quotas"): (f"/v2/quotas?project={project}", None),
         ("GET", "/v2/cpu/instance-types"): ("/v2/cpu/instance-types", None),
         ("GET", "/v2/spot/bids"): (f"/v2/spot/bids?project={project}", None),
         ("POST", "/v2/spot/bids"): None,  # made above
@@ -268,3 +268,21 @@ def test_another_project_is_refused_on_every_route(mithril: RunningEmulator, met
     status, answer = _http(mithril, method, path, body)
     assert status == 422 and "unknown project 'proj_someone_else'" in json.dumps(answer)
     assert mithril.backend.ssh_keys == {}, "nothing was stored into the emulator's own project"
+
+
+def test_requests_are_validated_against_the_specs_request_schemas(mithril: RunningEmulator) -> None:
+    """The spec's own request schemas decide, and the refusal is the spec's HTTPValidationError."""
+    status, answer = _http(mithril, "POST", "/v2/spot/bids", {"project": "proj_emulator0001", "name": "b"})
+    assert status == 422
+    assert [item["loc"] for item in answer["detail"]] == [["body", field] for field in (
+        "region", "instance_type", "limit_price", "instance_quantity", "launch_specification")]
+    assert {item["msg"] for item in answer["detail"]} == {"field required"}
+
+    status, answer = _http(mithril, "GET", "/v2/instances")  # `project` is required by the spec
+    assert status == 422 and answer["detail"][0]["loc"] == ["query", "project"]
+
+    status, answer = _http(mithril, "POST", "/v2/volumes", {"name": "v", "project": "proj_emulator0001",
+                                                            "disk_interface": "Floppy", "region": "us-central1-a",
+                                                            "size_gb": 10})
+    assert status == 422 and ["body", "disk_interface"] in [item["loc"] for item in answer["detail"]]
+    assert mithril.control.live_volumes() == [] and mithril.control.live_bids() == []

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pulumi_flow.emulator import urls
+from pulumi_flow.emulator import spec, urls
 from pulumi_flow.emulator.faults import FaultPlan
 from pulumi_flow.emulator.models import PROJECT_NAME, EmulatorError, MithrilBackend, Settings
 from pulumi_flow.emulator.responses import (
@@ -159,6 +159,10 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, RecursionError):
             return validation_error(EmulatorError(422, "request body is not valid JSON, or nests too deeply",
                                                   "body"))
+        if not path.startswith(CONTROL_PREFIX):
+            problems = spec.request_problems(method, path, parse_qs(query), body)
+            if problems:
+                return Response(422, {"detail": problems})  # the spec's HTTPValidationError
         request = Request(method=method, path=path, query=parse_qs(query),
                           headers={k.lower(): v for k, v in self.headers.items()}, body=body, params=params)
         try:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from pathlib import Path
+
+from pulumi_flow.emulator import spec
 
 # Any one path segment: an id that does not exist (whatever it looks like) reaches its handler's 404.
 ID = r"(?P<{}>[^/]+)"
@@ -79,20 +79,10 @@ def allowed_methods(path: str) -> list[str]:
     return sorted({method for method, pattern, _ in COMPILED if pattern.fullmatch(path)})
 
 
-@functools.cache
-def _mithril_routes() -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
-    """Every path and method in Mithril's OpenAPI spec, the copy inside flow-compute."""
-    spec = json.loads(spec_path().read_text())
-    return tuple((re.compile(re.sub(r"\{[^}/]+\}", "[^/]+", path)), frozenset(m.upper() for m in methods))
-                 for path, methods in spec["paths"].items())
-
-
 def spec_path() -> Path:
-    import flow
-
-    return Path(flow.__file__).parent / "adapters" / "providers" / "builtin" / "mithril" / "api" / "openapi.json"
+    return spec.spec_path()
 
 
 def mithril_route(method: str, path: str) -> bool:
     """Is this a route of Mithril's API (one the emulator may not emulate)?"""
-    return any(pattern.fullmatch(path) and method in methods for pattern, methods in _mithril_routes())
+    return spec.operation(method, path) is not None
