@@ -1,6 +1,6 @@
 """Schemathesis fuzzes every emulated operation from Mithril's own OpenAPI spec (the copy in flow-compute).
 
-Bounded: 40 examples per operation, two workers, about half a minute. Checks: no server error (5xx,
+Bounded: 40 examples per operation, one worker, well under a minute. Checks: no server error (5xx,
 which includes a 501 for a route that should have been emulated), responses match the spec's schemas,
 and the content type is the one the spec declares.
 """
@@ -36,7 +36,9 @@ def test_schemathesis_finds_nothing_in_any_emulated_operation(mithril: RunningEm
     run = subprocess.run(
         [ST, "run", str(urls.spec_path()), "--url", mithril.url, "-H", f"Authorization: Bearer {TEST_API_KEY}",
          "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
-         "--max-examples", "40", "--phases", "examples,fuzzing", "--workers", "2", "--seed", "7",
+         # One worker: with two, CPython 3.11 intermittently raises "AST constructor recursion depth
+         # mismatch" inside schemathesis's own code generation (a thread race, not an API finding).
+         "--max-examples", "40", "--phases", "examples,fuzzing", "--workers", "1", "--seed", "7",
          "--include-path-regex", emulated_paths()],
         capture_output=True, text=True, timeout=600)
     summary = run.stdout[-3000:]
