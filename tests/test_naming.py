@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pulumi_flow import naming
+from pulumi_flow.resources import TASK_TYPE
 
 
 def test_a_bid_name_does_not_depend_on_how_numbers_travelled() -> None:
@@ -14,14 +15,14 @@ def test_a_bid_name_does_not_depend_on_how_numbers_travelled() -> None:
 
 
 def test_identity_separates_parents_types_names_and_stacks() -> None:
-    base = naming.identity(None, "proj", "dev", "pulumi-python:dynamic/flow:Task", "llama-task")
+    base = naming.identity(None, "proj", "dev", TASK_TYPE, "llama-task")
     others = [
-        naming.identity(None, "proj", "prod", "pulumi-python:dynamic/flow:Task", "llama-task"),
-        naming.identity(None, "other", "dev", "pulumi-python:dynamic/flow:Task", "llama-task"),
+        naming.identity(None, "proj", "prod", TASK_TYPE, "llama-task"),
+        naming.identity(None, "other", "dev", TASK_TYPE, "llama-task"),
         naming.identity("urn:pulumi:dev::proj::flow:index:TrainingJob::llama", "proj", "dev",
-                        "pulumi-python:dynamic/flow:Task", "llama-task"),
+                        TASK_TYPE, "llama-task"),
         naming.identity("urn:pulumi:dev::proj::flow:index:TrainingCluster::llama", "proj", "dev",
-                        "pulumi-python:dynamic/flow:Task", "llama-task"),
+                        TASK_TYPE, "llama-task"),
     ]
     names = {naming.task_name("llama-task", i) for i in [base, *others]}
     assert len(names) == 5

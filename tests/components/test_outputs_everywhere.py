@@ -22,6 +22,7 @@ from pulumi_flow import (
     TrainingJobArgs,
     VolumeSpec,
 )
+from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.runner import run_stack
 from pulumi_flow.validation import InputError
@@ -63,7 +64,7 @@ JOB_CASES: list[tuple[str, Any, str, Any]] = [
 
 def checked_task_inputs(program: Callable[[], None], mithril: RunningEmulator) -> dict[str, Any]:
     run = run_stack(program, preview=True)
-    (task,) = [r for r in run.resources if r.type == "pulumi-python:dynamic/flow:Task"]
+    (task,) = [r for r in run.resources if r.type == TASK_TYPE]
     assert task.checked_inputs is not None, "the provider's check ran"
     assert mithril.control.requests() == []
     return task.checked_inputs
@@ -104,7 +105,7 @@ def test_volume_spec_arguments_may_be_outputs(argument: str, value: Any, key: st
         DataVolumes("v", DataVolumesArgs(volumes={"data": VolumeSpec(**spec)}, region=out("us-central1-a")))
 
     run = run_stack(program, preview=True)
-    (volume,) = [r for r in run.resources if r.type == "pulumi-python:dynamic/flow:Volume"]
+    (volume,) = [r for r in run.resources if r.type == VOLUME_TYPE]
     assert volume.checked_inputs is not None
     assert volume.checked_inputs[key] == expected and volume.checked_inputs["region"] == "us-central1-a"
 

@@ -8,6 +8,7 @@ import pulumi
 import pytest
 
 from pulumi_flow import DataVolumes, DataVolumesArgs, TrainingCluster, TrainingClusterArgs
+from pulumi_flow.resources import TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
 from tests.engine.conftest import PACK
@@ -15,7 +16,6 @@ from tests.engine.conftest import PACK
 pytestmark = pytest.mark.engine
 
 A100X8 = "it_Sg1nDx1I8NFep60J"
-TASK_TYPE = "pulumi-python:dynamic/flow:Task"
 
 
 def cluster_program() -> None:
@@ -89,7 +89,7 @@ def test_an_instance_type_change_replaces_the_bid_old_one_first(cluster_stack: A
 def task_state(stack: Any) -> dict[str, Any]:
     """The FlowTask's outputs as the engine recorded them (what `pulumi stack export` shows)."""
     (task,) = [r for r in stack.export_stack().deployment["resources"]
-               if r["type"] == "pulumi-python:dynamic/flow:Task"]
+               if r["type"] == TASK_TYPE]
     return dict(task["outputs"])
 
 

@@ -15,7 +15,6 @@ from tests.engine.conftest import PACK
 
 pytestmark = pytest.mark.engine
 
-TASK_TYPE = "pulumi-python:dynamic/flow:Task"
 
 
 def llama_program() -> None:
