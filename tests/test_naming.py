@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from pulumi_flow import naming
 from pulumi_flow.resources import TASK_TYPE
 
@@ -26,3 +30,69 @@ def test_identity_separates_parents_types_names_and_stacks() -> None:
     ]
     names = {naming.task_name("llama-task", i) for i in [base, *others]}
     assert len(names) == 5
+
+
+IDENTITY = naming.identity(None, "proj", "dev", "t", "llama")
+
+
+def test_the_identity_at_the_root_is_project_and_stack_then_type_and_name() -> None:
+    assert IDENTITY == "proj\x1fdev\x1ft\x1fllama"
+    assert naming.identity("urn:x", "proj", "dev", "t", "n") == "urn:x\x1ft\x1fn"
+    assert naming.identity("", "proj", "dev", "t", "n") == "proj\x1fdev\x1ft\x1fn"
+
+
+# Names of things that exist: a change to any of them renames, and so replaces, every live bid and volume.
+@pytest.mark.parametrize(("resource_name", "name"), [
+    ("llama", "llama-980ee61e"),
+    ("Llama 70B/run", "llama-70b-run-980ee61e"),
+    ("---", "task-980ee61e"),
+    ("x.y_z", "x.y_z-980ee61e"),
+    ("a--b", "a-b-980ee61e"),
+    ("-a.", "a-980ee61e"),
+    ("a" * 80, "a" * 54 + "-980ee61e"),
+    ("a" * 53 + ".b", "a" * 53 + "-980ee61e"),
+])
+def test_task_names_are_stable_safe_and_at_most_63_characters(resource_name: str, name: str) -> None:
+    made = naming.task_name(resource_name, IDENTITY)
+    assert made == name
+    assert len(made) <= 63
+    assert re.fullmatch(r"[a-z0-9][a-z0-9._-]*", made)
+
+
+@pytest.mark.parametrize(("resource_name", "name"), [
+    ("data", "data-980ee61e"),
+    ("Data Set", "data-set-980ee61e"),
+    ("7data", "vol-7data-980ee61e"),
+    ("", "vol-980ee61e"),
+    ("d.a_t", "d-a-t-980ee61e"),
+    ("b" * 80, "b" * 54 + "-980ee61e"),
+    ("a" * 53 + "-b", "a" * 53 + "-980ee61e"),
+])
+def test_volume_names_are_stable_safe_and_at_most_63_characters(resource_name: str, name: str) -> None:
+    made = naming.volume_name(resource_name, IDENTITY)
+    assert made == name
+    assert len(made) <= 63
+    assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", made)
+
+
+def test_a_bid_name_is_the_task_name_and_a_digest_of_the_canonical_spec() -> None:
+    spec = {"b": 1, "a": [2.0, {"c": 3.5}]}
+    assert naming.bid_name("gpu-1", spec) == "gpu-1.c02ca300"
+    assert naming.bid_name("gpu-1", {"a": [2, {"c": 3.5}], "b": 1.0}) == "gpu-1.c02ca300"
+    assert naming.bid_name("gpu-1", {"a": (2, {"c": 3.5}), "b": 1}) == "gpu-1.c02ca300"
+    assert naming.bid_name("gpu-1", {"b": 1, "a": [2.5, {"c": 3.5}]}) != "gpu-1.c02ca300"
+
+
+@pytest.mark.parametrize(("olds", "news", "kept"), [
+    ({"task_name": "old-1", "auto_named": True}, {"task_name": "new-2", "auto_named": True}, "old-1"),
+    # State from before `auto_named` existed held only generated names.
+    ({"task_name": "old-1"}, {"task_name": "new-2", "auto_named": True}, "old-1"),
+    # A name the program gives is the program's to change.
+    ({"task_name": "old-1", "auto_named": True}, {"task_name": "mine", "auto_named": False}, "mine"),
+    ({"task_name": "mine", "auto_named": False}, {"task_name": "new-2", "auto_named": True}, "new-2"),
+    # Nothing in state yet: the new name.
+    ({}, {"task_name": "new-2", "auto_named": True}, "new-2"),
+])
+def test_a_generated_name_once_in_state_stays(olds: dict[str, object], news: dict[str, object], kept: str) -> None:
+    naming.keep_auto_name(olds, news, "task_name")
+    assert news["task_name"] == kept
