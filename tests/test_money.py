@@ -124,3 +124,8 @@ def test_a_bare_family_is_refused_because_the_floor_is_per_gpu() -> None:
     with pytest.raises(ValueError, match=r"^instance type 'h100' names no GPU count; the threshold is per GPU, "
                                          r"so write e.g. '8xh100'$"):
         pricing.gpu_family_and_count("h100")
+
+
+def test_maybe_usd_reads_money_and_gives_none_for_the_rest() -> None:
+    assert money.maybe_usd("$12.50") == Decimal("12.50")
+    assert money.maybe_usd(None) is None

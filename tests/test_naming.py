@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 
@@ -96,3 +97,8 @@ def test_a_bid_name_is_the_task_name_and_a_digest_of_the_canonical_spec() -> Non
 def test_a_generated_name_once_in_state_stays(olds: dict[str, object], news: dict[str, object], kept: str) -> None:
     naming.keep_auto_name(olds, news, "task_name")
     assert news["task_name"] == kept
+
+
+def test_a_spec_value_json_cannot_write_still_names_the_bid() -> None:
+    """Exact money (a Decimal) in a spec is written as its text, not refused."""
+    assert naming.bid_name("gpu-1", {"price": Decimal("3.13")}) == naming.bid_name("gpu-1", {"price": "3.13"})

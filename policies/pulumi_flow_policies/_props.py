@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError
 
 from pulumi_flow.money import NotMoneyError, usd
@@ -36,6 +37,8 @@ class Malformed(Exception):
     def __init__(self, key: str, value: object, expected: str) -> None:
         super().__init__(f"property {key!r} is {value!r}, expected {expected}")
         self.key = key
+        self.value = value
+        self.expected = expected
 
 
 def number(props: Mapping[str, Any], key: str, *, default: float | None = None) -> float | None:
@@ -100,16 +103,15 @@ def guarded(validate: Callable[[Args, ReportViolation], None]) -> Callable[[Args
     def wrapper(args: Args, report: ReportViolation) -> None:
         try:
             validate(args, report)
-        except UnknownValueError:
-            raise  # the SDK reports it as an advisory "can't run during preview"
+        except (UnknownValueError, _NotApplicableError):
+            raise  # the SDK reports these itself: an advisory "can't run during preview", or "not applicable"
+        # No URN: the engine files a resource policy's report under the resource it judged, a stack policy's under
+        # the stack.
         except Malformed as exc:
-            where = getattr(args, "urn", None)
             report(f"cannot check {getattr(args, 'name', 'the stack')}: {exc}. Fix: pass a well-formed value "
-                   f"(pulumi-flow's providers normalise these; was this resource edited by hand?)", where)
-        except Exception as exc:
-            if type(exc).__name__ == "_NotApplicableError":
-                raise
-            report(f"policy could not evaluate this resource ({type(exc).__name__}: {exc})", None)
+                   f"(pulumi-flow's providers normalise these; was this resource edited by hand?)")
+        except Exception as exc:  # noqa: BLE001 - a crash would fail the engine's whole call: report it
+            report(f"policy could not evaluate this resource ({type(exc).__name__}: {exc})")
 
     return wrapper
 

@@ -16,7 +16,7 @@ from pulumi_policy import (
 )
 
 from pulumi_flow import pricing
-from pulumi_flow.money import as_number, cents_up, show
+from pulumi_flow.money import as_number, cents_up, maybe_usd, show
 from pulumi_flow_policies._props import Malformed, amount, config_mapping, guarded, is_task, text
 
 NAME = "infrastructure-bid-floor"
@@ -24,16 +24,20 @@ NAME = "infrastructure-bid-floor"
 
 def _settings(args: ResourceValidationArgs) -> tuple[dict[str, Decimal], Decimal, bool]:
     """(thresholds, margin, whether the config changed the built-in figures)."""
-    overrides: dict[str, Decimal] = {}
-    for family, figure in config_mapping(args, "thresholds").items():
-        value = amount({"figure": figure}, "figure")
-        if value is None or value <= 0:
-            raise Malformed(f"thresholds.{family}", figure, "a positive USD per GPU-hour")
-        overrides[str(family)] = value
-    margin = amount(args.get_config() or {}, "margin", default=Decimal(1))
-    if margin is None or margin <= 0:
-        raise Malformed("margin", margin, "a positive multiplier")
+    overrides = {str(family): _positive(figure, f"thresholds.{family}", "a positive USD per GPU-hour")
+                 for family, figure in config_mapping(args, "thresholds").items()}
+    config = args.get_config() or {}
+    margin = Decimal(1) if config.get("margin") is None else _positive(config["margin"], "margin",
+                                                                        "a positive multiplier")
     return pricing.merged_thresholds(overrides), margin, bool(overrides) or margin != 1
+
+
+def _positive(value: object, key: str, expected: str) -> Decimal:
+    """A positive exact figure from the pack's config; zero would make every bid pass."""
+    figure = maybe_usd(value)
+    if figure is None or figure <= 0:
+        raise Malformed(key, value, expected)
+    return figure
 
 
 @attrs.frozen
@@ -74,7 +78,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     try:
         floor = _floor(args)
     except pricing.MissingThresholdError as exc:
-        report(f"{args.name}: {exc}", args.urn)  # fail closed: no figure means no judgement
+        report(f"{args.name}: {exc}")  # fail closed: no figure means no judgement
         return
     if floor is None:
         return
@@ -88,7 +92,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             f"{args.name}: infrastructure bids {show(bid)}/instance-hour for {args.props['instance_type']}, below the "
             f"on-demand floor {show(floor.amount)} ({floor.how}, from {origin}); a spot bid under it gets preempted "
             f"when the market rises and persistent work is lost. Fix: set max_price_per_hour to at least "
-            f"{floor.least_bid} (the least whole-cent bid at or above the floor)", args.urn)
+            f"{floor.least_bid} (the least whole-cent bid at or above the floor)")
 
 
 def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:

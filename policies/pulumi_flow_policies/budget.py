@@ -35,7 +35,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         bid = amount(resource.props, "max_price_per_hour")
         if bid is None:
             raise Malformed("max_price_per_hour", None, f"the bid of {resource.name}")
-        count = number(resource.props, "num_instances", default=1.0) or 1.0
+        count = number(resource.props, "num_instances", default=1.0) or 0.0
         if not count.is_integer() or count < 1:
             raise Malformed("num_instances", count, f"a whole number of instances of {resource.name}")
         total += bid * int(count)

@@ -26,10 +26,10 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     region = text(args.props, "region") or text(args.props, "resolved_region")
     if region is None:
         report(f"{args.name} names no region, so Mithril may place it outside {sorted(allowed)}. Fix: set region "
-               f"(on DataVolumes; tasks follow their volumes)", args.urn)
+               f"(on DataVolumes; tasks follow their volumes)")
     elif region not in allowed:
         report(f"{args.name} is in {region}, outside the allowed regions {sorted(allowed)}. Fix: set region to one "
-               f"of them", args.urn)
+               f"of them")
 
 
 policy = ResourceValidationPolicy(

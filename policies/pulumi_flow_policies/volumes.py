@@ -73,7 +73,7 @@ def validate_block(args: StackValidationArgs, report: ReportViolation) -> None:
     by_id = volumes_by_id(volumes)
     users: dict[str, list[PolicyResource]] = defaultdict(list)
     for task in tasks:
-        count = number(task.props, "num_instances", default=1.0) or 1.0
+        count = number(task.props, "num_instances", default=1.0) or 0.0
         for volume in mounted_volumes(task, by_id):
             if text(volume.props, "interface") != "block":
                 continue
@@ -121,7 +121,7 @@ def validate_protected(args: ResourceValidationArgs, report: ReportViolation) ->
         return
     if not args.opts.protect:
         report(f"volume {args.name} is not protected: `pulumi destroy` or a replacement deletes its data. Fix: "
-               f"keep DataVolumes' default protect=True, or set ResourceOptions(protect=True)", args.urn)
+               f"keep DataVolumes' default protect=True, or set ResourceOptions(protect=True)")
 
 
 block_policy = StackValidationPolicy(

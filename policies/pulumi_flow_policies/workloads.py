@@ -14,7 +14,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     if number(args.props, "max_run_time_hours") is None:
         report(f"workload {args.name} has no max_run_time_hours: a hung job bills until someone notices. Fix: set "
-               f"max_run_time_hours on the TrainingJob (e.g. 24)", args.urn)
+               f"max_run_time_hours on the TrainingJob (e.g. 24)")
 
 
 policy = ResourceValidationPolicy(

@@ -80,16 +80,22 @@ def stack_args(resources: Sequence[Res], config: Mapping[str, Any] | None = None
     return StackValidationArgs(list(built.values()), dict(config or {}))
 
 
+def reports(policy: ResourceValidationPolicy | StackValidationPolicy,
+            args: ResourceValidationArgs | StackValidationArgs) -> list[tuple[str, str | None]]:
+    """What the policy reports: (message, the URN it files it under; None for the judged resource or stack)."""
+    found: list[tuple[str, str | None]] = []
+    policy.validate(args, lambda message, urn=None: found.append((message, urn)))  # type: ignore[arg-type]
+    return found
+
+
 def violations(policy: ResourceValidationPolicy | StackValidationPolicy,
                args: ResourceValidationArgs | StackValidationArgs) -> list[str]:
-    found: list[str] = []
-    policy.validate(args, lambda message, urn=None: found.append(message))  # type: ignore[arg-type]
-    return found
+    return [message for message, _ in reports(policy, args)]
 
 
 def task(props: Mapping[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
     return {**(props or CLUSTER), **changes}
 
 
-__all__ = ["CLUSTER", "JOB", "TASK_TYPE", "UNKNOWN", "VOLUME", "VOLUME_TYPE", "Res", "resource_args", "stack_args",
-           "task", "violations"]
+__all__ = ["CLUSTER", "JOB", "TASK_TYPE", "UNKNOWN", "VOLUME", "VOLUME_TYPE", "Res", "reports", "resource_args",
+           "stack_args", "task", "violations"]
