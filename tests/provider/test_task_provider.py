@@ -353,3 +353,59 @@ def test_create_first_never_adopts_the_bid_it_replaces(task_provider: FlowTaskPr
     assert [b["fid"] for b in mithril.control.live_bids()] == [old.id]
     assert task_provider.diff(old.id, old.outs, {**inputs, "command": "python x.py"}).delete_before_replace is False
     assert task_provider.diff(old.id, old.outs, {**checked_task(), "command": "python x.py"}).delete_before_replace
+
+
+def test_a_reprice_mithril_refuses_fails_the_update_and_the_old_bid_stands(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    """State must not record a price Mithril never took: the update fails, and the live bid keeps its price."""
+    created = task_provider.create(checked_task(max_price_per_hour=30.0))
+    news = task_provider.check(created.outs, {**created.outs, "max_price_per_hour": 31.5}).inputs
+    mithril.control.add_fault(kind="status", method="PATCH", path=f"/v2/spot/bids/{created.id}", status=422,
+                              times=10)
+    with pytest.raises(Exception):  # noqa: B017 - whatever the SDK raises, the engine records no update
+        task_provider.update(created.id, created.outs, news)
+    assert mithril.backend.get_bid(created.id)["limit_price"] == "$30.00"
+
+
+def test_a_reprice_whose_answer_was_lost_is_checked_against_mithril_not_retried_blind(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task(max_price_per_hour=30.0))
+    news = task_provider.check(created.outs, {**created.outs, "max_price_per_hour": 31.5}).inputs
+    mithril.control.add_fault(kind="accept_then_fail", method="PATCH", path=f"/v2/spot/bids/{created.id}",
+                              status=502, times=10)
+    result = task_provider.update(created.id, created.outs, news)
+    assert result.outs["max_price_per_hour"] == 31.5
+    assert mithril.backend.get_bid(created.id)["limit_price"] == "$31.50"
+    assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
+
+
+def test_a_pause_mithril_refuses_fails_the_update(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    news = task_provider.check(created.outs, {**created.outs, "paused": True}).inputs
+    mithril.control.add_fault(kind="status", method="PATCH", path=f"/v2/spot/bids/{created.id}", status=422,
+                              times=10)
+    with pytest.raises(Exception):  # noqa: B017 - whatever the SDK raises, the engine records no update
+        task_provider.update(created.id, created.outs, news)
+    assert mithril.backend.get_bid(created.id)["status"] != "Paused"
+
+
+def test_delete_cancels_the_bid_and_a_bid_already_gone_counts_as_deleted(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    task_provider.delete(created.id, created.outs)
+    assert mithril.control.live_bids() == []
+    task_provider.delete(created.id, created.outs)  # again: nothing to do, no error
+    gone = task_provider.create(checked_task(task_name="gone-1a2b3c4d"))
+    mithril.control.forget_bid(gone.id)
+    task_provider.delete(gone.id, gone.outs)
+
+
+def test_delete_that_mithril_keeps_refusing_fails_loudly(task_provider: FlowTaskProvider,
+                                                         mithril: RunningEmulator) -> None:
+    """A bid still billing after `destroy` must not vanish from state."""
+    created = task_provider.create(checked_task())
+    mithril.control.add_fault(kind="status", method="DELETE", path=f"/v2/spot/bids/{created.id}", status=500,
+                              times=100)
+    with pytest.raises(Exception):  # noqa: B017 - the SDK's error for a 500, after retries
+        task_provider.delete(created.id, created.outs)
+    assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
