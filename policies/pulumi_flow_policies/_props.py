@@ -35,10 +35,16 @@ class Malformed(Exception):
     """A property has a shape the policy cannot judge."""
 
     def __init__(self, key: str, value: object, expected: str) -> None:
-        super().__init__(f"property {key!r} is {value!r}, expected {expected}")
-        self.key = key
-        self.value = value
-        self.expected = expected
+        super().__init__(f"property {key!r} is {_plain(value)!r}, expected {expected}")
+
+
+def _plain(value: object) -> object:
+    """The value as users wrote it: the SDK's proxies (`_DictProxy`, `_ListProxy`) have no readable repr."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(item) for item in value]
+    return value
 
 
 def number(props: Mapping[str, Any], key: str, *, default: float | None = None) -> float | None:
@@ -96,6 +102,12 @@ def mapping(value: object, key: str) -> Mapping[str, Any]:
     return value
 
 
+def report_here(report: ReportViolation, message: str) -> None:
+    """File `message` under what is being judged: the engine puts a report without a URN under the resource a
+    resource policy judged, or the stack for a stack policy."""
+    report(message, None)
+
+
 def guarded(validate: Callable[[Args, ReportViolation], None]) -> Callable[[Args, ReportViolation], None]:
     """No exception but the SDK's own may leave a policy: one would fail the engine's whole call."""
 
@@ -105,13 +117,12 @@ def guarded(validate: Callable[[Args, ReportViolation], None]) -> Callable[[Args
             validate(args, report)
         except (UnknownValueError, _NotApplicableError):
             raise  # the SDK reports these itself: an advisory "can't run during preview", or "not applicable"
-        # No URN: the engine files a resource policy's report under the resource it judged, a stack policy's under
-        # the stack.
         except Malformed as exc:
-            report(f"cannot check {getattr(args, 'name', 'the stack')}: {exc}. Fix: pass a well-formed value "
-                   f"(pulumi-flow's providers normalise these; was this resource edited by hand?)")
+            report_here(report,
+                        f"cannot check {getattr(args, 'name', 'the stack')}: {exc}. Fix: pass a well-formed value "
+                        f"(pulumi-flow's providers normalise these; was this resource edited by hand?)")
         except Exception as exc:  # noqa: BLE001 - a crash would fail the engine's whole call: report it
-            report(f"policy could not evaluate this resource ({type(exc).__name__}: {exc})")
+            report_here(report, f"policy could not evaluate this resource ({type(exc).__name__}: {exc})")
 
     return wrapper
 

@@ -17,7 +17,7 @@ from pulumi_policy import (
 
 from pulumi_flow import pricing
 from pulumi_flow.money import as_number, cents_up, maybe_usd, show
-from pulumi_flow_policies._props import Malformed, amount, config_mapping, guarded, is_task, text
+from pulumi_flow_policies._props import Malformed, amount, config_mapping, guarded, is_task, report_here, text
 
 NAME = "infrastructure-bid-floor"
 
@@ -78,7 +78,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     try:
         floor = _floor(args)
     except pricing.MissingThresholdError as exc:
-        report(f"{args.name}: {exc}")  # fail closed: no figure means no judgement
+        report_here(report, f"{args.name}: {exc}")  # fail closed: no figure means no judgement
         return
     if floor is None:
         return
@@ -88,7 +88,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if bid < floor.amount:
         origin = ("the thresholds and margin in --policy-pack-config" if floor.configured
                   else "pulumi-flow's built-in thresholds")
-        report(
+        report_here(report,
             f"{args.name}: infrastructure bids {show(bid)}/instance-hour for {args.props['instance_type']}, below the "
             f"on-demand floor {show(floor.amount)} ({floor.how}, from {origin}); a spot bid under it gets preempted "
             f"when the market rises and persistent work is lost. Fix: set max_price_per_hour to at least "

@@ -13,7 +13,16 @@ from pulumi_policy import (
 )
 
 from pulumi_flow.money import show
-from pulumi_flow_policies._props import TERMINAL_STATUSES, Malformed, amount, guarded, is_task, number, text
+from pulumi_flow_policies._props import (
+    TERMINAL_STATUSES,
+    Malformed,
+    amount,
+    guarded,
+    is_task,
+    number,
+    report_here,
+    text,
+)
 
 NAME = "stack-hourly-budget"
 
@@ -41,9 +50,9 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         total += bid * int(count)
         lines.append(f"{resource.name} {show(bid)} x {int(count)}")
     if total > budget:
-        report(f"the stack's bids add up to {show(total)}/hour ({', '.join(lines)}), over the budget "
+        report_here(report, f"the stack's bids add up to {show(total)}/hour ({', '.join(lines)}), over the budget "
                f"max_hourly_spend={show(budget)}. Fix: lower bids or instance counts, or raise max_hourly_spend "
-               f"in --policy-pack-config", None)
+               f"in --policy-pack-config")
 
 
 policy = StackValidationPolicy(

@@ -10,7 +10,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from pulumi_flow_policies._props import TASK_TYPE, VOLUME_TYPE, Malformed, guarded, text
+from pulumi_flow_policies._props import TASK_TYPE, VOLUME_TYPE, Malformed, guarded, report_here, text
 
 NAME = "allowed-regions"
 
@@ -25,11 +25,13 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         raise Malformed("regions", allowed, "a list of region names")
     region = text(args.props, "region") or text(args.props, "resolved_region")
     if region is None:
-        report(f"{args.name} names no region, so Mithril may place it outside {sorted(allowed)}. Fix: set region "
-               f"(on DataVolumes; tasks follow their volumes)")
+        report_here(report,
+                    f"{args.name} names no region, so Mithril may place it outside {sorted(allowed)}. Fix: set region "
+                    f"(on DataVolumes; tasks follow their volumes)")
     elif region not in allowed:
-        report(f"{args.name} is in {region}, outside the allowed regions {sorted(allowed)}. Fix: set region to one "
-               f"of them")
+        report_here(report,
+                    f"{args.name} is in {region}, outside the allowed regions {sorted(allowed)}. Fix: set region to "
+                    f"one of them")
 
 
 policy = ResourceValidationPolicy(

@@ -24,6 +24,7 @@ from pulumi_flow_policies._props import (
     items,
     mapping,
     number,
+    report_here,
     text,
 )
 
@@ -73,7 +74,7 @@ def validate_block(args: StackValidationArgs, report: ReportViolation) -> None:
     by_id = volumes_by_id(volumes)
     users: dict[str, list[PolicyResource]] = defaultdict(list)
     for task in tasks:
-        count = number(task.props, "num_instances", default=1.0) or 0.0
+        count = number(task.props, "num_instances") or 1.0
         for volume in mounted_volumes(task, by_id):
             if text(volume.props, "interface") != "block":
                 continue
@@ -120,8 +121,9 @@ def validate_protected(args: ResourceValidationArgs, report: ReportViolation) ->
     if args.resource_type != VOLUME_TYPE:
         return
     if not args.opts.protect:
-        report(f"volume {args.name} is not protected: `pulumi destroy` or a replacement deletes its data. Fix: "
-               f"keep DataVolumes' default protect=True, or set ResourceOptions(protect=True)")
+        report_here(report,
+                    f"volume {args.name} is not protected: `pulumi destroy` or a replacement deletes its data. Fix: "
+                    f"keep DataVolumes' default protect=True, or set ResourceOptions(protect=True)")
 
 
 block_policy = StackValidationPolicy(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from pulumi_flow_policies._props import TASK_TYPE, guarded, number, text
+from pulumi_flow_policies._props import TASK_TYPE, guarded, number, report_here, text
 
 NAME = "workload-runtime-cap"
 
@@ -13,8 +13,9 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != TASK_TYPE or text(args.props, "role") != "workload":
         return
     if number(args.props, "max_run_time_hours") is None:
-        report(f"workload {args.name} has no max_run_time_hours: a hung job bills until someone notices. Fix: set "
-               f"max_run_time_hours on the TrainingJob (e.g. 24)")
+        report_here(report,
+                    f"workload {args.name} has no max_run_time_hours: a hung job bills until someone notices. Fix: set "
+                    f"max_run_time_hours on the TrainingJob (e.g. 24)")
 
 
 policy = ResourceValidationPolicy(

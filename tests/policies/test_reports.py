@@ -195,3 +195,39 @@ def test_volumes_not_created_yet_do_not_stop_the_others_being_found() -> None:
     ((message, urn),) = reports(volumes.region_policy, stack_args(stack))
     assert message.startswith("t runs in us-central1-a but mounts v in eu-central1-a")
     assert urn == urn_of(TASK_TYPE, "t")
+
+
+@pytest.mark.parametrize(("count", "shown", "expected"), [
+    ("inf", "'inf'", "a finite number"), ("X4", "'X4'", "a number"), ({"n": 4}, "{'n': 4.0}", "a number"),
+])
+def test_an_instance_count_that_is_no_count_is_named(count: object, shown: str, expected: str) -> None:
+    got = reports(budget.policy, stack_args([Res(TASK_TYPE, "c", task(num_instances=count))], {"max_hourly_spend": 1}))
+    assert got == [(_malformed("the stack", "num_instances", shown, expected), None)]
+
+
+def test_volumes_that_are_no_list_are_named() -> None:
+    stack = [Res(VOLUME_TYPE, "v", VOLUME), Res(TASK_TYPE, "t", task(volumes="vol_1"))]
+    assert reports(volumes.region_policy, stack_args(stack)) == [
+        (_malformed("the stack", "volumes", "'vol_1'", "a list"), None)]
+
+
+def test_a_mount_of_a_volume_outside_the_stack_is_not_judged() -> None:
+    stack = [Res(VOLUME_TYPE, "v", {**VOLUME, "region": "eu-central1-a"}),
+             Res(TASK_TYPE, "t", task(region="us-central1-a", volumes=_mount("vol_elsewhere")))]
+    assert reports(volumes.region_policy, stack_args(stack)) == []
+    assert reports(volumes.block_policy, stack_args(stack)) == []
+
+
+def test_a_block_volume_after_a_file_volume_is_still_judged() -> None:
+    stack = [Res(VOLUME_TYPE, "f", {**VOLUME, "volume_id": "vol_f"}),
+             Res(VOLUME_TYPE, "b", {**VOLUME, "interface": "block", "volume_id": "vol_b"}),
+             Res(TASK_TYPE, "t", task(num_instances=2, volumes=_mount("vol_f") + _mount("vol_b")))]
+    ((message, _),) = reports(volumes.block_policy, stack_args(stack))
+    assert message.startswith("t has 2 instances and mounts block volume b")
+
+
+def test_the_budget_sums_every_live_task_whatever_comes_before_it() -> None:
+    stack = [Res(VOLUME_TYPE, "v", VOLUME), Res(TASK_TYPE, "done", task(status="completed")),
+             Res(TASK_TYPE, "a", task()), Res(TASK_TYPE, "b", task(num_instances=1))]
+    ((message, _),) = reports(budget.policy, stack_args(stack, {"max_hourly_spend": 100}))
+    assert message.startswith("the stack's bids add up to $150.00/hour (a $50.00 x 2, b $50.00 x 1)")
