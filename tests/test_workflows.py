@@ -8,8 +8,10 @@ either, this test fails with what to install: it never skips and never downloads
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,7 +47,26 @@ def actionlint(files: list[Path]) -> list[str]:
 
 
 def test_workflows_exist() -> None:
-    assert [w.name for w in WORKFLOWS] == ["ci.yml", "policy.yml"]
+    assert [w.name for w in WORKFLOWS] == ["ci.yml", "mutation.yml", "policy.yml"]
+
+
+def test_the_mutation_workflow_runs_on_a_schedule_and_on_changes_to_every_mutated_module() -> None:
+    """Not in .ci/run (it takes about 20 minutes); weekly and on pull requests that touch what it mutates."""
+    data = yaml.safe_load((ROOT / ".github" / "workflows" / "mutation.yml").read_text())
+    triggers = data[True]  # YAML 1.1 reads the key `on` as True
+    assert triggers["schedule"] and "workflow_dispatch" in triggers
+    paths = triggers["pull_request"]["paths"]
+    steps = [step.get("run", "") for step in data["jobs"]["mutants"]["steps"]]
+    assert any(run.startswith("scripts/mutation-test") for run in steps)
+    assert "mutation-test" not in (ROOT / ".ci" / "run").read_text()
+    script = runpy.run_path(str(ROOT / "scripts" / "mutation-test"), run_name="mutation_test")
+    for group in script["GROUPS"].values():
+        for name in group.modules:
+            package, _, rest = name.partition(".")
+            where = "components" if package == "pulumi_flow" else "policies"
+            source = f"{where}/{package}/{rest.replace('.', '/')}.py"
+            assert (ROOT / source).is_file(), source
+            assert any(fnmatch.fnmatch(source, pattern) for pattern in paths), source
 
 
 def test_actionlint_finds_nothing() -> None:
