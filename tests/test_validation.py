@@ -163,3 +163,32 @@ def test_mounts_are_normalised_and_unknowns_pass_until_known() -> None:
 ])
 def test_unknowns_are_found_at_any_depth(value: Any, unknown: bool) -> None:
     assert v.contains_unknown(value) is unknown
+
+
+def test_a_problem_ending_in_a_full_stop_gets_one_full_stop() -> None:
+    assert str(v.InputError("size_gb", 9, "too big: 9X.", "shrink it")) == "size_gb=9: too big: 9X. Fix: shrink it"
+    assert v.InputError("size_gb", 9, " odd.", "f").problem == " odd"
+
+
+def test_a_repr_of_81_characters_is_cut() -> None:
+    assert str(v.InputError("command", "x" * 79, "is odd", "f")) == f"command='{'x' * 76}...: is odd. Fix: f"
+
+
+def test_a_mount_path_with_a_double_slash_gets_the_general_fix() -> None:
+    with pytest.raises(v.InputError) as caught:
+        v.mount_path("//models")
+    assert caught.value.fix == "mount under /data, /mnt/…, /volumes/…, /opt/… or /var/…"
+
+
+def test_a_mount_of_a_volume_not_created_yet_passes_until_known() -> None:
+    """In a preview the volume id is an Unknown object, not the wire's sentinel string."""
+    pending = Unknown()
+    got = v.mounts([{"volume_id": pending, "mount_path": "/data"}])
+    assert got == [{"volume_id": pending, "mount_path": "/data", "interface": "file"}]
+
+
+def test_a_duplicate_after_an_unknown_mount_is_still_refused() -> None:
+    later = Output.from_input("vol_later")
+    with pytest.raises(v.InputError) as caught:
+        v.mounts([{"volume_id": "a", "mount_path": "/data"}, later, {"volume_id": "a", "mount_path": "/mnt/x"}])
+    assert caught.value.field == "volumes[2].volume_id"

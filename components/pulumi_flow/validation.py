@@ -35,9 +35,9 @@ class InputError(ValueError):
     def __init__(self, field: str, value: object, problem: str, fix: str) -> None:
         self.field = field
         self.value = value
-        self.problem = problem
+        self.problem = problem.rstrip(".")  # the message puts its own full stop after it
         self.fix = fix
-        super().__init__(f"{field}={_show(value)}: {problem}. Fix: {fix}")
+        super().__init__(f"{field}={_show(value)}: {self.problem}. Fix: {fix}")
 
     @property
     def reason(self) -> str:
@@ -82,7 +82,7 @@ def instance_type(value: object, field: str = "instance_type", *, require_count:
     try:
         family, count = split_family_and_count(value)
     except ValueError as exc:
-        raise InputError(field, value, str(exc).rstrip("."), f"use a form like {example}") from None
+        raise InputError(field, value, str(exc), f"use a form like {example}") from None
     if count is None:
         if require_count:
             raise InputError(
@@ -245,12 +245,12 @@ def mount_path(value: object, field: str = "mount_path") -> str:
     from flow.utils.mounts.targets import validate_volume_mount_target
 
     try:
-        return validate_volume_mount_target(value, "Volume")
+        return validate_volume_mount_target(value)
     except (TypeError, ValueError) as exc:
         fix = "mount under /data, /mnt/…, /volumes/…, /opt/… or /var/…"
         if isinstance(value, str) and value.startswith("/") and "/" not in value[1:]:
             fix = f"use '/mnt{value}' (or '/data{value}')"
-        raise InputError(field, value, str(exc).rstrip("."), fix) from None
+        raise InputError(field, value, str(exc), fix) from None
 
 
 def mounts(value: object, field: str = "volumes") -> list[Any]:
@@ -268,14 +268,12 @@ def mounts(value: object, field: str = "volumes") -> list[Any]:
             raise InputError(where, item, "must be a mapping with volume_id, mount_path and interface",
                              "use DataVolumes.mount(name, path) or a dict")
         volume_id = item.get("volume_id")
-        if is_unknown(volume_id):
-            volume_id = "(unknown until the volume exists)"
-        if not isinstance(volume_id, str) or not volume_id:
+        if not is_unknown(volume_id) and (not isinstance(volume_id, str) or not volume_id):
             raise InputError(f"{where}.volume_id", volume_id, "is required", "pass the volume's id (vol_…)")
         path = mount_path(item.get("mount_path"), f"{where}.mount_path")
         kind = interface(item.get("interface", "file"), f"{where}.interface")
         result.append({"volume_id": item.get("volume_id"), "mount_path": path, "interface": kind})
-    seen_paths: dict[str, int] = {}
+    seen_paths: set[str] = set()
     seen_ids: set[str] = set()
     for index, item in enumerate(result):
         if not isinstance(item, Mapping):
@@ -288,7 +286,7 @@ def mounts(value: object, field: str = "volumes") -> list[Any]:
             if path.startswith(other + "/") or other.startswith(path + "/"):
                 raise InputError(f"{field}[{index}].mount_path", path, f"is nested with {other!r}",
                                  "mount volumes side by side, e.g. /data and /mnt/models")
-        seen_paths[path] = index
+        seen_paths.add(path)
         volume_id = item["volume_id"]
         if isinstance(volume_id, str):
             if volume_id in seen_ids:
