@@ -409,3 +409,43 @@ def test_delete_that_mithril_keeps_refusing_fails_loudly(task_provider: FlowTask
     with pytest.raises(Exception):  # noqa: B017 - the SDK's error for a 500, after retries
         task_provider.delete(created.id, created.outs)
     assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
+
+
+def _startup_script(bid: dict[str, Any]) -> str:
+    """The script Mithril runs on the machines, as the Flow SDK packed it (gzip, base64, in a heredoc)."""
+    import base64
+    import gzip
+
+    packed = bid["launch_specification"]["startup_script"]
+    payload = re.search(r"'EOF_COMPRESSED_SCRIPT'\n([A-Za-z0-9+/=\n]+?)\nEOF_COMPRESSED_SCRIPT", packed)
+    return gzip.decompress(base64.b64decode(payload.group(1))).decode() if payload else packed
+
+
+def test_what_mithril_receives_is_every_input_as_written(task_provider: FlowTaskProvider,
+                                                         volume_provider: FlowVolumeProvider,
+                                                         mithril: RunningEmulator) -> None:
+    volume = volume_provider.create(checked_volume(region="us-central1-a"))
+    created = task_provider.create(checked_task(
+        role="workload", num_instances=1, max_run_time_hours=2, image="nvcr.io/nvidia/pytorch:24.05-py3",
+        env={"WANDB_PROJECT": "llm"}, ssh_keys=["sshkey_abc"], command="python train.py --lr 3e-4",
+        region="us-central1-a", max_price_per_hour=30.004,
+        volumes=[{"volume_id": volume.id, "mount_path": "/data", "interface": "file"}]))
+    bid = mithril.backend.get_bid(created.id)
+    assert (bid["name"], bid["limit_price"], bid["instance_quantity"], bid["region"]) == (
+        bid_name(created.outs), "$30.01", 1, "us-central1-a")
+    assert bid["launch_specification"]["volumes"] == [volume.id]
+    assert "sshkey_abc" in bid["launch_specification"]["ssh_keys"]
+    script = _startup_script(bid)
+    for expected in ("export WANDB_PROJECT='llm'", "nvcr.io/nvidia/pytorch:24.05-py3", "python train.py --lr 3e-4",
+                     "Mounting: /data", '"$((NOW + 7200))"'):
+        assert expected in script, expected
+    assert created.outs["max_price_per_hour"] == 30.01
+
+
+def test_infrastructure_runs_without_a_deadline_on_several_machines(task_provider: FlowTaskProvider,
+                                                                    mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task(num_instances=3, env={"A": "1"}, command="python serve.py"))
+    bid = mithril.backend.get_bid(created.id)
+    assert bid["instance_quantity"] == 3
+    script = _startup_script(bid)
+    assert '"$((NOW + ' not in script and "export A='1'" in script and "python serve.py" in script
