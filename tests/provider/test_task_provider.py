@@ -412,13 +412,21 @@ def test_delete_that_mithril_keeps_refusing_fails_loudly(task_provider: FlowTask
 
 
 def _startup_script(bid: dict[str, Any]) -> str:
-    """The script Mithril runs on the machines, as the Flow SDK packed it (gzip, base64, in a heredoc)."""
+    """The script Mithril runs on the machines, with the parts the Flow SDK packs (base64, gzip) unpacked."""
     import base64
+    import binascii
     import gzip
 
-    packed = bid["launch_specification"]["startup_script"]
-    payload = re.search(r"'EOF_COMPRESSED_SCRIPT'\n([A-Za-z0-9+/=\n]+?)\nEOF_COMPRESSED_SCRIPT", packed)
-    return gzip.decompress(base64.b64decode(payload.group(1))).decode() if payload else packed
+    script = bid["launch_specification"]["startup_script"]
+    unpacked = [script]
+    for packed in re.findall(r"'([A-Za-z0-9+/=\n]{16,})'", script) + re.findall(
+            r"'EOF_COMPRESSED_SCRIPT'\n([A-Za-z0-9+/=\n]+?)\nEOF_COMPRESSED_SCRIPT", script):
+        try:
+            raw = base64.b64decode(packed, validate=False)
+            unpacked.append((gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode())
+        except (binascii.Error, UnicodeDecodeError, OSError):
+            continue
+    return "\n".join(unpacked)
 
 
 def test_what_mithril_receives_is_every_input_as_written(task_provider: FlowTaskProvider,
