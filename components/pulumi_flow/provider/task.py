@@ -162,13 +162,13 @@ class FlowTaskProvider(FlowProvider):
     # -- plan -------------------------------------------------------------------------------
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in REPLACE_KEYS if v.contains_unknown(news.get(k)) or not _same(olds.get(k), news.get(k))]
-        updates = [k for k in UPDATE_KEYS
-                   if v.contains_unknown(news.get(k)) or not _same(olds.get(k, DEFAULTS.get(k)), news.get(k))]
+        # A value unknown until `up` never equals what state holds, so it plans the change it may turn out to be.
+        replaces = [k for k in REPLACE_KEYS if not _same(olds.get(k), news.get(k))]
+        updates = [k for k in UPDATE_KEYS if not _same(olds.get(k, DEFAULTS.get(k)), news.get(k))]
         changes = replaces + updates
         # Delete-first by default: never two bids billing at once, at the risk of not getting the capacity
         # back. Create-first keeps the old machines until the new ones run, and bills both meanwhile.
-        return DiffResult(changes=bool(changes), replaces=replaces, stables=[],
+        return DiffResult(changes=bool(changes), replaces=replaces,
                           delete_before_replace=news.get("replacement") != CREATE_FIRST)
 
     # -- write --------------------------------------------------------------------------------

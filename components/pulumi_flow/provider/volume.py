@@ -77,9 +77,9 @@ class FlowVolumeProvider(FlowProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = _replaced_by(olds, news)
-        updates = [k for k in UPDATE_KEYS if v.is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
-        return DiffResult(changes=bool(replaces or updates), replaces=replaces, stables=[],
-                          delete_before_replace=False)
+        updates = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
+        # Create first: the old volume, and its data, stay until the new one exists.
+        return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         creds = self.credentials
@@ -208,7 +208,8 @@ class FlowVolumeProvider(FlowProvider):
 
 def _replaced_by(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     """The inputs whose change makes this a new volume."""
-    replaces = [k for k in REPLACE_KEYS if v.is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+    # A value unknown until `up` never equals what state holds: it plans the replacement it may turn out to be.
+    replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
     # No region asked for means "wherever it was placed": never a reason to replace.
     if "region" in replaces and news.get("region") is None:
         replaces.remove("region")

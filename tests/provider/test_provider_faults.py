@@ -1,0 +1,168 @@
+"""The providers' write paths under faults, as users would see them: what Mithril keeps, what state is told,
+and what an error says (never the API key)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator
+
+from .conftest import checked_task, checked_volume
+
+LEAK = f"internal error; request was authorised with {TEST_API_KEY}"
+
+
+@pytest.mark.parametrize("paused", [True, False])
+def test_a_pause_or_resume_whose_answer_was_lost_is_checked_against_mithril(
+        paused: bool, task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task(paused=not paused))
+    news = task_provider.check(created.outs, {**created.outs, "paused": paused}).inputs
+    mithril.control.add_fault(kind="accept_then_fail", method="PATCH", path=f"/v2/spot/bids/{created.id}",
+                              status=502, times=10)
+    result = task_provider.update(created.id, created.outs, news)
+    assert result.outs["bid_status"] == ("Paused" if paused else "Allocated")
+    assert (mithril.backend.get_bid(created.id)["status"] == "Paused") is paused
+    if not paused:
+        assert result.outs["status"] == "running", "a resume returns once the machines run again"
+
+
+def test_a_diff_against_unknown_values_plans_the_change_it_may_be() -> None:
+    provider = FlowTaskProvider()
+    olds = checked_task()
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    diff = provider.diff("bid_1", olds, {**olds, "image": unknown, "max_price_per_hour": unknown})
+    assert diff.changes and diff.replaces == ["image"]
+    assert provider.diff("bid_1", olds, {**olds, "max_price_per_hour": unknown}).replaces == []
+    assert provider.diff("bid_1", olds, {**olds, "max_price_per_hour": unknown}).changes
+
+
+def test_a_volume_size_is_compared_as_a_number_and_an_unknown_size_may_replace() -> None:
+    provider = FlowVolumeProvider()
+    olds = checked_volume(region="us-central1-a")
+    assert not provider.diff("vol_1", olds, {**olds, "size_gb": 100.0}).changes
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    assert provider.diff("vol_1", olds, {**olds, "size_gb": unknown}).replaces == ["size_gb"]
+    assert provider.diff("vol_1", {**olds, "size_gb": None}, {**olds, "size_gb": 100}).replaces == ["size_gb"]
+    assert provider.diff("vol_1", olds, {**olds, "volume_name": unknown}).changes
+
+
+def test_a_replaced_volume_is_created_before_the_old_one_is_deleted() -> None:
+    """The old volume and its data stay until the new one exists."""
+    provider = FlowVolumeProvider()
+    olds = checked_volume(region="us-central1-a")
+    diff = provider.diff("vol_1", olds, {**olds, "size_gb": 200, "allow_replacement": True})
+    assert diff.replaces == ["size_gb"] and diff.delete_before_replace is False
+
+
+def test_a_rename_is_made_in_place_on_mithril(volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    news = volume_provider.check(created.outs, {**created.outs, "volume_name": "renamed-1a2b3c4d",
+                                                "auto_named": False}).inputs
+    mithril.control.clear_requests()
+    result = volume_provider.update(created.id, created.outs, news)
+    assert [(r["method"], r["path"]) for r in mithril.control.write_requests()] == [
+        ("PATCH", f"/v2/volumes/{created.id}")]
+    assert result.outs["volume_name"] == "renamed-1a2b3c4d" and result.outs["volume_id"] == created.id
+    assert [v["name"] for v in mithril.control.live_volumes()] == ["renamed-1a2b3c4d"]
+
+
+def test_a_rename_of_a_volume_deleted_behind_our_back_says_to_refresh(volume_provider: FlowVolumeProvider,
+                                                                      mithril: RunningEmulator) -> None:
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    mithril.control.delete_volume(created.id)
+    news = {**created.outs, "size_gb": 100}
+    with pytest.raises(FlowProviderError, match=rf"^volume {created.id} no longer exists. Fix: run `pulumi refresh`$"):
+        volume_provider.update(created.id, created.outs, news)
+
+
+def test_a_volume_recreated_after_a_delete_is_a_new_volume(volume_provider: FlowVolumeProvider,
+                                                           mithril: RunningEmulator) -> None:
+    """A fresh idempotency key per create: Mithril must not answer the second create with the deleted volume."""
+    first = volume_provider.create(checked_volume(region="us-central1-a"))
+    volume_provider.delete(first.id, first.outs)
+    second = volume_provider.create(checked_volume(region="us-central1-a"))
+    assert second.id != first.id
+    assert [v["fid"] for v in mithril.control.live_volumes()] == [second.id]
+
+
+def test_a_volume_created_by_an_earlier_run_is_adopted_despite_a_warm_cache(
+        volume_provider: FlowVolumeProvider, mithril: RunningEmulator, flow_client: Any) -> None:
+    flow_client.volumes.list()  # the SDK's on-disk cache now holds a list without it
+    mithril.backend.create_volume({"name": "data-1a2b3c4d", "size_gb": 100, "disk_interface": "File",
+                                   "region": "us-central1-a", "project": "proj_emulator0001"})
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    assert [v["fid"] for v in mithril.control.live_volumes()] == [created.id]
+
+
+@pytest.mark.parametrize(("status", "kind"), [(504, "accept_then_fail"), (404, "status")])
+def test_a_volume_delete_whose_answer_was_lost_or_not_found_is_done(
+        status: int, kind: str, volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    if kind == "status":
+        mithril.control.delete_volume(created.id)
+        volume_provider.read(created.id, created.outs)
+    mithril.control.add_fault(kind=kind, method="DELETE", path=f"/v2/volumes/{created.id}", status=status, times=10)
+    volume_provider.delete(created.id, created.outs)
+    assert mithril.control.live_volumes() == []
+
+
+def test_a_volume_delete_mithril_refuses_fails_and_the_volume_stays(volume_provider: FlowVolumeProvider,
+                                                                    mithril: RunningEmulator) -> None:
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    mithril.control.add_fault(kind="status", method="DELETE", path=f"/v2/volumes/{created.id}", status=500,
+                              times=100)
+    with pytest.raises(Exception):  # noqa: B017 - the SDK's error for a 500, after its retries
+        volume_provider.delete(created.id, created.outs)
+    assert [v["fid"] for v in mithril.control.live_volumes()] == [created.id]
+
+
+def test_a_volume_whose_user_cannot_be_read_is_not_deleted(volume_provider: FlowVolumeProvider,
+                                                           task_provider: FlowTaskProvider,
+                                                           mithril: RunningEmulator) -> None:
+    """Data first: a bid that cannot be read counts as live."""
+    volume = volume_provider.create(checked_volume(region="us-central1-a"))
+    task = task_provider.create(checked_task(volumes=[{"volume_id": volume.id, "mount_path": "/data"}]))
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids.*", status=500, times=1000)
+    with pytest.raises(FlowProviderError, match=f"refusing to delete volume {volume.id} .*live task\\(s\\) {task.id} "):
+        volume_provider.delete(volume.id, volume.outs)
+    assert [v["fid"] for v in mithril.control.live_volumes()] == [volume.id]
+
+
+def _volume_ops(provider: FlowVolumeProvider, created: Any) -> dict[str, Callable[[], object]]:
+    renamed = {**created.outs, "volume_name": "renamed-1a2b3c4d"}
+    return {"creating volume": lambda: provider.create(checked_volume(volume_name="other-1a2b3c4d",
+                                                                      region="us-central1-a")),
+            "renaming volume": lambda: provider.update(created.id, created.outs, renamed),
+            "deleting volume": lambda: provider.delete(created.id, created.outs)}
+
+
+@pytest.mark.parametrize("operation", ["creating volume", "renaming volume", "deleting volume"])
+def test_a_volume_error_names_the_operation_and_never_the_key(operation: str, volume_provider: FlowVolumeProvider,
+                                                              mithril: RunningEmulator) -> None:
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    mithril.control.add_fault(kind="status", method="*", path="/v2/volumes.*", status=400, body=LEAK, times=1000)
+    with pytest.raises(Exception) as caught:
+        _volume_ops(volume_provider, created)[operation]()
+    text = f"{caught.value} {caught.value!r} {caught.value.__cause__!r} {caught.value.__context__!r}"
+    assert TEST_API_KEY not in text
+    assert operation in str(caught.value)
+
+
+@pytest.mark.parametrize("operation", ["updating Flow task", "deleting Flow task"])
+def test_a_task_error_names_the_operation_and_never_the_key(operation: str, task_provider: FlowTaskProvider,
+                                                            mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    mithril.control.add_fault(kind="status", method="*", path="/v2/spot/bids.*", status=400, body=LEAK, times=1000)
+    with pytest.raises(Exception) as caught:
+        if operation.startswith("updating"):
+            news = task_provider.check(created.outs, {**created.outs, "max_price_per_hour": 31.0}).inputs
+            task_provider.update(created.id, created.outs, news)
+        else:
+            task_provider.delete(created.id, created.outs)
+    text = f"{caught.value} {caught.value!r} {caught.value.__cause__!r} {caught.value.__context__!r}"
+    assert TEST_API_KEY not in text
+    assert operation in str(caught.value)
