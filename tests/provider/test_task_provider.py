@@ -457,3 +457,43 @@ def test_infrastructure_runs_without_a_deadline_on_several_machines(task_provide
     assert bid["instance_quantity"] == 3
     script = _startup_script(bid)
     assert '"$((NOW + ' not in script and "export A='1'" in script and "python serve.py" in script
+
+
+@pytest.mark.parametrize(("theirs", "why"), [
+    ({"num_instances": 3}, "it has 3 instances, not 2"),
+    ({"region": "eu-central1-a"}, "it is in 'eu-central1-a', not 'us-central1-a'"),
+    ({"instance_type": "8xh100", "max_price_per_hour": 60.0}, "its instance type"),
+    ({"max_price_per_hour": 31.0}, "it bids $31.00, not $30.00"),
+])
+def test_a_look_alike_bid_with_our_bid_name_is_refused_with_what_differs(
+        theirs: dict[str, Any], why: str, task_provider: FlowTaskProvider, mithril: RunningEmulator,
+        flow_client: Any) -> None:
+    """Even a bid carrying our exact bid name is adopted only if it is the bid this resource would place."""
+    import flow
+
+    inputs = checked_task(region="us-central1-a")
+    spec = {"instance_type": "8xa100", "num_instances": 2, "max_price_per_hour": 30.0, "region": "us-central1-a",
+            **theirs}
+    look_alike = flow_client.run(flow.TaskConfig(
+        name=bid_name(inputs), unique_name=False, command="sleep infinity", upload_code=False, **spec))
+    with pytest.raises(FlowProviderError) as caught:
+        task_provider.create(inputs)
+    assert str(caught.value).startswith(
+        f"a live bid named {bid_name(inputs)!r} ({look_alike.task_id}) exists, but {why}")
+    assert str(caught.value).endswith(
+        f"so it is not this resource's bid and is left untouched. Fix: if it is a leftover of this stack, cancel it "
+        f"(`flow cancel {look_alike.task_id}`) and run `pulumi up` again")
+    assert [b["fid"] for b in mithril.control.live_bids()] == [look_alike.task_id]
+
+
+def test_a_bid_left_by_an_earlier_try_of_this_very_resource_is_adopted(task_provider: FlowTaskProvider,
+                                                                      mithril: RunningEmulator,
+                                                                      flow_client: Any) -> None:
+    import flow
+
+    inputs = checked_task(num_instances=1, region="us-central1-a")
+    earlier = flow_client.run(flow.TaskConfig(
+        name=bid_name(inputs), unique_name=False, command="sleep infinity", upload_code=False,
+        instance_type="8xa100", num_instances=1, max_price_per_hour=30.0, region="us-central1-a"))
+    assert task_provider.create(inputs).id == earlier.task_id
+    assert [b["fid"] for b in mithril.control.live_bids()] == [earlier.task_id]

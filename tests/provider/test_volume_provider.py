@@ -127,3 +127,26 @@ def test_the_delete_guard_reads_mithril_now_not_the_sdks_cache(volume_provider: 
     mithril.control.terminate(task.id)  # ended outside this process's SDK
     volume_provider.delete(volume.id, volume.outs)
     assert mithril.control.live_volumes() == []
+
+
+def test_a_refused_replacement_says_what_would_be_lost_and_both_ways_out() -> None:
+    provider = FlowVolumeProvider()
+    olds = checked_volume(region="us-central1-a")
+    (failure,) = provider.check(olds, {**olds, "size_gb": 200}).failures
+    assert (failure.property, failure.reason) == ("size_gb", (
+        "100 -> 200: Mithril cannot change a volume's size_gb; applying this creates a new EMPTY volume and deletes "
+        "'data-1a2b3c4d' with its data. Fix: keep size_gb=100, or, to accept losing the data, set "
+        "allow_replacement=True on this volume"))
+
+
+def test_volume_inputs_name_what_is_unknown_or_missing() -> None:
+    provider = FlowVolumeProvider()
+    failures = provider.check({}, {"size_gb": 10, "bogus": 1, "__provider": "pickled provider"}).failures
+    assert [(f.property, f.reason) for f in failures] == [
+        ("bogus", "1: is not a FlowVolume input. Fix: use only volume_name, size_gb, interface, region, "
+                  "allow_replacement, auto_named"),
+        ("volume_name", "None: is required. Fix: set volume_name on the FlowVolume"),
+    ]
+    inputs = provider.check({}, {"volume_name": "a-1", "size_gb": 10}).inputs
+    assert inputs == {"volume_name": "a-1", "size_gb": 10, "interface": "file", "region": None,
+                      "allow_replacement": False, "auto_named": None}
