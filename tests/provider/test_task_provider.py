@@ -462,7 +462,7 @@ def test_infrastructure_runs_without_a_deadline_on_several_machines(task_provide
 @pytest.mark.parametrize(("theirs", "why"), [
     ({"num_instances": 3}, "it has 3 instances, not 2"),
     ({"region": "eu-central1-a"}, "it is in 'eu-central1-a', not 'us-central1-a'"),
-    ({"instance_type": "8xh100", "max_price_per_hour": 60.0}, "its instance type"),
+    ({"instance_type": "8xh100", "max_price_per_hour": 60.0}, "its instance type 'it_"),
     ({"max_price_per_hour": 31.0}, "it bids $31.00, not $30.00"),
 ])
 def test_a_look_alike_bid_with_our_bid_name_is_refused_with_what_differs(
@@ -480,6 +480,8 @@ def test_a_look_alike_bid_with_our_bid_name_is_refused_with_what_differs(
         task_provider.create(inputs)
     assert str(caught.value).startswith(
         f"a live bid named {bid_name(inputs)!r} ({look_alike.task_id}) exists, but {why}")
+    if "instance type" in why:
+        assert re.search(r"its instance type 'it_\w+' is not '8xa100', so it is", str(caught.value))
     assert str(caught.value).endswith(
         f"so it is not this resource's bid and is left untouched. Fix: if it is a leftover of this stack, cancel it "
         f"(`flow cancel {look_alike.task_id}`) and run `pulumi up` again")
@@ -497,3 +499,17 @@ def test_a_bid_left_by_an_earlier_try_of_this_very_resource_is_adopted(task_prov
         instance_type="8xa100", num_instances=1, max_price_per_hour=30.0, region="us-central1-a"))
     assert task_provider.create(inputs).id == earlier.task_id
     assert [b["fid"] for b in mithril.control.live_bids()] == [earlier.task_id]
+
+
+def test_an_ambiguous_create_adopts_its_own_bid_not_a_strangers(task_provider: FlowTaskProvider,
+                                                                mithril: RunningEmulator, flow_client: Any) -> None:
+    import flow
+
+    stranger = flow_client.run(flow.TaskConfig(name="someone-else", unique_name=False, command="sleep infinity",
+                                               upload_code=False, instance_type="8xa100", num_instances=2,
+                                               max_price_per_hour=30.0))
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
+    ours = task_provider.create(checked_task())
+    assert ours.id != stranger.task_id
+    assert mithril.backend.get_bid(ours.id)["name"] == ours.outs["bid_name"]
+    assert sorted(b["fid"] for b in mithril.control.live_bids()) == sorted([ours.id, stranger.task_id])
