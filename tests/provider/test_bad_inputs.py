@@ -101,3 +101,50 @@ def test_bad_volume_input(mithril: RunningEmulator, changes: dict[str, Any], fie
     assert needle in reasons[field]
     assert mithril.control.requests() == []
 
+
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+MINIMAL_TASK: dict[str, Any] = {"role": "infrastructure", "instance_type": "8xa100", "max_price_per_hour": 25.0,
+                                "command": "sleep infinity", "task_name": "gpu-infra-1a2b3c4d"}
+
+
+@pytest.mark.parametrize(("role", "wait_until"), [("infrastructure", "running"), ("workload", "submitted")])
+def test_check_fills_in_what_the_engine_records_for_left_out_inputs(role: str, wait_until: str) -> None:
+    result = FlowTaskProvider().check({}, {**MINIMAL_TASK, "role": role, "__provider": "pickled provider"})
+    assert result.failures == []
+    assert {k: result.inputs[k] for k in ("num_instances", "paused", "replacement", "env", "volumes", "ssh_keys",
+                                          "ready_timeout_minutes", "wait_until")} == {
+        "num_instances": 1, "paused": False, "replacement": "delete-first", "env": {}, "volumes": [], "ssh_keys": [],
+        "ready_timeout_minutes": 30.0, "wait_until": wait_until}
+
+
+def test_a_role_unknown_in_a_preview_leaves_the_wait_to_be_decided() -> None:
+    result = FlowTaskProvider().check({}, {**MINIMAL_TASK, "role": UNKNOWN})
+    assert result.inputs["wait_until"] is None
+
+
+def test_unknown_and_missing_task_inputs_are_named_with_the_fix() -> None:
+    failures = FlowTaskProvider().check({}, {**MINIMAL_TASK, "command": None, "colour": "blue"}).failures
+    assert [(f.property, f.reason) for f in failures] == [
+        ("colour", "'blue': is not a FlowTask input. Fix: use only role, instance_type, num_instances, region, "
+                   "command, image, env, volumes, ssh_keys, max_run_time_hours, task_name, max_price_per_hour, "
+                   "paused, wait_until, ready_timeout_minutes, replacement, auto_named"),
+        ("command", "None: is required. Fix: set command on the FlowTask"),
+    ]
+
+
+def test_infrastructure_cannot_wait_to_complete() -> None:
+    failures = FlowTaskProvider().check({}, {**MINIMAL_TASK, "wait_until": "completed"}).failures
+    assert [(f.property, f.reason) for f in failures] == [
+        ("wait_until", "'completed': infrastructure runs until deleted and never completes. Fix: use 'running' (the "
+                       "default) or 'submitted'")]
+
+
+@pytest.mark.parametrize("changes", [
+    {"num_instances": UNKNOWN, "volumes": _mounts("/data", interface="block")},
+    {"num_instances": 2, "volumes": [{"volume_id": UNKNOWN, "mount_path": "/data", "interface": "block"}]},
+])
+def test_a_block_volume_rule_waits_for_unknown_counts_and_mounts(changes: dict[str, Any]) -> None:
+    assert FlowTaskProvider().check({}, {**MINIMAL_TASK, **changes}).failures == []
+    known = {**MINIMAL_TASK, "num_instances": 2, "volumes": _mounts("/data", interface="block")}
+    assert [f.property for f in FlowTaskProvider().check({}, known).failures] == ["volumes[0].interface"]

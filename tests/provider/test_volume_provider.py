@@ -150,3 +150,11 @@ def test_volume_inputs_name_what_is_unknown_or_missing() -> None:
     inputs = provider.check({}, {"volume_name": "a-1", "size_gb": 10}).inputs
     assert inputs == {"volume_name": "a-1", "size_gb": 10, "interface": "file", "region": None,
                       "allow_replacement": False, "auto_named": None}
+
+
+def test_check_keeps_a_generated_volume_name_already_in_state() -> None:
+    """A newer naming scheme must never rename, and so replace, a volume that exists."""
+    provider = FlowVolumeProvider()
+    olds = {**checked_volume(region="us-central1-a"), "auto_named": True}
+    news = provider.check(olds, {**olds, "volume_name": "data-99999999", "auto_named": True}).inputs
+    assert news["volume_name"] == "data-1a2b3c4d"
