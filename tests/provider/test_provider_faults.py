@@ -166,3 +166,77 @@ def test_a_task_error_names_the_operation_and_never_the_key(operation: str, task
     text = f"{caught.value} {caught.value!r} {caught.value.__cause__!r} {caught.value.__context__!r}"
     assert TEST_API_KEY not in text
     assert operation in str(caught.value)
+
+
+def test_a_lost_lookup_error_says_what_failed_and_that_the_next_up_adopts(task_provider: FlowTaskProvider,
+                                                                          mithril: RunningEmulator) -> None:
+    inputs = checked_task()
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids", status=503, skip=1, times=50)
+    with pytest.raises(FlowProviderError) as caught:
+        task_provider.create(inputs)
+    message = str(caught.value)
+    assert "got no answer and Mithril could not be asked whether it was placed (" in message
+    assert "(NoneType" not in message and ": None)" not in message, message
+
+
+def test_a_cancel_whose_answers_are_all_lost_is_done_once_mithril_shows_it_terminated(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    mithril.control.add_fault(kind="accept_then_fail", method="DELETE", path=f"/v2/spot/bids/{created.id}",
+                              status=502, times=100)
+    task_provider.delete(created.id, created.outs)
+    assert mithril.control.live_bids() == []
+
+
+def test_a_cancel_answered_not_found_means_gone(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    mithril.control.add_fault(kind="status", method="DELETE", path=f"/v2/spot/bids/{created.id}", status=404,
+                              times=100)
+    task_provider.delete(created.id, created.outs)  # Mithril says there is no such bid: nothing to cancel
+
+
+def test_a_cancel_mithril_keeps_refusing_fails_and_names_why(task_provider: FlowTaskProvider,
+                                                             mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    mithril.control.add_fault(kind="status", method="DELETE", path=f"/v2/spot/bids/{created.id}", status=409,
+                              body="bid is locked", times=100)
+    with pytest.raises(Exception) as caught:
+        task_provider.delete(created.id, created.outs)
+    assert "deleting Flow task" in str(caught.value)
+    assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
+
+
+def test_a_failed_create_whose_cleanup_cancel_fails_says_the_bid_may_still_bill(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    """Never "nothing is left billing" about a bid Mithril would not cancel: Pulumi records nothing of it."""
+    mithril.backend.settings.allocation_delay = 3600.0  # never allocated: the wait times out
+    mithril.control.add_fault(kind="status", method="DELETE", path="/v2/spot/bids/.*", status=409, times=100)
+    with pytest.raises(FlowProviderError) as caught:
+        task_provider.create(checked_task(ready_timeout_minutes=0.01, num_instances=1))
+    (live,) = mithril.control.live_bids()
+    assert str(caught.value).endswith(
+        f"; bid {live['fid']} could NOT be cancelled and may still bill, and Pulumi will not record it. Fix: cancel "
+        f"it with `flow cancel {live['fid']}`")
+    assert "was not running within" in str(caught.value)
+
+
+def test_only_a_volume_of_our_name_and_shape_is_adopted(volume_provider: FlowVolumeProvider,
+                                                        mithril: RunningEmulator) -> None:
+    mithril.backend.create_volume({"name": "someone-else", "size_gb": 100, "disk_interface": "File",
+                                   "region": "us-central1-a", "project": "proj_emulator0001"})
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    assert sorted(v["name"] for v in mithril.control.live_volumes()) == ["data-1a2b3c4d", "someone-else"]
+    assert mithril.backend.list_volumes()[-1]["fid"] == created.id
+
+
+def test_every_user_that_cannot_be_read_is_named(volume_provider: FlowVolumeProvider,
+                                                 task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    volume = volume_provider.create(checked_volume(region="us-central1-a"))
+    mount = [{"volume_id": volume.id, "mount_path": "/data"}]
+    first = task_provider.create(checked_task(num_instances=1, volumes=mount))
+    second = task_provider.create(checked_task(num_instances=1, volumes=mount, task_name="second-1a2b3c4d"))
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids.*", status=500, times=1000)
+    with pytest.raises(FlowProviderError) as caught:
+        volume_provider.delete(volume.id, volume.outs)
+    assert first.id in str(caught.value) and second.id in str(caught.value)

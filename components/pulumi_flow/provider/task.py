@@ -189,8 +189,11 @@ class FlowTaskProvider(FlowProvider):
                     task = self._wait(flow, task_id, props)
                 outs = {**self._inputs(props), **self._transient_retry(lambda: self._observe(flow, task, props))}
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
-                self._cancel(flow, task_id)
-                raise FlowProviderError(f"{exc}; bid {task_id} was cancelled, nothing is left billing") from None
+                if self._cancel(flow, task_id):
+                    raise FlowProviderError(f"{exc}; bid {task_id} was cancelled, nothing is left billing") from None
+                raise FlowProviderError(
+                    f"{exc}; bid {task_id} could NOT be cancelled and may still bill, and Pulumi will not record it. "
+                    f"Fix: cancel it with `flow cancel {task_id}`") from None
             return CreateResult(task_id, outs)
 
     def update(self, task_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -301,7 +304,7 @@ class FlowTaskProvider(FlowProvider):
             "idempotency_key": f"pulumi-flow-{uuid.uuid4()}",
             "command": props["command"],
             "instance_type": props["instance_type"],
-            "num_instances": int(props.get("num_instances") or 1),
+            "num_instances": int(props["num_instances"]),  # check fills it in
             "max_price_per_hour": as_number(cents_up(usd(props["max_price_per_hour"]))),
             "volumes": [{"volume_id": m["volume_id"], "mount_path": m["mount_path"],
                          "interface": m.get("interface", "file")}
@@ -409,7 +412,7 @@ class FlowTaskProvider(FlowProvider):
     @staticmethod
     def _mismatch(flow: Flow, bid: Mapping[str, Any], props: Mapping[str, Any], region: str | None) -> str | None:
         """Why this live bid of our name is not the one this resource would place; None if it is."""
-        wanted_count = int(props.get("num_instances") or 1)
+        wanted_count = int(props["num_instances"])  # check fills it in
         if int(bid.get("instance_quantity") or 0) != wanted_count:
             return f"it has {bid.get('instance_quantity')} instances, not {wanted_count}"
         if region is not None and bid.get("region") != region:
@@ -478,8 +481,9 @@ class FlowTaskProvider(FlowProvider):
         raise AssertionError("unreachable")
 
     @classmethod
-    def _cancel(cls, flow: Flow, task_id: str, raise_errors: bool = False) -> None:
-        """Cancel a bid until Mithril says it is terminated; one already gone counts as cancelled.
+    def _cancel(cls, flow: Flow, task_id: str, raise_errors: bool = False) -> bool:
+        """Cancel a bid until Mithril says it is terminated; one already gone counts as cancelled. True once
+        it is; False (or the last error, with `raise_errors`) if Mithril kept refusing.
 
         A cancel whose answer was lost may still have worked, so every failure is followed by
         a fresh read before trying again."""
@@ -489,20 +493,21 @@ class FlowTaskProvider(FlowProvider):
         for attempt in range(4):
             try:
                 flow.cancel(task_id)
-                return
+                return True
             except TaskNotFoundError:
-                return
+                return True
             except APIError as exc:
                 if getattr(exc, "status_code", None) == 404:
-                    return
+                    return True
                 last = exc
             except Exception as exc:  # noqa: BLE001 - retried, then reported
                 last = exc
             if cls._terminated(flow, task_id):
-                return
+                return True
             time.sleep(0.5 * (attempt + 1))
         if raise_errors and last is not None:
             raise last
+        return False
 
     @staticmethod
     def _terminated(flow: Flow, task_id: str) -> bool:
