@@ -231,3 +231,9 @@ def test_the_budget_sums_every_live_task_whatever_comes_before_it() -> None:
              Res(TASK_TYPE, "a", task()), Res(TASK_TYPE, "b", task(num_instances=1))]
     ((message, _),) = reports(budget.policy, stack_args(stack, {"max_hourly_spend": 100}))
     assert message.startswith("the stack's bids add up to $150.00/hour (a $50.00 x 2, b $50.00 x 1)")
+
+
+def test_a_list_where_a_number_belongs_is_shown_as_written() -> None:
+    got = reports(budget.policy, stack_args([Res(TASK_TYPE, "c", task(num_instances=[1, {"n": 2}]))],
+                                            {"max_hourly_spend": 1}))
+    assert got == [(_malformed("the stack", "num_instances", "[1.0, {'n': 2.0}]", "a number"), None)]
