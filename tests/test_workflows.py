@@ -14,6 +14,7 @@ import os
 import runpy
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -120,3 +121,17 @@ def test_policy_workflow_previews_each_example_with_the_pack() -> None:
     script = preview["run"]
     assert "pulumi preview --non-interactive --policy-pack ../../policies/" in script
     assert 'test "$status" -ne 0' in script and 'grep -q "infrastructure-bid-floor" preview.log' in script
+
+
+def test_the_mutation_command_in_the_readme_answers_without_building_anything() -> None:
+    """`scripts/mutation-test` as the README gives it: its help, and a clear refusal of a group that does not exist
+    (the run itself takes long and lives in the `mutation` workflow)."""
+    script = ROOT / "scripts" / "mutation-test"
+    assert "`scripts/mutation-test [GROUP ...]`" in (ROOT / "README.md").read_text()
+    shown = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, check=True)
+    assert "GROUP" in shown.stdout and "--fresh" in shown.stdout
+    refused = subprocess.run([sys.executable, str(script), "nosuch"], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2
+    assert "no group nosuch: the groups are money, naming, validation, policies, provider-checks, providers, auction" \
+        in refused.stderr
+    assert not (ROOT / ".mutation" / "nosuch").exists()
