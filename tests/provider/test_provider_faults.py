@@ -194,6 +194,7 @@ def test_a_cancel_answered_not_found_means_gone(task_provider: FlowTaskProvider,
     mithril.control.add_fault(kind="status", method="DELETE", path=f"/v2/spot/bids/{created.id}", status=404,
                               times=100)
     task_provider.delete(created.id, created.outs)  # Mithril says there is no such bid: nothing to cancel
+    assert mithril.control.call("GET", "faults")[0]["fired"] == 1, "the 404 answered the first cancel, and was final"
 
 
 def test_a_cancel_mithril_keeps_refusing_fails_and_names_why(task_provider: FlowTaskProvider,
