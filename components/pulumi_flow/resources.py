@@ -1,12 +1,20 @@
-"""`FlowTask` and `FlowVolume`: the custom resources every component is built from.
+"""The custom resources every component is built from, hosted two ways with one implementation.
 
-They register as `pulumi-python:dynamic/flow:Task` and `pulumi-python:dynamic/flow:Volume`,
-the types the policy pack looks for. Their providers import the Flow SDK only inside
-their methods, so building these resources (and any preview) never touches Mithril.
+- `FlowTask` and `FlowVolume` are Python dynamic resources (`pulumi-python:dynamic/flow:Task|Volume`):
+  zero set-up for Python programs, with the provider pickled into state.
+- `Task` and `Volume` are the `flow` provider plugin's real custom resources (`flow:index:Task|Volume`):
+  no code in state, `pulumi import` works, and every Pulumi language can use them.
+
+Both take the same Args, carry the same properties under the same names, and are served by the same
+`FlowTaskProvider` / `FlowVolumeProvider`. Which one the components build is `hosting()`: the
+plugin's own process always builds the plugin's types; a Python program chooses with the stack
+config `flow:hosting` (`dynamic`, the default, or `plugin`). The providers import the Flow SDK only
+inside their methods, so building these resources (and any preview) never touches Mithril.
 """
 
 from __future__ import annotations
 
+import enum
 import pickle
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -25,6 +33,40 @@ from pulumi_flow.provider.volume import FlowVolumeProvider
 
 TASK_TYPE = "pulumi-python:dynamic/flow:Task"
 VOLUME_TYPE = "pulumi-python:dynamic/flow:Volume"
+PLUGIN_TASK_TYPE = "flow:index:Task"
+PLUGIN_VOLUME_TYPE = "flow:index:Volume"
+TASK_TYPES = (TASK_TYPE, PLUGIN_TASK_TYPE)
+VOLUME_TYPES = (VOLUME_TYPE, PLUGIN_VOLUME_TYPE)
+HOSTING_CONFIG_KEY = "hosting"  # flow:hosting
+
+
+class Hosting(enum.Enum):
+    """Who serves the tasks and volumes: a Python dynamic provider, or the `flow` provider plugin."""
+
+    DYNAMIC = "dynamic"
+    PLUGIN = "plugin"
+
+
+_PROCESS_HOSTING: Hosting | None = None
+
+
+def host_in_this_process(hosting: Hosting) -> None:
+    """Fix the hosting for this whole process (the plugin calls it: what it constructs is its own)."""
+    global _PROCESS_HOSTING  # one switch per process, set once at start-up
+    _PROCESS_HOSTING = hosting
+
+
+def hosting() -> Hosting:
+    if _PROCESS_HOSTING is not None:
+        return _PROCESS_HOSTING
+    configured = pulumi.Config("flow").get(HOSTING_CONFIG_KEY) or Hosting.DYNAMIC.value
+    try:
+        return Hosting(configured)
+    except ValueError:
+        raise ValueError(
+            f"config flow:{HOSTING_CONFIG_KEY} is {configured!r}, expected one of "
+            f"{[h.value for h in Hosting]}. Fix: `pulumi config set flow:{HOSTING_CONFIG_KEY} plugin`, or remove it "
+            f"for the default {Hosting.DYNAMIC.value!r}") from None
 
 
 @attrs.define(kw_only=True)
@@ -35,7 +77,7 @@ class FlowTaskArgs:
     role: pulumi.Input[str]
     instance_type: pulumi.Input[str]
     max_price_per_hour: pulumi.Input[float]
-    command: pulumi.Input[str]
+    command: pulumi.Input[str] | None = None  # required for workloads; infrastructure without one idles
     num_instances: pulumi.Input[int] = 1
     volumes: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = attrs.Factory(list)
     region: pulumi.Input[str] | None = None
@@ -120,11 +162,7 @@ class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
     resolved_region: pulumi.Output[str]
 
     def __init__(self, resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = attrs.asdict(args, recurse=False)
-        props[naming.AUTO_NAMED] = props["task_name"] is None
-        if props["task_name"] is None:
-            props["task_name"] = _auto_name(naming.task_name, TASK_TYPE, resource_name, opts)
-        props.update(dict.fromkeys(TASK_OUTPUT_KEYS))
+        props = _task_props(TASK_TYPE, resource_name, args, opts)
         if opts is not None and opts.custom_timeouts is not None:
             pulumi.log.warn(
                 f"{resource_name}: custom_timeouts has no effect on pulumi-flow tasks (Python dynamic providers "
@@ -144,10 +182,83 @@ class FlowVolume(pulumi.dynamic.Resource, module="flow", name="Volume"):
     attached_to: pulumi.Output[list[str]]
 
     def __init__(self, resource_name: str, args: FlowVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = attrs.asdict(args, recurse=False)
-        props[naming.AUTO_NAMED] = props["volume_name"] is None
-        if props["volume_name"] is None:
-            props["volume_name"] = _auto_name(naming.volume_name, VOLUME_TYPE, resource_name, opts)
-        props.update(dict.fromkeys(VOLUME_OUTPUT_KEYS))
         with _pickle_left_as_found():
-            super().__init__(_VOLUME_PROVIDER, resource_name, props, opts)
+            super().__init__(_VOLUME_PROVIDER, resource_name, _volume_props(VOLUME_TYPE, resource_name, args, opts),
+                             opts)
+
+
+def _task_props(resource_type: str, resource_name: str, args: FlowTaskArgs,
+                opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
+    props: dict[str, Any] = attrs.asdict(args, recurse=False)
+    props[naming.AUTO_NAMED] = props["task_name"] is None
+    if props["task_name"] is None:
+        props["task_name"] = _auto_name(naming.task_name, resource_type, resource_name, opts)
+    props.update(dict.fromkeys(TASK_OUTPUT_KEYS))
+    return props
+
+
+def _volume_props(resource_type: str, resource_name: str, args: FlowVolumeArgs,
+                  opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
+    props: dict[str, Any] = attrs.asdict(args, recurse=False)
+    props[naming.AUTO_NAMED] = props["volume_name"] is None
+    if props["volume_name"] is None:
+        props["volume_name"] = _auto_name(naming.volume_name, resource_type, resource_name, opts)
+    props.update(dict.fromkeys(VOLUME_OUTPUT_KEYS))
+    return props
+
+
+class Task(pulumi.CustomResource):
+    """`FlowTask` served by the `flow` provider plugin (`flow:index:Task`): the same inputs, outputs and
+    provider, no pickled code in state, importable with `pulumi import flow:index:Task NAME BID_ID`."""
+
+    task_id: pulumi.Output[str]
+    bid_name: pulumi.Output[str]
+    status: pulumi.Output[str]
+    bid_status: pulumi.Output[str]
+    instance_ids: pulumi.Output[list[str]]
+    public_ips: pulumi.Output[list[str]]
+    private_ips: pulumi.Output[list[str]]
+    ssh_user: pulumi.Output[str]
+    ssh_port: pulumi.Output[int]
+    market_price_per_hour: pulumi.Output[float]
+    max_price_per_hour: pulumi.Output[float]
+    resolved_region: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(PLUGIN_TASK_TYPE, resource_name, _task_props(PLUGIN_TASK_TYPE, resource_name, args, opts),
+                         opts)
+
+
+class Volume(pulumi.CustomResource):
+    """`FlowVolume` served by the `flow` provider plugin (`flow:index:Volume`); importable with
+    `pulumi import flow:index:Volume NAME VOLUME_ID`."""
+
+    volume_id: pulumi.Output[str]
+    volume_name: pulumi.Output[str]
+    size_gb: pulumi.Output[int]
+    interface: pulumi.Output[str]
+    region: pulumi.Output[str]
+    attached_to: pulumi.Output[list[str]]
+
+    def __init__(self, resource_name: str, args: FlowVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(PLUGIN_VOLUME_TYPE, resource_name,
+                         _volume_props(PLUGIN_VOLUME_TYPE, resource_name, args, opts), opts)
+
+
+TaskResource = FlowTask | Task
+VolumeResource = FlowVolume | Volume
+
+
+def new_task(resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> TaskResource:
+    """A task hosted as `hosting()` says."""
+    if hosting() is Hosting.PLUGIN:
+        return Task(resource_name, args, opts)
+    return FlowTask(resource_name, args, opts)
+
+
+def new_volume(resource_name: str, args: FlowVolumeArgs,
+               opts: pulumi.ResourceOptions | None = None) -> VolumeResource:
+    """A volume hosted as `hosting()` says."""
+    if hosting() is Hosting.PLUGIN:
+        return Volume(resource_name, args, opts)
+    return FlowVolume(resource_name, args, opts)

@@ -288,7 +288,7 @@ def mounts(value: object, field: str = "volumes") -> list[Any]:
                                  "mount volumes side by side, e.g. /data and /mnt/models")
         seen_paths.add(path)
         volume_id = item["volume_id"]
-        if isinstance(volume_id, str):
+        if isinstance(volume_id, str) and not is_unknown(volume_id):  # two unknowns may well differ
             if volume_id in seen_ids:
                 raise InputError(f"{field}[{index}].volume_id", volume_id, "is mounted twice",
                                  "mount each volume once")

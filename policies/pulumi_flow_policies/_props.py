@@ -19,14 +19,18 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError
 
 from pulumi_flow.money import NotMoneyError, usd
+from pulumi_flow.resources import TASK_TYPES, VOLUME_TYPES
 
-TASK_TYPE = "pulumi-python:dynamic/flow:Task"
-VOLUME_TYPE = "pulumi-python:dynamic/flow:Volume"
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
 
 def is_task(resource_type: str) -> bool:
-    return resource_type == TASK_TYPE
+    """A task, hosted either way: the dynamic `FlowTask` or the plugin's `flow:index:Task` (same properties)."""
+    return resource_type in TASK_TYPES
+
+
+def is_volume(resource_type: str) -> bool:
+    return resource_type in VOLUME_TYPES
 
 Args = TypeVar("Args", ResourceValidationArgs, StackValidationArgs)
 

@@ -10,13 +10,13 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from pulumi_flow_policies._props import TASK_TYPE, VOLUME_TYPE, Malformed, guarded, report_here, text
+from pulumi_flow_policies._props import Malformed, guarded, is_task, is_volume, report_here, text
 
 NAME = "allowed-regions"
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in (TASK_TYPE, VOLUME_TYPE):
+    if not (is_task(args.resource_type) or is_volume(args.resource_type)):
         return
     allowed = (args.get_config() or {}).get("regions")
     if not allowed:

@@ -17,10 +17,10 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from pulumi_flow_policies._props import (
-    TASK_TYPE,
     TERMINAL_STATUSES,
-    VOLUME_TYPE,
     guarded,
+    is_task,
+    is_volume,
     items,
     mapping,
     number,
@@ -51,7 +51,7 @@ def mounted_volumes(task: PolicyResource, by_id: Mapping[str, PolicyResource]) -
     preview, before ids exist), and by volume id where the ids are known."""
     found: dict[str, PolicyResource] = {}
     for dependency in (task.property_dependencies or {}).get("volumes", []):
-        if dependency.resource_type == VOLUME_TYPE:
+        if is_volume(dependency.resource_type):
             found[dependency.urn] = dependency
     if found:
         return list(found.values())  # enough, and needs no volume id: works in a preview too
@@ -63,8 +63,8 @@ def mounted_volumes(task: PolicyResource, by_id: Mapping[str, PolicyResource]) -
 
 
 def _live_tasks_and_volumes(args: StackValidationArgs) -> tuple[list[PolicyResource], list[PolicyResource]]:
-    volumes = [r for r in args.resources if r.resource_type == VOLUME_TYPE]
-    tasks = [r for r in args.resources if r.resource_type == TASK_TYPE
+    volumes = [r for r in args.resources if is_volume(r.resource_type)]
+    tasks = [r for r in args.resources if is_task(r.resource_type)
              and text(r.props, "status") not in TERMINAL_STATUSES]
     return tasks, volumes
 
@@ -118,7 +118,7 @@ def validate_region(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 def validate_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != VOLUME_TYPE:
+    if not is_volume(args.resource_type):
         return
     if not args.opts.protect:
         report_here(report,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from pulumi_flow_policies._props import TASK_TYPE, guarded, number, report_here, text
+from pulumi_flow_policies._props import guarded, is_task, number, report_here, text
 
 NAME = "workload-runtime-cap"
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != TASK_TYPE or text(args.props, "role") != "workload":
+    if not is_task(args.resource_type) or text(args.props, "role") != "workload":
         return
     if number(args.props, "max_run_time_hours") is None:
         report_here(report,

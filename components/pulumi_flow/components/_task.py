@@ -1,4 +1,4 @@
-"""What TrainingCluster and TrainingJob share: one FlowTask child, its mounts and outputs."""
+"""What TrainingCluster and TrainingJob share: one task child, its mounts and outputs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pulumi_flow import validation as v
 from pulumi_flow.components._options import child_options
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.money import as_number, usd
-from pulumi_flow.resources import FlowTask, FlowTaskArgs
+from pulumi_flow.resources import FlowTaskArgs, TaskResource, new_task
 
 
 def resolve_bid(explicit: pulumi.Input[float] | None, default: Callable[..., float],
@@ -53,7 +53,7 @@ def mounts(value: object) -> tuple[VolumeMount, ...]:
 def check_mounts(owner: str, volumes: Sequence[VolumeMount], num_instances: Any, region: Any) -> None:
     """Cross-field rules on plain values; anything still unknown is left to the provider."""
     field = f"{owner}.volumes"
-    v.mounts([{"volume_id": f"{m.name}@{id(m.volume)}", "mount_path": m.mount_path,
+    v.mounts([{"volume_id": m.identity(), "mount_path": m.mount_path,
                **({} if v.is_unknown(m.interface) else {"interface": m.interface})} for m in volumes], field)
     if not v.is_unknown(num_instances):
         v.block_volumes_single_instance([{"interface": m.interface} for m in volumes], int(num_instances), field)
@@ -67,7 +67,7 @@ def check_mounts(owner: str, volumes: Sequence[VolumeMount], num_instances: Any,
 
 
 class TaskComponent(pulumi.ComponentResource):
-    task: FlowTask
+    task: TaskResource
     task_id: pulumi.Output[str]
     status: pulumi.Output[str]
     instance_ids: pulumi.Output[list[str]]
@@ -81,8 +81,8 @@ class TaskComponent(pulumi.ComponentResource):
     def _create_task(self, name: str, task_args: FlowTaskArgs, volumes: Sequence[VolumeMount],
                      opts: pulumi.ResourceOptions | None) -> None:
         task_args.volumes = [m.as_input() for m in volumes]
-        self.task = FlowTask(name, task_args,
-                             child_options(self, opts, depends_on=[m.volume for m in volumes]))
+        self.task = new_task(name, task_args, child_options(
+            self, opts, depends_on=[m.volume for m in volumes if m.volume is not None]))
         self.task_id = self.task.task_id
         self.status = self.task.status
         self.instance_ids = self.task.instance_ids

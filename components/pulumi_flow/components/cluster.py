@@ -21,10 +21,11 @@ from pulumi_flow.components._task import (
 )
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.money import as_number
+from pulumi_flow.provider.task import IDLE_COMMAND
 from pulumi_flow.resources import FlowTaskArgs
 
 TYPE = "flow:index:TrainingCluster"
-KEEP_ALIVE = "sleep infinity"
+KEEP_ALIVE = IDLE_COMMAND  # what a cluster runs after its startup script
 
 
 @attrs.frozen

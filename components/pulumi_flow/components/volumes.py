@@ -11,7 +11,7 @@ import pulumi
 from pulumi_flow import validation as v
 from pulumi_flow.components._args import recorded_inputs, rule
 from pulumi_flow.components._options import child_options
-from pulumi_flow.resources import FlowVolume, FlowVolumeArgs
+from pulumi_flow.resources import FlowVolumeArgs, VolumeResource, new_volume
 
 TYPE = "flow:index:DataVolumes"
 
@@ -71,26 +71,47 @@ class DataVolumesArgs:
 
 @attrs.frozen
 class VolumeMount:
-    """A volume at a path, as `TrainingCluster` and `TrainingJob` take it. It carries the
-    volume resource, so the task depends on it (and is deleted before it)."""
+    """A volume at a path, as `TrainingCluster` and `TrainingJob` take it. From `DataVolumes.mount` it
+    carries the volume resource, so the task depends on it (and is deleted before it). From another
+    language (`VolumeMount.by_id`) it carries the id, an Output that depends on the volume the same way."""
 
     name: str
     mount_path: str
     interface: pulumi.Input[str]
-    volume: FlowVolume
+    volume: VolumeResource | None
     region: pulumi.Input[str] | None
+    given_id: pulumi.Input[str] | None = None
+
+    @classmethod
+    def by_id(cls, volume_id: pulumi.Input[str], mount_path: str, interface: pulumi.Input[str] = "file",
+              field: str = "volumes") -> VolumeMount:
+        """A mount named by volume id, as the plugin's components receive it (`{volumeId, mountPath, interface}`)."""
+        if volume_id is None:
+            raise v.InputError(f"{field}.volumeId", None, "is required", "pass the volume's id, e.g. "
+                               "${vols.volumeIds[\"data\"]} in YAML or vols.volumeIds.apply(ids => ids.data)")
+        return cls(name=str(volume_id) if not v.is_unknown(volume_id) else "(unknown)",
+                   mount_path=v.mount_path(mount_path, f"{field}.mountPath"),
+                   interface=interface if v.is_unknown(interface) else v.interface(interface, f"{field}.interface"),
+                   volume=None, region=None, given_id=volume_id)
 
     @property
-    def volume_id(self) -> pulumi.Output[str]:
-        return self.volume.volume_id
+    def volume_id(self) -> pulumi.Input[str]:
+        return self.volume.volume_id if self.volume is not None else self.given_id  # type: ignore[return-value]
+
+    def identity(self) -> str:
+        """What makes two mounts the same volume, while ids may still be unknown."""
+        if self.volume is not None:
+            return f"{self.name}@{id(self.volume)}"
+        return self.name if not v.is_unknown(self.given_id) else f"unknown@{id(self)}"
 
     def as_input(self) -> dict[str, Any]:
         """Only the id is an Output, so a preview still shows (and checks) path and interface."""
-        return {"volume_id": self.volume.volume_id, "mount_path": self.mount_path, "interface": self.interface}
+        return {"volume_id": self.volume_id, "mount_path": self.mount_path, "interface": self.interface}
 
 
 class DataVolumes(pulumi.ComponentResource):
-    """One `FlowVolume` per entry; children are protected unless `protect=False`."""
+    """One volume per entry (`FlowVolume`, or `Volume` when plugin-hosted); children are protected unless
+    `protect=False`."""
 
     volume_ids: pulumi.Output[dict[str, str]]
 
@@ -100,10 +121,10 @@ class DataVolumes(pulumi.ComponentResource):
         super().__init__(TYPE, name, recorded_inputs(args), opts)
         self.args = args
         protect = args.protect or bool(opts and opts.protect)
-        self.volumes: dict[str, FlowVolume] = {}
+        self.volumes: dict[str, VolumeResource] = {}
         for key, spec in args.volumes.items():
             resource_name = f"{name}-{key}"
-            self.volumes[key] = FlowVolume(
+            self.volumes[key] = new_volume(
                 resource_name,
                 FlowVolumeArgs(size_gb=spec.size_gb, interface=spec.interface, region=args.region,
                                allow_replacement=spec.allow_replacement),

@@ -77,8 +77,11 @@ FIELD_RULES = {
     "paused": v.flag,
     "replacement": v.replacement,
 }
-REQUIRED = ("role", "instance_type", "max_price_per_hour", "command", "task_name")
-OPTIONAL_NONE = ("region", "image", "max_run_time_hours", naming.AUTO_NAMED)
+REQUIRED = ("role", "instance_type", "max_price_per_hour", "task_name")
+# An infrastructure task without a command idles (`sleep infinity`): what an imported bid records, since
+# Mithril keeps only the startup script Flow generated around the command, not the command itself.
+OPTIONAL_NONE = ("region", "image", "max_run_time_hours", "command", naming.AUTO_NAMED)
+IDLE_COMMAND = "sleep infinity"
 
 
 def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
@@ -105,6 +108,8 @@ def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.I
     for key in REQUIRED:
         if news.get(key) is None:
             errors.append(v.InputError(key, None, "is required", f"set {key} on the FlowTask"))
+    if news.get("command") is None and news.get("role") == WORKLOAD:
+        errors.append(v.InputError("command", None, "is required for a workload", "set command on the FlowTask"))
     apply_rules(inputs, FIELD_RULES, errors, skip_none=(*OPTIONAL_NONE, *REQUIRED))
     if not errors:
         errors.extend(_cross_field_errors(inputs))
@@ -302,7 +307,7 @@ class FlowTaskProvider(FlowProvider):
             # A fresh key per create: the SDK's derived key would let Mithril answer a task
             # re-created after a deletion with its dead bid. Retries inside one create reuse it.
             "idempotency_key": f"pulumi-flow-{uuid.uuid4()}",
-            "command": props["command"],
+            "command": props.get("command") or IDLE_COMMAND,
             "instance_type": props["instance_type"],
             "num_instances": int(props["num_instances"]),  # check fills it in
             "max_price_per_hour": as_number(cents_up(usd(props["max_price_per_hour"]))),

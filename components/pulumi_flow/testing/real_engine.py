@@ -37,6 +37,7 @@ OFFLINE_ENV = {
 REPLACEMENT_STEPS = ("delete-replaced", "replace", "create-replacement")
 # The files a CLI directory must hold: the CLI, and the plugin it execs for Python dynamic providers.
 CLI_FILES = ("pulumi", "pulumi-resource-pulumi-python")
+YAML_HOST = "pulumi-language-yaml"
 
 
 class PulumiCliMissingError(RuntimeError):
@@ -106,6 +107,11 @@ def project_name(program_dir: Path) -> str:
     return str(settings["name"])
 
 
+def project_runtime(program_dir: Path) -> str:
+    runtime = yaml.safe_load((program_dir / "Pulumi.yaml").read_text())["runtime"]
+    return str(runtime["name"] if isinstance(runtime, dict) else runtime)
+
+
 def program_from_file(main: Path) -> Callable[[], None]:
     """A program file (a project's `__main__.py`) as an inline program, run as the language host runs it:
     as `__main__`, with its directory importable."""
@@ -171,6 +177,26 @@ class PulumiEngine:
             stack.set_config(key, auto.ConfigValue(value=value))
         for key, value in (secrets or {}).items():
             stack.set_config(key, auto.ConfigValue(value=value, secret=True))
+        return stack
+
+    def local_stack(self, program_dir: Path, stack_name: str = "dev", *, env: Mapping[str, str] | None = None,
+                    config: Mapping[str, str] | None = None) -> Any:
+        """A fresh stack of the project in `program_dir`, run by its own language host (`runtime: yaml` needs
+        `pulumi-language-yaml` beside the CLI; `scripts/install-pulumi` builds it). Stack files are written
+        into `program_dir`: give it a copy."""
+        from pulumi import automation as auto
+
+        if project_runtime(program_dir) == "yaml" and not os.access(self.cli_dir / YAML_HOST, os.X_OK):
+            raise PulumiCliMissingError(
+                f"{self.cli_dir} has no {YAML_HOST}, which runs `runtime: yaml` programs. Fix: run "
+                f"`scripts/install-pulumi`, which builds it beside the CLI")
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.backend.mkdir(parents=True, exist_ok=True)
+        options = auto.LocalWorkspaceOptions(work_dir=str(program_dir), pulumi_home=str(self.home),
+                                             env_vars=self.env(env), pulumi_command=self.command())
+        stack = auto.create_stack(stack_name, work_dir=str(program_dir), opts=options)
+        for key, value in (config or {}).items():
+            stack.set_config(key, auto.ConfigValue(value=value))
         return stack
 
     def project_stack(self, program_dir: Path, stack_name: str = "dev", **kwargs: Any) -> Any:

@@ -1,0 +1,3 @@
+from pulumi_flow.plugin.provider import main
+
+main()

@@ -1,0 +1,156 @@
+"""The `flow` provider plugin on the real engine: YAML programs, the pack on `flow:index:*`, import.
+
+The CLI starts `pulumi-resource-flow` (this Python's console script, found on PATH) for the `flow`
+package; the YAML language host (`pulumi-language-yaml`, built by scripts/install-pulumi) runs the
+programs and reads the schema from the plugin. Nothing here is Python-hosted but the plugin itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi import automation as auto
+
+from pulumi_flow.provider.session import Credentials, open_flow
+from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
+from tests.engine.conftest import EXAMPLES, PACK, PACK_NAME
+
+pytestmark = pytest.mark.engine
+
+PLUGIN_TYPES = {"flow:index:Task", "flow:index:Volume"}
+
+
+def copy_example(name: str, tmp_path: Path) -> Path:
+    """A private copy: the Automation API writes the stack's settings file beside Pulumi.yaml."""
+    return Path(shutil.copytree(EXAMPLES / name, tmp_path / name))
+
+
+def deployed(stack: Any) -> dict[str, dict[str, Any]]:
+    return {r["urn"].rsplit("::", 1)[-1]: r for r in stack.export_stack().deployment["resources"]}
+
+
+def live(mithril: RunningEmulator) -> tuple[list[tuple[str, int, str]], list[int]]:
+    bids = sorted((mithril.backend.instance_types[b["instance_type"]].name, b["instance_quantity"], b["limit_price"])
+                  for b in mithril.control.live_bids())
+    return bids, sorted(v["capacity_gb"] for v in mithril.control.live_volumes())
+
+
+def test_yaml_quickstart_lifecycle(engine: PulumiEngine, mithril: RunningEmulator, tmp_path: Path) -> None:
+    stack = engine.local_stack(copy_example("yaml", tmp_path), env=mithril.env)
+
+    log = Transcript()
+    preview = stack.preview(policy_packs=[PACK], **log.hooks())
+    assert preview.change_summary == {"create": 3}
+    assert sorted(name for op, name in log.steps() if op == "create") == [
+        "default", "flow-yaml-quickstart-dev", "gpu-node", "gpu-node-task"]  # `default`: the flow provider
+    assert f"{PACK_NAME}@v0.1.0" in log.text, "the CLI loaded and ran the policy pack"
+    assert mithril.control.write_requests() == [], "a preview places no bid"
+
+    up = stack.up(policy_packs=[PACK])
+    assert up.summary.resource_changes == {"create": 3}
+    (bid,) = mithril.control.live_bids()
+    outputs = {key: value.value for key, value in up.outputs.items()}
+    assert outputs["taskId"] == bid["fid"] and len(outputs["publicIps"]) == 1 and outputs["bidPerHour"] == 25
+    assert live(mithril) == ([("a100-80gb.sxm.8x", 1, "$25.00")], [])
+    state = deployed(stack)
+    assert state["gpu-node-task"]["type"] == "flow:index:Task" and state["gpu-node-task"]["id"] == bid["fid"]
+    assert "__provider" not in state["gpu-node-task"]["inputs"], "no pickled provider in state"
+
+    mithril.control.clear_requests()
+    assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 3}
+    assert stack.refresh(expect_no_changes=True).summary.resource_changes == {"same": 3}
+    assert mithril.control.write_requests() == [], "no-change runs write nothing"
+
+    stack.destroy()
+    assert mithril.control.live_bids() == []
+
+
+def test_yaml_complete_mounts_volumes_across_languages(engine: PulumiEngine, mithril: RunningEmulator,
+                                                       tmp_path: Path) -> None:
+    """The seed's complete example from YAML: volume ids flow from DataVolumes into the cluster's mounts."""
+    stack = engine.local_stack(copy_example("yaml-complete", tmp_path), env=mithril.env)
+    assert stack.preview(policy_packs=[PACK]).change_summary == {"create": 6}
+    assert mithril.control.write_requests() == []
+
+    up = stack.up(policy_packs=[PACK])
+    (bid,) = mithril.control.live_bids()
+    volumes = {v["fid"] for v in mithril.control.live_volumes()}
+    outputs = {key: value.value for key, value in up.outputs.items()}
+    assert live(mithril) == ([("a100-80gb.sxm.8x", 4, "$50.00")], [500, 1000])
+    assert outputs["clusterId"] == bid["fid"] and outputs["hourlyBid"] == 200 and len(outputs["gpuIps"]) == 4
+    assert set(outputs["storageIds"]) == {"data", "models"} and set(outputs["storageIds"].values()) == volumes
+    assert sorted(bid["launch_specification"]["volumes"]) == sorted(volumes)
+    state = deployed(stack)
+    assert [m["mount_path"] for m in state["gpu-infra-task"]["inputs"]["volumes"]] == ["/data", "/mnt/models"]
+    assert state["storage-data"]["protect"] is True, "data volumes are protected, as from Python"
+
+    assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 6}
+
+    with pytest.raises(auto.CommandError, match="protected"):
+        stack.destroy()
+    engine.run(stack, "state", "unprotect", "--all", "--yes")
+    stack.destroy()  # the task goes first: the volumes' provider refuses to delete a mounted volume
+    assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
+
+
+def test_yaml_underbid_is_rejected_by_the_pack(engine: PulumiEngine, mithril: RunningEmulator,
+                                               tmp_path: Path) -> None:
+    program = copy_example("yaml", tmp_path)
+    settings = yaml.safe_load((program / "Pulumi.yaml").read_text())
+    settings["resources"]["gpu-node"]["properties"]["maxPricePerHour"] = 5
+    (program / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
+    stack = engine.local_stack(program, env=mithril.env)
+
+    for operation in (stack.preview, stack.up):
+        log = Transcript()
+        with pytest.raises(auto.CommandError):
+            operation(policy_packs=[PACK], **log.hooks())
+        mandatory = [e for e in log.policy_violations() if e.enforcement_level == "mandatory"]
+        assert [e.policy_name for e in mandatory] == ["infrastructure-bid-floor"]
+        assert "$5.00" in mandatory[0].message and "gpu-node-task" in mandatory[0].message
+    assert mithril.control.write_requests() == [] and mithril.control.live_bids() == []
+
+
+def _outside_pulumi(mithril: RunningEmulator) -> tuple[str, str]:
+    """A volume and a bid made with the Flow SDK, as a team had them before adopting Pulumi."""
+    from flow.sdk.models import TaskConfig
+
+    flow = open_flow(Credentials.resolve(environ=mithril.env))
+    volume = flow.volumes.create(100, name="legacy-data", interface="file", region="us-central1-b")
+    task = flow.run(TaskConfig(name="legacy-train", instance_type="8xa100", num_instances=1, max_price_per_hour=40.0,
+                               command="sleep infinity", region="us-central1-a"))
+    return str(volume.volume_id), str(task.task_id)
+
+
+def test_import_adopts_volumes_and_bids_and_the_next_preview_is_clean(
+        engine: PulumiEngine, mithril: RunningEmulator, tmp_path: Path) -> None:
+    volume_id, bid_id = _outside_pulumi(mithril)
+    program = copy_example("yaml", tmp_path)
+    stack = engine.local_stack(program, env=mithril.env)
+    stack.up(policy_packs=[PACK])
+    mithril.control.clear_requests()
+
+    generated: dict[str, Any] = {}
+    for resource_type, name, resource_id in (("flow:index:Volume", "data", volume_id),
+                                             ("flow:index:Task", "legacy", bid_id)):
+        imported = engine.run(stack, "import", resource_type, name, resource_id, "--yes")
+        code = yaml.safe_load(imported.stdout[imported.stdout.index("resources:"):])
+        generated.update(code["resources"])
+    assert mithril.control.write_requests() == [], "import only reads"
+    assert generated["data"]["properties"] == {"volume_name": "legacy-data", "size_gb": 100, "interface": "file",
+                                               "region": "us-central1-b"}
+    assert generated["legacy"]["properties"]["max_price_per_hour"] == 40
+
+    settings = yaml.safe_load((program / "Pulumi.yaml").read_text())
+    settings["resources"].update(generated)
+    (program / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
+    clean = stack.preview(policy_packs=[PACK], expect_no_changes=True)
+    assert clean.change_summary == {"same": 5}
+    state = deployed(stack)
+    assert (state["data"]["id"], state["legacy"]["id"]) == (volume_id, bid_id)
+    assert {state["data"]["type"], state["legacy"]["type"]} == PLUGIN_TYPES
