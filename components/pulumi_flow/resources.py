@@ -168,7 +168,7 @@ class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
                 f"{resource_name}: custom_timeouts has no effect on pulumi-flow tasks (Python dynamic providers "
                 f"never receive it); how long `up` waits for the machines is ready_timeout_minutes")
         with _pickle_left_as_found():
-            super().__init__(_TASK_PROVIDER, resource_name, props, opts)
+            super().__init__(_TASK_PROVIDER, resource_name, props, _aliased(opts, PLUGIN_TASK_TYPE))
 
 
 class FlowVolume(pulumi.dynamic.Resource, module="flow", name="Volume"):
@@ -184,7 +184,7 @@ class FlowVolume(pulumi.dynamic.Resource, module="flow", name="Volume"):
     def __init__(self, resource_name: str, args: FlowVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         with _pickle_left_as_found():
             super().__init__(_VOLUME_PROVIDER, resource_name, _volume_props(VOLUME_TYPE, resource_name, args, opts),
-                             opts)
+                             _aliased(opts, PLUGIN_VOLUME_TYPE))
 
 
 def _task_props(resource_type: str, resource_name: str, args: FlowTaskArgs,
@@ -226,7 +226,7 @@ class Task(pulumi.CustomResource):
 
     def __init__(self, resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(PLUGIN_TASK_TYPE, resource_name, _task_props(PLUGIN_TASK_TYPE, resource_name, args, opts),
-                         opts)
+                         _aliased(opts, TASK_TYPE))
 
 
 class Volume(pulumi.CustomResource):
@@ -242,7 +242,14 @@ class Volume(pulumi.CustomResource):
 
     def __init__(self, resource_name: str, args: FlowVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(PLUGIN_VOLUME_TYPE, resource_name,
-                         _volume_props(PLUGIN_VOLUME_TYPE, resource_name, args, opts), opts)
+                         _volume_props(PLUGIN_VOLUME_TYPE, resource_name, args, opts), _aliased(opts, VOLUME_TYPE))
+
+
+def _aliased(opts: pulumi.ResourceOptions | None, other_type: str) -> pulumi.ResourceOptions:
+    """The same resource under the other hosting's type is this one: a stack that changes `flow:hosting` keeps
+    every bid and volume (the engine moves them to the new type and provider in place, no replacement)."""
+    alias = pulumi.Alias(type_=other_type)
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[alias]))
 
 
 TaskResource = FlowTask | Task

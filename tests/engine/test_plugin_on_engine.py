@@ -154,3 +154,36 @@ def test_import_adopts_volumes_and_bids_and_the_next_preview_is_clean(
     state = deployed(stack)
     assert (state["data"]["id"], state["legacy"]["id"]) == (volume_id, bid_id)
     assert {state["data"]["type"], state["legacy"]["type"]} == PLUGIN_TYPES
+
+
+def test_a_python_stack_moves_to_the_plugin_and_back_without_replacing_anything(
+        engine: PulumiEngine, mithril: RunningEmulator) -> None:
+    """A stack made with the dynamic resources (today's default) opts into the plugin with `flow:hosting`."""
+    stack = engine.project_stack(EXAMPLES / "complete", env=mithril.env)
+    stack.up(policy_packs=[PACK])
+    before = live(mithril), sorted(b["fid"] for b in mithril.control.live_bids())
+    types = {r["type"] for r in stack.export_stack().deployment["resources"]}
+    assert {"pulumi-python:dynamic/flow:Task", "pulumi-python:dynamic/flow:Volume"} <= types
+
+    for hosting, expected_types in (("plugin", PLUGIN_TYPES),
+                                    ("dynamic", {"pulumi-python:dynamic/flow:Task",
+                                                 "pulumi-python:dynamic/flow:Volume"})):
+        stack.set_config("flow:hosting", auto.ConfigValue(value=hosting))
+        mithril.control.clear_requests()
+        planned = stack.preview(policy_packs=[PACK])
+        assert planned.change_summary == {"same": 6}, f"moving to {hosting} replaces nothing"
+        moved = stack.up(policy_packs=[PACK])
+        assert moved.summary.resource_changes == {"same": 6}
+        assert mithril.control.write_requests() == [], "the move is a change of state only, not of Mithril"
+        assert (live(mithril), sorted(b["fid"] for b in mithril.control.live_bids())) == before
+        resources = stack.export_stack().deployment["resources"]
+        assert {r["type"] for r in resources if r["type"].endswith(("Task", "Volume"))} == expected_types
+        pickled = [r["urn"] for r in resources if "__provider" in r.get("inputs", {})]
+        assert bool(pickled) == (hosting == "dynamic"), "plugin-hosted state holds no pickled code"
+        assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 6}
+
+    stack.set_config("flow:hosting", auto.ConfigValue(value="plugin"))
+    stack.up(policy_packs=[PACK])
+    engine.run(stack, "state", "unprotect", "--all", "--yes")
+    stack.destroy()  # by the plugin now
+    assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.runner import UNKNOWN, evaluate_policies, run_stack
@@ -12,15 +13,30 @@ from pulumi_flow.testing.runner import UNKNOWN, evaluate_policies, run_stack
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def test_every_example_is_a_pulumi_python_project() -> None:
+PYTHON_EXAMPLES = ["complete", "quickstart", "training-job", "underbid"]
+# Every other language's example, and the engine test that runs it.
+OTHER_EXAMPLES = {"yaml": ("yaml", "test_plugin_on_engine.py"), "yaml-complete": ("yaml", "test_plugin_on_engine.py"),
+                  "typescript": ("nodejs", "test_languages_on_engine.py"), "go": ("go", "test_languages_on_engine.py")}
+
+
+def test_every_python_example_is_a_pulumi_python_project() -> None:
     names = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
-    assert names == ["complete", "quickstart", "training-job", "underbid"]
-    for name in names:
+    assert names == sorted([*PYTHON_EXAMPLES, *OTHER_EXAMPLES])
+    for name in PYTHON_EXAMPLES:
         project = (EXAMPLES / name / "Pulumi.yaml").read_text()
         assert f"name: flow-{name}" in project and "name: python" in project
         requirements = [line for line in (EXAMPLES / name / "requirements.txt").read_text().splitlines()
                         if line and not line.startswith("#")]
         assert requirements == ["../.."], "pulumi-flow from this clone: it is not on PyPI"
+
+
+def test_every_other_language_example_is_run_on_the_engine() -> None:
+    engine_tests = Path(__file__).resolve().parents[1] / "engine"
+    for name, (runtime, test_file) in OTHER_EXAMPLES.items():
+        settings = yaml.safe_load((EXAMPLES / name / "Pulumi.yaml").read_text())
+        declared = settings["runtime"]["name"] if isinstance(settings["runtime"], dict) else settings["runtime"]
+        assert declared == runtime and settings["name"].startswith("flow-"), name
+        assert f'"{name}"' in (engine_tests / test_file).read_text(), f"{test_file} runs examples/{name}"
 
 
 def test_complete_example_ends_with_real_bids_and_volumes(mithril: RunningEmulator) -> None:

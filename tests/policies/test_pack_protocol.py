@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
-from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.engine import PolicyPackProcess, StackResource
 
-from .conftest import CLUSTER, JOB, UNKNOWN, VOLUME, task, urn_of
+from .conftest import CLUSTER, JOB, TASK_TYPE, UNKNOWN, VOLUME, VOLUME_TYPE, task, urn_of
 
 pytestmark = pytest.mark.slow
 

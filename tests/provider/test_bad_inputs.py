@@ -124,13 +124,19 @@ def test_a_role_unknown_in_a_preview_leaves_the_wait_to_be_decided() -> None:
 
 
 def test_unknown_and_missing_task_inputs_are_named_with_the_fix() -> None:
-    failures = FlowTaskProvider().check({}, {**MINIMAL_TASK, "command": None, "colour": "blue"}).failures
+    failures = FlowTaskProvider().check({}, {**MINIMAL_TASK, "role": "workload", "command": None,
+                                             "colour": "blue"}).failures
     assert [(f.property, f.reason) for f in failures] == [
         ("colour", "'blue': is not a FlowTask input. Fix: use only role, instance_type, num_instances, region, "
                    "command, image, env, volumes, ssh_keys, max_run_time_hours, task_name, max_price_per_hour, "
                    "paused, wait_until, ready_timeout_minutes, replacement, auto_named"),
-        ("command", "None: is required. Fix: set command on the FlowTask"),
+        ("command", "None: is required for a workload. Fix: set command on the FlowTask"),
     ]
+
+
+def test_infrastructure_without_a_command_idles_as_an_imported_bid_does() -> None:
+    result = FlowTaskProvider().check({}, {**MINIMAL_TASK, "command": None})
+    assert result.failures == [] and result.inputs["command"] is None
 
 
 def test_infrastructure_cannot_wait_to_complete() -> None:

@@ -1,4 +1,6 @@
-"""The providers driven exactly as the engine drives them: `python -u -m pulumi.dynamic` over gRPC."""
+"""The providers driven exactly as the engine drives them, over gRPC, in both hostings: the dynamic
+provider (`python -u -m pulumi.dynamic`, the provider pickled into each request) and the `flow` provider
+plugin (`python -m pulumi_flow.plugin`, as `pulumi-resource-flow`). One implementation, the same answers."""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
-from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator
-from pulumi_flow.testing.engine import UNKNOWN, DynamicProviderProcess, ProviderError, secret
+from pulumi_flow.testing.engine import UNKNOWN, DynamicProviderProcess, FlowPluginProcess, ProviderError, secret
 
 pytestmark = pytest.mark.slow
 
@@ -28,18 +30,39 @@ def engine_env(mithril: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> dic
     return _without_key(dict(mithril.env))
 
 
-@pytest.fixture
-def tasks(engine_env: dict[str, str]) -> Iterator[DynamicProviderProcess]:
-    with DynamicProviderProcess(FlowTaskProvider(), TASK_TYPE, engine_env) as process:
-        process.configure({"flow:apiKey": secret(TEST_API_KEY)})
-        yield process
+HOSTINGS = ["dynamic", "plugin"]
 
 
-@pytest.fixture
-def volumes(engine_env: dict[str, str]) -> Iterator[DynamicProviderProcess]:
-    with DynamicProviderProcess(FlowVolumeProvider(), VOLUME_TYPE, engine_env) as process:
-        process.configure({"flow:apiKey": secret(TEST_API_KEY)})
+def _process(hosting: str, kind: str, env: dict[str, str], *, key: bool = True) -> DynamicProviderProcess:
+    """The engine configures a dynamic provider with the stack's config (`flow:apiKey`) and a package's
+    provider with its own inputs (`apiKey`): the secret key arrives either way, never from the environment."""
+    if hosting == "plugin":
+        process: DynamicProviderProcess = FlowPluginProcess(
+            PLUGIN_TASK_TYPE if kind == "task" else PLUGIN_VOLUME_TYPE, env).start()
+        process.configure({"apiKey": secret(TEST_API_KEY)} if key else {})
+    else:
+        provider = FlowTaskProvider() if kind == "task" else FlowVolumeProvider()
+        process = DynamicProviderProcess(provider, TASK_TYPE if kind == "task" else VOLUME_TYPE, env).start()
+        process.configure({"flow:apiKey": secret(TEST_API_KEY)} if key else {})
+    return process
+
+
+@pytest.fixture(params=HOSTINGS)
+def tasks(engine_env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[DynamicProviderProcess]:
+    process = _process(request.param, "task", engine_env)
+    try:
         yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(params=HOSTINGS)
+def volumes(engine_env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[DynamicProviderProcess]:
+    process = _process(request.param, "volume", engine_env)
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 def test_task_lifecycle_over_grpc(tasks: DynamicProviderProcess, mithril: RunningEmulator) -> None:
@@ -109,22 +132,29 @@ def test_volume_lifecycle_over_grpc(volumes: DynamicProviderProcess, mithril: Ru
     volumes.delete("data", volume_id, outs)
 
 
-def test_missing_key_is_a_clear_error_before_any_request(mithril: RunningEmulator, engine_env: dict[str, str]) -> None:
-    with DynamicProviderProcess(FlowTaskProvider(), TASK_TYPE, engine_env) as process:
-        process.configure({})
+@pytest.mark.parametrize("hosting", HOSTINGS)
+def test_missing_key_is_a_clear_error_before_any_request(mithril: RunningEmulator, engine_env: dict[str, str],
+                                                         hosting: str) -> None:
+    process = _process(hosting, "task", engine_env, key=False)
+    try:
         inputs = process.check("gpu-infra", CLUSTER).inputs
         with pytest.raises(ProviderError, match="no Mithril API key"):
             process.create("gpu-infra", inputs)
+    finally:
+        process.stop()
     assert mithril.control.requests() == []
 
 
-def test_environment_key_works_without_config(mithril: RunningEmulator) -> None:
-    with DynamicProviderProcess(FlowTaskProvider(), TASK_TYPE, dict(mithril.env)) as process:
-        process.configure({})
+@pytest.mark.parametrize("hosting", HOSTINGS)
+def test_environment_key_works_without_config(mithril: RunningEmulator, hosting: str) -> None:
+    process = _process(hosting, "task", dict(mithril.env), key=False)
+    try:
         inputs = process.check("job", {**CLUSTER, "role": "workload", "num_instances": 1}).inputs
         task_id, outs = process.create("job", inputs)
         assert outs["status"] in ("pending", "provisioning", "running")
         process.delete("job", task_id, outs)
+    finally:
+        process.stop()
     assert mithril.control.live_bids() == []
 
 

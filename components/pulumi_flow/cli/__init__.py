@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Write PulumiPolicy.yaml, __main__.py and requirements.txt: a "
                                            "directory to pass to `pulumi up --policy-pack`.")
     pack.add_argument("--out", required=True, metavar="DIR", help="directory to write")
+
+    sdk = commands.add_parser("sdk", parents=[debug], help="generate the flow SDK for TypeScript or Go",
+                              description="Generate the SDK of the `flow` provider plugin (pulumi-resource-flow) "
+                                          "for a TypeScript or Go program, from the plugin's schema, into DIR "
+                                          "(e.g. sdks/flow, as examples/typescript and examples/go use it).")
+    sdk.add_argument("--language", required=True, choices=["nodejs", "go"], help="the program's language")
+    sdk.add_argument("--out", required=True, metavar="DIR", help="directory to write (replaced)")
     return parser
 
 
@@ -94,6 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             target = write_pack(args.out)
             console.print(f"wrote the policy pack to {target}; use: pulumi up --policy-pack {target}")
+            return 0
+        if args.command == "sdk":
+            from pathlib import Path
+
+            from pulumi_flow.plugin.sdk import generate
+
+            target = generate(args.language, Path(args.out))
+            console.print(f"wrote the {args.language} SDK to {target}")
             return 0
     except KeyboardInterrupt:
         console.print("interrupted", "red")

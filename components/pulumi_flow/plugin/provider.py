@@ -181,6 +181,7 @@ class _PlainConfig:
 def _auto_name(provider: FlowProvider, urn: str, news: dict[str, Any]) -> None:
     """A `Task` or `Volume` declared without a name gets one from its URN, as the components' children do."""
     if news.get(provider.name_key) is not None:
+        news.setdefault(naming.AUTO_NAMED, False)
         return
     make = naming.task_name if isinstance(provider, FlowTaskProvider) else naming.volume_name
     news[provider.name_key] = make(urn.split("::")[-1], urn)

@@ -51,6 +51,9 @@ CONFIG: dict[str, tuple[str, bool]] = {  # name -> (description, secret)
     "apiUrl": ("Mithril API URL; falls back to MITHRIL_API_URL, then Mithril's public API.", False),
     "project": ("Mithril project name or id; falls back to MITHRIL_PROJECT.", False),
     "region": ("Default region for volumes and tasks that name none; falls back to MITHRIL_REGION.", False),
+    "hosting": ("Python programs only: `dynamic` (default) builds the components' tasks and volumes as Python "
+                "dynamic resources, `plugin` as this package's `Task` and `Volume`. A stack moves either way "
+                "in one `up` that replaces nothing (each type aliases the other).", False),
 }
 
 # The wire type of each property, by its Python name (one meaning per name across the package).
@@ -114,7 +117,7 @@ DESCRIPTIONS: dict[str, str] = {
     "public_ips": "Public SSH addresses of the instances, once running.",
     "private_ips": "Private addresses of the instances, for multi-node training.",
     "ssh_user": "User to SSH in as.",
-    "ssh_port": "SSH port.",
+    "ssh_port": "Port to SSH in on.",
     "market_price_per_hour": "What Mithril charged per instance-hour at the last read (the market, at most the bid).",
     "resolved_region": "The region the task runs in.",
     "hourly_bid": "Most this component can bill per hour: the bid times the number of instances, in US dollars.",

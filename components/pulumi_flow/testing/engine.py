@@ -181,6 +181,39 @@ class DynamicProviderProcess(_GrpcPluginProcess):
                                                         properties=self._with_provider(props)))
 
 
+class FlowPluginProcess(DynamicProviderProcess):
+    """The `flow` provider plugin (`pulumi-resource-flow`, or `python -m pulumi_flow.plugin`), spoken to as the
+    engine does; `resource_type` is `flow:index:Task` or `flow:index:Volume`. No provider is pickled in."""
+
+    def __init__(self, resource_type: str, env: Mapping[str, str] | None = None, project: str = "test-project",
+                 stack: str = "test") -> None:
+        self.resource_type = resource_type
+        self.project = project
+        self.stack = stack
+        self._env = {**os.environ, **(env or {})}
+
+    def start(self) -> FlowPluginProcess:
+        channel = self._spawn([sys.executable, "-u", "-m", "pulumi_flow.plugin", "127.0.0.1:0"], self._env)
+        self.stub = provider_pb2_grpc.ResourceProviderStub(channel)
+        return self
+
+    def __enter__(self) -> FlowPluginProcess:
+        return self.start()
+
+    def _with_provider(self, props: Mapping[str, Any]) -> struct_pb2.Struct:
+        return to_struct(props)
+
+    def schema(self) -> dict[str, Any]:
+        import json
+
+        return dict(json.loads(self._call("GetSchema", provider_pb2.GetSchemaRequest()).schema))
+
+    def version(self) -> str:
+        from google.protobuf import empty_pb2
+
+        return str(self._call("GetPluginInfo", empty_pb2.Empty()).version)
+
+
 # -- policy packs ------------------------------------------------------------------------------
 
 
