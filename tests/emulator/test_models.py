@@ -221,3 +221,85 @@ def test_an_ssh_key_that_is_not_a_string_is_refused_and_the_list_stays_valid(bac
         backend.create_ssh_key({"name": "k", "public_key": public_key})
     assert caught.value.status == 422
     assert backend.list_ssh_keys() == []
+
+
+def _spec(**changes: Any) -> dict[str, Any]:
+    return {"volumes": [], "ssh_keys": [], **changes}
+
+
+# What Mithril answers a malformed bid with (status 422, the field, the message); the emulator's contract.
+BID_REFUSALS = [
+    ({"instance_type": "it_nope"}, "instance_type", "unknown instance type 'it_nope'"),
+    ({"instance_type": None}, "instance_type", "instance_type is required and must be a non-empty string, got None"),
+    ({"region": "mars-1"}, "region", f"instance type {A100_8X} is not sold in region 'mars-1'"),
+    ({"region": ""}, "region", "region is required and must be a non-empty string, got ''"),
+    ({"project": "proj_other"}, "project", "unknown project 'proj_other'"),
+    ({"instance_quantity": 0}, "instance_quantity", "instance_quantity must be an integer 1..256, got 0"),
+    ({"instance_quantity": 257}, "instance_quantity", "instance_quantity must be an integer 1..256, got 257"),
+    ({"instance_quantity": True}, "instance_quantity", "instance_quantity must be an integer 1..256, got True"),
+    ({"instance_quantity": 2.0}, "instance_quantity", "instance_quantity must be an integer 1..256, got 2.0"),
+    ({"launch_specification": "x"}, "launch_specification", "launch_specification must be an object"),
+    ({"launch_specification": _spec(volumes="vol_1")}, "launch_specification.volumes",
+     "launch_specification.volumes must be a list of ids, got 'vol_1'"),
+    ({"launch_specification": _spec(ssh_keys=[1])}, "launch_specification.ssh_keys",
+     "launch_specification.ssh_keys must be a list of ids, got [1]"),
+    ({"launch_specification": _spec(startup_script=7)}, "launch_specification.startup_script",
+     "launch_specification.startup_script must be a string of at most 10000 characters"),
+    ({"launch_specification": _spec(startup_script="x" * 10_001)}, "launch_specification.startup_script",
+     "launch_specification.startup_script must be a string of at most 10000 characters"),
+    ({"launch_specification": _spec(volumes=["vol_missing"])}, "launch_specification.volumes",
+     "volume 'vol_missing' does not exist"),
+    ({"name": ""}, "name", "name is required and must be a non-empty string, got ''"),
+    ({"limit_price": "30"}, "limit_price", "limit_price must be a dollar string such as '$12.50', got '30'"),
+    ({"limit_price": "$0.00"}, "limit_price", "limit_price must be positive, got '$0.00'"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), BID_REFUSALS)
+def test_a_malformed_bid_is_refused_with_its_field_and_reason(backend: MithrilBackend, changes: dict[str, Any],
+                                                             field: str, message: str) -> None:
+    with pytest.raises(EmulatorError) as refused:
+        backend.create_bid(bid_body(**changes), "key-refused")
+    assert (refused.value.status, refused.value.field, refused.value.message) == (422, field, message)
+    assert backend.live()["bids"] == []
+    # A refused request is not remembered: the key still places the bid once the body is right.
+    bid, created = backend.create_bid(bid_body(), "key-refused")
+    assert created and backend.live()["bids"] == [bid]
+
+
+@pytest.mark.parametrize("changes", [
+    {"instance_quantity": 1}, {"instance_quantity": 256},
+    {"launch_specification": _spec(volumes=None, ssh_keys=None)}, {"launch_specification": {}},
+    {"launch_specification": _spec(startup_script="x" * 10_000)}, {"limit_price": "$0.01"},
+])
+def test_the_edges_of_a_well_formed_bid_are_accepted(backend: MithrilBackend, changes: dict[str, Any]) -> None:
+    bid, created = backend.create_bid(bid_body(**changes), None)
+    assert created and bid["status"] == "Open"
+
+
+def test_volumes_a_bid_mounts_must_be_live_in_its_region_and_block_ones_unshared(backend: MithrilBackend) -> None:
+    data = backend.create_volume(volume_body())
+    elsewhere = backend.create_volume(volume_body(name="far", region="eu-central1-a"))
+    block = backend.create_volume(volume_body(name="blk", disk_interface="Block"))
+    gone = backend.create_volume(volume_body(name="gone"))
+    backend.delete_volume(gone["fid"])
+
+    def refusal(volumes: list[str], quantity: int = 1) -> str:
+        with pytest.raises(EmulatorError) as refused:
+            backend.create_bid(bid_body(instance_quantity=quantity, launch_specification=_spec(volumes=volumes)), None)
+        assert (refused.value.status, refused.value.field) == (422, "launch_specification.volumes")
+        return refused.value.message
+
+    assert refusal([gone["fid"]]) == f"volume {gone['fid']!r} does not exist"
+    assert refusal([elsewhere["fid"]]) == f"volume {elsewhere['fid']} is in eu-central1-a, the bid is in us-central1-a"
+    assert refusal([block["fid"]], quantity=2) == f"block volume {block['fid']} can attach to one instance only"
+    first, _ = backend.create_bid(bid_body(instance_quantity=1, launch_specification=_spec(volumes=[block["fid"]])),
+                                  None)
+    assert refusal([block["fid"]]) == f"block volume {block['fid']} can attach to one instance only"
+    backend.cancel_bid(first["fid"])
+    second, _ = backend.create_bid(bid_body(instance_quantity=2, launch_specification=_spec(volumes=[data["fid"]])),
+                                   None)
+    assert second["launch_specification"]["volumes"] == [data["fid"]], "a file volume is shared by many"
+    again, _ = backend.create_bid(bid_body(instance_quantity=1, launch_specification=_spec(volumes=[block["fid"]])),
+                                  None)
+    assert again["launch_specification"]["volumes"] == [block["fid"]], "a cancelled bid frees its block volume"

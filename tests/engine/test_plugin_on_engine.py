@@ -187,3 +187,18 @@ def test_a_python_stack_moves_to_the_plugin_and_back_without_replacing_anything(
     engine.run(stack, "state", "unprotect", "--all", "--yes")
     stack.destroy()  # by the plugin now
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
+
+
+def test_a_bad_component_input_is_named_as_the_program_wrote_it(engine: PulumiEngine, mithril: RunningEmulator,
+                                                                 tmp_path: Path) -> None:
+    program = copy_example("yaml", tmp_path)
+    settings = yaml.safe_load((program / "Pulumi.yaml").read_text())
+    settings["resources"]["gpu-node"]["properties"].update(numInstances=0)
+    (program / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
+    stack = engine.local_stack(program, env=mithril.env)
+    log = Transcript()
+    with pytest.raises(auto.CommandError):
+        stack.preview(**log.hooks())
+    assert "property numInstances with value 0 has a problem" in log.text and "must be from 1 to 100" in log.text
+    assert "Fix:" in log.text and "Traceback" not in log.text and "TrainingClusterArgs" not in log.text
+    assert mithril.control.requests() == [], "refused before any request"

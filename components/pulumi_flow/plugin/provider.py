@@ -23,6 +23,7 @@ import pulumi
 import pulumi.provider as classic
 import pulumi.provider.server as classic_server
 from pulumi.dynamic import CheckResult, ConfigureRequest, DiffResult, ReadResult
+from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental import provider as p
 from pulumi.provider.experimental import server as experimental_server
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
@@ -41,6 +42,7 @@ from pulumi_flow.provider.session import CONFIG_KEYS
 from pulumi_flow.provider.task import STOP_WAITING, FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
 from pulumi_flow.resources import PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, Hosting, host_in_this_process
+from pulumi_flow.validation import InputError
 
 # The provider's configuration on the wire (`apiKey`) and as the providers read it (`flow:apiKey`).
 WIRE_CONFIG = {schema.camel(field): key for field, key in CONFIG_KEYS.items()}
@@ -195,11 +197,11 @@ def _mounts(value: Any, field: str) -> list[VolumeMount]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise TypeError(f"{field} must be a list of {{volumeId, mountPath, interface}}, got {value!r}")
+        raise InputPropertyError(field, f"{value!r}: must be a list of {{volumeId, mountPath, interface}}")
     mounts = []
     for index, item in enumerate(value):
         if not isinstance(item, Mapping):
-            raise TypeError(f"{field}[{index}] must be {{volumeId, mountPath, interface}}, got {item!r}")
+            raise InputPropertyError(f"{field}[{index}]", f"{item!r}: must be {{volumeId, mountPath, interface}}")
         mounts.append(VolumeMount.by_id(item.get("volumeId"), item.get("mountPath"),  # type: ignore[arg-type]
                                         item.get("interface", "file"), field=f"{field}[{index}]"))
     return mounts
@@ -217,8 +219,10 @@ def _args(args_class: type, inputs: Mapping[str, Any], *, convert: Mapping[str, 
     kwargs: dict[str, Any] = {}
     for key, value in inputs.items():
         name = schema.snake(key)
-        if name not in {f.name for f in args_class.__attrs_attrs__}:  # type: ignore[attr-defined]
-            raise TypeError(f"{args_class.__name__.removesuffix('Args')} has no input {key!r}")
+        fields = [f.name for f in args_class.__attrs_attrs__]  # type: ignore[attr-defined]
+        if name not in fields:
+            raise InputPropertyError(key, f"{args_class.__name__.removesuffix('Args')} has no input {key!r}. Fix: use "
+                                          f"one of {', '.join(schema.camel(f) for f in fields)}")
         if value is not None:
             kwargs[name] = convert[name](value) if name in convert else value
     return args_class(**kwargs)
@@ -236,6 +240,16 @@ OUTPUTS = {CLUSTER_TYPE: schema.TASK_COMPONENT_OUTPUTS, JOB_TYPE: schema.TASK_CO
            VOLUMES_TYPE: schema.DATA_VOLUMES_OUTPUTS}
 
 
+def _wire_path(field: str) -> str:
+    """`TrainingClusterArgs.max_price_per_hour` -> `maxPricePerHour`: the name a YAML or TypeScript user wrote."""
+    head, _, rest = field.partition(".")
+    path = rest if head.endswith("Args") and rest else field
+    first, dot, tail = path.partition(".")
+    bracket = first.find("[")
+    name, index = (first, "") if bracket < 0 else (first[:bracket], first[bracket:])
+    return schema.camel(name) + index + dot + tail
+
+
 class FlowComponents(classic.Provider):
     """Construct of the three components: the Python classes, their outputs under camelCase names."""
 
@@ -247,7 +261,11 @@ class FlowComponents(classic.Provider):
         build = COMPONENTS.get(resource_type)
         if build is None:
             raise ValueError(f"the flow provider has no component {resource_type!r}; it has {sorted(COMPONENTS)}")
-        component = build(name, inputs, options or pulumi.ResourceOptions())
+        try:
+            component = build(name, inputs, options or pulumi.ResourceOptions())
+        except InputError as err:
+            # The engine shows this as "property <path> ... has a problem", in the program's own names.
+            raise InputPropertyError(_wire_path(err.field), err.reason) from None
         return classic.ConstructResult(urn=component.urn, state={
             schema.camel(key): getattr(component, key) for key in OUTPUTS[resource_type]})
 
