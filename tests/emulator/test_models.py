@@ -303,3 +303,136 @@ def test_volumes_a_bid_mounts_must_be_live_in_its_region_and_block_ones_unshared
     again, _ = backend.create_bid(bid_body(instance_quantity=1, launch_specification=_spec(volumes=[block["fid"]])),
                                   None)
     assert again["launch_specification"]["volumes"] == [block["fid"]], "a cancelled bid frees its block volume"
+
+
+def _allocated(backend: MithrilBackend, clock: Clock, **changes: Any) -> dict[str, Any]:
+    bid, _ = backend.create_bid(bid_body(**changes), None)
+    clock.now += 10
+    allocated = backend.get_bid(bid["fid"])
+    assert allocated["status"] == "Allocated"
+    return allocated
+
+
+def test_allocation_gives_each_instance_its_own_name_and_addresses(backend: MithrilBackend, clock: Clock) -> None:
+    bid = _allocated(backend, clock, name="trainer", instance_quantity=3)
+    clock.now += 5
+    instances = backend.list_instances([bid["fid"]])
+    assert sorted(i["name"] for i in instances) == ["trainer-0", "trainer-1", "trainer-2"]
+    assert {i["bid"] for i in instances} == {bid["fid"]} and len({i["fid"] for i in instances}) == 3
+    assert {i["instance_type"] for i in instances} == {A100_8X} and {i["region"] for i in instances} == {"us-central1-a"}
+    publics = [i["ssh_destination"] for i in instances]
+    privates = [i["private_ip"] for i in instances]
+    assert len(set(publics)) == 3 and all(p.startswith("203.0.113.") for p in publics), "TEST-NET-3, distinct"
+    assert len(set(privates)) == 3 and all(p.startswith("10.0.") for p in privates)
+    assert sorted(backend.get_bid(bid["fid"])["instances"]) == sorted(i["fid"] for i in instances)
+    second = _allocated(backend, clock, name="other", instance_quantity=1)
+    assert not set(second["instances"]) & {i["fid"] for i in instances}, "a new allocation, new instances"
+
+
+def test_a_change_to_a_bid_other_than_price_or_pause_is_refused(backend: MithrilBackend, clock: Clock) -> None:
+    bid = _allocated(backend, clock)
+    with pytest.raises(EmulatorError) as refused:
+        backend.update_bid(bid["fid"], {"name": "x", "colour": "blue", "limit_price": "$40.00"})
+    assert (refused.value.status, refused.value.field, refused.value.message) == (
+        422, "colour", "only limit_price and paused can be changed on a bid, not ['colour', 'name']")
+    assert backend.get_bid(bid["fid"])["limit_price"] == "$30.00", "nothing of a refused change is applied"
+    with pytest.raises(EmulatorError) as refused:
+        backend.update_bid(bid["fid"], {"paused": "yes"})
+    assert (refused.value.status, refused.value.field, refused.value.message) == (
+        422, "paused", "paused must be a boolean, got 'yes'")
+    backend.cancel_bid(bid["fid"])
+    with pytest.raises(EmulatorError) as refused:
+        backend.update_bid(bid["fid"], {"limit_price": "$40.00"})
+    assert (refused.value.status, refused.value.message) == (409, f"bid {bid['fid']} is terminated and cannot be changed")
+
+
+def test_a_reprice_leaves_the_pause_alone_and_a_pause_leaves_the_price(backend: MithrilBackend, clock: Clock) -> None:
+    bid = _allocated(backend, clock)
+    repriced = backend.update_bid(bid["fid"], {"limit_price": "$45.50"})
+    assert (repriced["limit_price"], repriced["status"]) == ("$45.50", "Allocated")
+    paused = backend.update_bid(bid["fid"], {"paused": True})
+    assert (paused["status"], paused["limit_price"]) == ("Paused", "$45.50")
+    assert backend.update_bid(bid["fid"], {"paused": True})["status"] == "Paused", "pausing twice is one pause"
+    assert backend.update_bid(bid["fid"], {"limit_price": "$50.00"})["status"] == "Paused", "still paused"
+    resumed = backend.update_bid(bid["fid"], {"paused": False})
+    assert (resumed["status"], resumed["instances"]) == ("Allocated", paused["instances"]), "the same machines"
+    again = backend.update_bid(bid["fid"], {"paused": False})
+    assert (again["status"], again["instances"]) == ("Allocated", paused["instances"]), "resuming twice: no-op"
+
+
+def test_the_price_quote_is_the_cheapest_market_and_nulls_where_nothing_is_sold(backend: MithrilBackend) -> None:
+    backend.set_market_price(A100_8X, "eu-central1-a", 1_250)
+    quote = backend.current_price(A100_8X, None)
+    assert quote == {"spot_price_cents": 1_250, "reserved_price_cents": 2_500, "minimum_price_cents": 1_250,
+                     "lowest_allocated_bid_cents": 1_250, "dynamic_win_price_cents": 1_250,
+                     "available_capacity": 64, "total_capacity": 64}
+    assert backend.current_price(A100_8X, "us-central1-a")["spot_price_cents"] == 1_600
+    assert backend.current_price(A100_8X, "mars-1") == dict.fromkeys(quote)
+    assert backend.current_price("it_nope", None) == dict.fromkeys(quote)
+
+
+def test_setting_a_market_price_moves_the_auction_at_once(backend: MithrilBackend, clock: Clock) -> None:
+    with pytest.raises(NotFound) as missing:
+        backend.set_market_price(A100_8X, "mars-1", 1_000)
+    assert (missing.value.status, missing.value.message) == (404, f"market '{A100_8X}@mars-1' not found")
+    for cents in (0, -5):
+        with pytest.raises(EmulatorError) as refused:
+            backend.set_market_price(A100_8X, "us-central1-a", cents)
+        assert (refused.value.status, refused.value.field, refused.value.message) == (422, "price",
+                                                                                       "price must be positive")
+    bid = _allocated(backend, clock)  # $30.00 against a $16.00 market
+    backend.set_market_price("8xa100", "us-central1-a", 3_000)  # by its Flow name; equal to the bid: kept
+    assert backend.get_bid(bid["fid"])["status"] == "Allocated"
+    backend.set_market_price("8xa100", "us-central1-a", 3_001)
+    assert backend.get_bid(bid["fid"])["status"] == "Open", "preempted by the market, without waiting for a request"
+
+
+def test_control_preempt_and_terminate(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(), None)
+    with pytest.raises(EmulatorError) as refused:
+        backend.preempt(bid["fid"])
+    assert (refused.value.status, refused.value.message) == (
+        409, f"bid {bid['fid']} is Open, only an Allocated bid can be preempted")
+    clock.now += 10
+    preempted = backend.preempt(bid["fid"])
+    assert (preempted["status"], preempted["instances"]) == ("Open", [])
+    terminated = backend.terminate_bid(bid["fid"])
+    assert terminated["status"] == "Terminated" and backend.live()["bids"] == []
+    assert backend.terminate_bid(bid["fid"])["status"] == "Terminated", "terminating twice changes nothing"
+
+
+def test_live_lists_only_what_is_live(backend: MithrilBackend, clock: Clock) -> None:
+    keep = _allocated(backend, clock, name="keep", instance_quantity=1)
+    gone = _allocated(backend, clock, name="gone", instance_quantity=1)
+    moved = _allocated(backend, clock, name="moved", instance_quantity=1)
+    backend.cancel_bid(gone["fid"])
+    backend.preempt(moved["fid"])
+    volume = backend.create_volume(volume_body())
+    deleted = backend.create_volume(volume_body(name="deleted"))
+    backend.delete_volume(deleted["fid"])
+    live = backend.live()
+    assert sorted(b["name"] for b in live["bids"]) == ["keep", "moved"]
+    assert [v["fid"] for v in live["volumes"]] == [volume["fid"]]
+    assert [i["bid"] for i in live["instances"]] == [keep["fid"]], "cancelled and preempted instances are not live"
+    with pytest.raises(NotFound) as missing:
+        backend.delete_volume(deleted["fid"])
+    assert (missing.value.status, missing.value.message) == (404, f"volume {deleted['fid']!r} not found")
+
+
+def test_an_idempotency_key_is_bound_to_its_body_and_kind(backend: MithrilBackend) -> None:
+    first, _ = backend.create_bid(bid_body(), "key-1")
+    again, created = backend.create_bid(bid_body(), "key-1")
+    assert (again["fid"], created) == (first["fid"], False)
+    reordered = dict(reversed(list(bid_body().items())))
+    assert backend.create_bid(reordered, "key-1")[0]["fid"] == first["fid"], "the same body in another order"
+    with pytest.raises(EmulatorError) as conflict:
+        backend.create_bid(bid_body(limit_price="$31.00"), "key-1")
+    assert (conflict.value.status, conflict.value.field, conflict.value.message) == (
+        409, "Idempotency-Key",
+        "Idempotency-Key 'key-1' was already used for a different request; use a new key for a new request")
+    with pytest.raises(EmulatorError) as other_kind:
+        backend.create_volume(bid_body(), "key-1")
+    assert other_kind.value.status == 409, "a bid's key cannot create a volume"
+    unkeyed = [backend.create_bid(bid_body(), None)[0]["fid"] for _ in range(2)]
+    assert len(set(unkeyed)) == 2, "without a key, every request is new"
+    assert backend.create_bid(bid_body(), "")[0]["fid"] not in unkeyed
