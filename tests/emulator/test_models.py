@@ -319,7 +319,7 @@ def test_allocation_gives_each_instance_its_own_name_and_addresses(backend: Mith
     instances = backend.list_instances([bid["fid"]])
     assert sorted(i["name"] for i in instances) == ["trainer-0", "trainer-1", "trainer-2"]
     assert {i["bid"] for i in instances} == {bid["fid"]} and len({i["fid"] for i in instances}) == 3
-    assert {i["instance_type"] for i in instances} == {A100_8X} and {i["region"] for i in instances} == {"us-central1-a"}
+    assert {(i["instance_type"], i["region"]) for i in instances} == {(A100_8X, "us-central1-a")}
     publics = [i["ssh_destination"] for i in instances]
     privates = [i["private_ip"] for i in instances]
     assert len(set(publics)) == 3 and all(p.startswith("203.0.113.") for p in publics), "TEST-NET-3, distinct"
@@ -343,7 +343,8 @@ def test_a_change_to_a_bid_other_than_price_or_pause_is_refused(backend: Mithril
     backend.cancel_bid(bid["fid"])
     with pytest.raises(EmulatorError) as refused:
         backend.update_bid(bid["fid"], {"limit_price": "$40.00"})
-    assert (refused.value.status, refused.value.message) == (409, f"bid {bid['fid']} is terminated and cannot be changed")
+    assert (refused.value.status, refused.value.message) == (
+        409, f"bid {bid['fid']} is terminated and cannot be changed")
 
 
 def test_a_reprice_leaves_the_pause_alone_and_a_pause_leaves_the_price(backend: MithrilBackend, clock: Clock) -> None:
