@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pulumi_flow.emulator.models import PROJECT_ID, EmulatorError, MithrilBackend, NotFound, Settings
+from pulumi_flow.emulator.models import PROJECT_ID, EmulatorError, MithrilBackend, NotFound, Settings, _iso, parse_dollars
 
 A100_8X = "it_Sg1nDx1I8NFep60J"
 
@@ -437,3 +437,65 @@ def test_an_idempotency_key_is_bound_to_its_body_and_kind(backend: MithrilBacken
     unkeyed = [backend.create_bid(bid_body(), None)[0]["fid"] for _ in range(2)]
     assert len(set(unkeyed)) == 2, "without a key, every request is new"
     assert backend.create_bid(bid_body(), "")[0]["fid"] not in unkeyed
+
+
+@pytest.mark.parametrize(("text", "cents"), [("$12", 1_200), ("$12.5", 1_250), ("$12.50", 1_250), ("$0.01", 1),
+                                             ("$9999999.99", 999_999_999)])
+def test_dollar_strings_in_every_form_mithril_takes(text: str, cents: int) -> None:
+    assert parse_dollars(text, "limit_price") == cents
+
+
+def test_a_bid_exactly_at_the_market_wins(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(limit_price="$16.00"), None)  # the market of 8xA100 here: $16.00
+    clock.now += 10
+    assert backend.get_bid(bid["fid"])["status"] == "Allocated"
+
+
+def test_instance_ids_and_addresses_stay_unique_past_250_machines(backend: MithrilBackend, clock: Clock) -> None:
+    bid = _allocated(backend, clock, instance_quantity=256)
+    instances = {i["fid"]: i for i in backend.list_instances([bid["fid"]])}
+    assert len(instances) == 256 and all(fid.startswith("inst_") for fid in instances)
+    ordered = [instances[fid] for fid in bid["instances"]]
+    # Counting from 1: TEST-NET-3 public addresses wrap at 250, private ones move to the next /24.
+    assert [i["ssh_destination"] for i in ordered[:2]] == [None, None], "not booted yet"
+    clock.now += 5
+    ordered = [{i["fid"]: i for i in backend.list_instances([bid["fid"]])}[fid] for fid in bid["instances"]]
+    assert [i["ssh_destination"] for i in (ordered[0], ordered[248], ordered[249])] == [
+        "203.0.113.2", "203.0.113.250", "203.0.113.1"]
+    assert [i["private_ip"] for i in (ordered[0], ordered[248], ordered[249], ordered[255])] == [
+        "10.0.0.2", "10.0.0.250", "10.0.1.1", "10.0.1.7"]
+    assert len({i["private_ip"] for i in ordered}) == 256
+
+
+def test_a_bid_records_its_launch_specification_and_when_it_ended(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(launch_specification={
+        "volumes": [], "ssh_keys": ["sshkey_1"], "startup_script": "echo hi", "image_version": "img-1"}), None)
+    assert bid["launch_specification"] == {"volumes": [], "ssh_keys": ["sshkey_1"], "startup_script": "echo hi",
+                                           "kubernetes_cluster": None, "image_version": "img-1", "memory_gb": None}
+    assert bid["deactivated_at"] is None
+    clock.now += 42
+    cancelled = backend.cancel_bid(bid["fid"]) or backend.get_bid(bid["fid"])
+    assert cancelled["deactivated_at"] == _iso(clock.now)
+    other, _ = backend.create_bid(bid_body(), None)
+    clock.now += 1
+    assert backend.terminate_bid(other["fid"])["deactivated_at"] == _iso(clock.now)
+
+
+def test_a_mounted_volume_names_its_bids_and_cannot_be_deleted(backend: MithrilBackend, clock: Clock) -> None:
+    volume = backend.create_volume(volume_body())
+    bid, _ = backend.create_bid(bid_body(launch_specification=_spec(volumes=[volume["fid"]])), None)
+    assert backend.live()["volumes"][0]["bids"] == [bid["fid"]]
+    with pytest.raises(EmulatorError) as refused:
+        backend.delete_volume(volume["fid"])
+    assert (refused.value.status, refused.value.message) == (
+        409, f"volume {volume['fid']} is attached to live bids {[bid['fid']]}")
+
+
+def test_the_smallest_market_price_and_a_bad_reprice(backend: MithrilBackend, clock: Clock) -> None:
+    backend.set_market_price(A100_8X, "us-central1-a", 1)
+    assert backend.current_price(A100_8X, "us-central1-a")["spot_price_cents"] == 1
+    bid = _allocated(backend, clock)
+    with pytest.raises(EmulatorError) as refused:
+        backend.update_bid(bid["fid"], {"limit_price": "30"})
+    assert (refused.value.field, refused.value.message) == (
+        "limit_price", "limit_price must be a dollar string such as '$12.50', got '30'")
