@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from pulumi_flow.emulator.models import PROJECT_ID, EmulatorError, MithrilBackend, NotFound, Settings, _iso, parse_dollars
+from pulumi_flow.emulator.models import (
+    PROJECT_ID,
+    EmulatorError,
+    MithrilBackend,
+    NotFound,
+    Settings,
+    _iso,
+    parse_dollars,
+)
 
 A100_8X = "it_Sg1nDx1I8NFep60J"
 
