@@ -202,3 +202,60 @@ def test_a_bad_component_input_is_named_as_the_program_wrote_it(engine: PulumiEn
     assert "property numInstances with value 0 has a problem" in log.text and "must be from 1 to 100" in log.text
     assert "Fix:" in log.text and "Traceback" not in log.text and "TrainingClusterArgs" not in log.text
     assert mithril.control.requests() == [], "refused before any request"
+
+
+JOB_PROGRAM = """
+name: flow-yaml-job
+runtime: yaml
+resources:
+  data:
+    type: flow:index:DataVolumes
+    properties:
+      volumes: {data: {sizeGb: 100}}
+      protect: false
+  train:
+    type: flow:index:TrainingJob
+    properties:
+      command: python train.py --epochs 3
+      instanceType: 4xa100
+      maxPricePerHour: 9
+      maxRunTimeHours: 2
+      env: {WANDB_PROJECT: llm}
+      image: nvcr.io/nvidia/pytorch:24.05-py3
+      volumes:
+        - volumeId: ${data.volumeIds["data"]}
+          mountPath: /data
+outputs:
+  jobId: ${train.taskId}
+  status: ${train.status}
+"""
+
+
+def test_a_yaml_training_job_runs_its_command_with_its_volume(engine: PulumiEngine, mithril: RunningEmulator,
+                                                              tmp_path: Path) -> None:
+    program = tmp_path / "job"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text(JOB_PROGRAM)
+    stack = engine.local_stack(program, env=mithril.env)
+    up = stack.up(policy_packs=[PACK])
+    assert up.summary.resource_changes == {"create": 5}  # stack, 2 components, volume, task
+    (bid,) = mithril.control.live_bids()
+    (volume,) = mithril.control.live_volumes()
+    assert up.outputs["jobId"].value == bid["fid"] and up.outputs["status"].value in ("pending", "running")
+    assert (bid["limit_price"], bid["launch_specification"]["volumes"]) == ("$9.00", [volume["fid"]])
+    script = _unpacked(bid["launch_specification"]["startup_script"])
+    for expected in ("python train.py --epochs 3", "nvcr.io/nvidia/pytorch:24.05-py3", "WANDB_PROJECT='llm'",
+                     "Mounting: /data", '"$((NOW + 7200))"'):
+        assert expected in script, expected
+    task = deployed(stack)["train-task"]
+    assert (task["type"], task["inputs"]["role"], task["inputs"]["max_run_time_hours"]) == (
+        "flow:index:Task", "workload", 2)
+    assert stack.preview(expect_no_changes=True).change_summary == {"same": 5}
+    stack.destroy()
+    assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
+
+
+def _unpacked(script: str) -> str:
+    from tests.provider.test_task_provider import _startup_script
+
+    return _startup_script({"launch_specification": {"startup_script": script}})
