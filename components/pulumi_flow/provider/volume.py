@@ -209,14 +209,11 @@ class FlowVolumeProvider(FlowProvider):
 def _replaced_by(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     """The inputs whose change makes this a new volume."""
     # A value unknown until `up` never equals what state holds: it plans the replacement it may turn out to be.
+    # Sizes compare as numbers already: the wire turns 100 into 100.0, and 100 == 100.0.
     replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
     # No region asked for means "wherever it was placed": never a reason to replace.
     if "region" in replaces and news.get("region") is None:
         replaces.remove("region")
-    # Explicit sizes compare as numbers: the wire turns 100 into 100.0.
-    if "size_gb" in replaces and not v.is_unknown(news.get("size_gb")) and olds.get("size_gb") is not None \
-            and float(olds["size_gb"]) == float(news["size_gb"]):
-        replaces.remove("size_gb")
     return replaces
 
 
