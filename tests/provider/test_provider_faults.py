@@ -3,13 +3,15 @@ and what an error says (never the API key)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pulumi_flow.emulator import Settings
 from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
-from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator
+from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 
 from .conftest import checked_task, checked_volume
 
@@ -241,3 +243,39 @@ def test_every_user_that_cannot_be_read_is_named(volume_provider: FlowVolumeProv
     with pytest.raises(FlowProviderError) as caught:
         volume_provider.delete(volume.id, volume.outs)
     assert first.id in str(caught.value) and second.id in str(caught.value)
+
+
+# A key in no known format: only the provider's own knowledge of the key (not the `fkey_` pattern) can scrub it.
+ODD_KEY = "mithril-secret-7f3a9c2e41d8"
+
+
+@pytest.fixture
+def odd_key_mithril(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
+    settings = Settings(api_key=ODD_KEY, allocation_delay=0.0, boot_delay=0.0)
+    with running_emulator(settings, flow_dir=str(tmp_path / "odd-flow")) as running:
+        monkeypatch.setenv("MITHRIL_API_KEY", ODD_KEY)
+        yield running
+
+
+@pytest.mark.parametrize("operation", ["creating volume", "renaming volume", "deleting volume",
+                                       "creating Flow task", "updating Flow task", "deleting Flow task"])
+def test_an_api_that_echoes_the_key_never_gets_it_into_an_error(operation: str,
+                                                                odd_key_mithril: RunningEmulator) -> None:
+    volumes, tasks = FlowVolumeProvider(), FlowTaskProvider()
+    volume = volumes.create(checked_volume(region="us-central1-a"))
+    task = tasks.create(checked_task())
+    echo = f"bad request from key {ODD_KEY}"
+    for path in ("/v2/volumes.*", "/v2/spot/bids.*"):
+        odd_key_mithril.control.add_fault(kind="status", method="*", path=path, status=400, body=echo, times=1000)
+    run: dict[str, Callable[[], object]] = {
+        **_volume_ops(volumes, volume),
+        "creating Flow task": lambda: tasks.create(checked_task(task_name="other-1a2b3c4d")),
+        "updating Flow task": lambda: tasks.update(task.id, task.outs, {**task.outs, "max_price_per_hour": 31.0}),
+        "deleting Flow task": lambda: tasks.delete(task.id, task.outs),
+    }
+    with pytest.raises(FlowProviderError) as caught:
+        run[operation]()
+    text = f"{caught.value} {caught.value!r} {caught.value.__cause__!r} {caught.value.__context__!r}"
+    assert ODD_KEY not in text and "[secret]" in text, text
+    # A failed bid request says what may be live instead (see _submit); every other error names its operation.
+    assert str(caught.value).startswith("the bid request for task" if operation == "creating Flow task" else operation)

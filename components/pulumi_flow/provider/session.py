@@ -62,11 +62,20 @@ def redact(text: str, secret: str | None) -> str:
     return _KEY_PATTERN.sub("fkey_[secret]", text)
 
 
+def _raise_alone(error: FlowProviderError) -> NoReturn:
+    """Raise `error` with no link to the exception it replaces. `from None` only hides that one from printed
+    tracebacks; it stays reachable as `__context__`, and its text may hold the key (an API that echoes it)."""
+    try:
+        raise error from None
+    except FlowProviderError as raised:
+        raised.__context__ = None
+        raise  # a bare re-raise leaves __context__ as it is
+
+
 def raise_clean(exc: BaseException, secret: str | None, context: str) -> NoReturn:
     """Re-raise as FlowProviderError with the key scrubbed and the original chain cut,
-    so no traceback printed by the engine can show it."""
-    message = redact(f"{context}: {type(exc).__name__}: {exc}", secret)
-    raise FlowProviderError(message) from None
+    so neither a traceback printed by the engine nor anything holding the error can show it."""
+    _raise_alone(FlowProviderError(redact(f"{context}: {type(exc).__name__}: {exc}", secret)))
 
 
 @contextmanager
@@ -74,7 +83,7 @@ def scrubbed(secret: str | None, context: str) -> Iterator[None]:
     try:
         yield
     except FlowProviderError as exc:
-        raise FlowProviderError(redact(str(exc), secret)) from None
+        _raise_alone(FlowProviderError(redact(str(exc), secret)))
     except Exception as exc:  # noqa: BLE001 - every error leaves through here, scrubbed
         raise_clean(exc, secret, context)
 

@@ -192,7 +192,7 @@ class FlowTaskProvider(FlowProvider):
                     task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
                 else:
                     task = self._wait(flow, task_id, props)
-                outs = {**self._inputs(props), **self._transient_retry(lambda: self._observe(flow, task, props))}
+                outs = {**self._inputs(props), **self._transient_retry(lambda: self._observe(task))}
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
                 if self._cancel(flow, task_id):
                     raise FlowProviderError(f"{exc}; bid {task_id} was cancelled, nothing is left billing") from None
@@ -219,7 +219,7 @@ class FlowTaskProvider(FlowProvider):
                     # Resumed: the machines boot again; like a create, `up` returns once they run.
                     self._wait(flow, task_id, news)
             task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
-            return UpdateResult({**self._inputs(news), **self._observe(flow, task, {**olds, **news})})
+            return UpdateResult({**self._inputs(news), **self._transient_retry(lambda: self._observe(task))})
 
     def _set_paused(self, flow: Flow, task_id: str, paused: bool) -> None:
         """Pause or resume the bid (Mithril stops billing while paused). A lost answer is checked against
@@ -247,7 +247,7 @@ class FlowTaskProvider(FlowProvider):
                 task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
             except TaskNotFoundError:
                 return ReadResult("", {})
-            observed = self._transient_retry(lambda: self._observe(flow, task, props))
+            observed = self._transient_retry(lambda: self._observe(task))
             importing = "role" not in props
             role = props.get("role", INFRASTRUCTURE)
             if observed["bid_status"] == "Terminated" and role == INFRASTRUCTURE:
@@ -527,7 +527,9 @@ class FlowTaskProvider(FlowProvider):
             return False
         return (task.provider_metadata or {}).get("bid_status") == "Terminated"
 
-    def _observe(self, flow: Flow, task: Task, props: Mapping[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _observe(task: Task) -> dict[str, Any]:
+        """The outputs Mithril's view of the task gives (reads its instances for the private addresses)."""
         meta = task.provider_metadata or {}
         bid_status = meta.get("bid_status")
         status = task.status.value
