@@ -278,4 +278,19 @@ def test_an_api_that_echoes_the_key_never_gets_it_into_an_error(operation: str,
     text = f"{caught.value} {caught.value!r} {caught.value.__cause__!r} {caught.value.__context__!r}"
     assert ODD_KEY not in text and "[secret]" in text, text
     # A failed bid request says what may be live instead (see _submit); every other error names its operation.
-    assert str(caught.value).startswith("the bid request for task" if operation == "creating Flow task" else operation)
+    expected = {"creating Flow task": "the bid request for task",
+                "creating volume": "creating volume 'other-1a2b3c4d'",
+                "renaming volume": f"renaming volume {volume.id}", "deleting volume": f"deleting volume {volume.id}",
+                "updating Flow task": f"updating Flow task {task.id}",
+                "deleting Flow task": f"deleting Flow task {task.id}"}
+    assert str(caught.value).startswith(expected[operation])
+
+
+def test_a_volume_already_gone_at_delete_is_done_without_asking_again(volume_provider: FlowVolumeProvider,
+                                                                      mithril: RunningEmulator) -> None:
+    """A 404 to the DELETE is the answer: the volume is gone, even if Mithril cannot be read right after."""
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    mithril.control.add_fault(kind="status", method="DELETE", path=f"/v2/volumes/{created.id}", status=404, times=1)
+    # The delete's own look-up passes; every read after the 404 fails.
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/volumes.*", status=500, skip=1, times=1000)
+    volume_provider.delete(created.id, created.outs)

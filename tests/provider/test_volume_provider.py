@@ -158,3 +158,28 @@ def test_check_keeps_a_generated_volume_name_already_in_state() -> None:
     olds = {**checked_volume(region="us-central1-a"), "auto_named": True}
     news = provider.check(olds, {**olds, "volume_name": "data-99999999", "auto_named": True}).inputs
     assert news["volume_name"] == "data-1a2b3c4d"
+
+
+def test_a_volume_made_again_after_a_delete_is_a_new_live_volume(volume_provider: FlowVolumeProvider,
+                                                                 mithril: RunningEmulator) -> None:
+    """The same inputs, created twice: a request key derived from them would get the deleted volume back."""
+    props = checked_volume(region="us-central1-a")
+    first = volume_provider.create(props)
+    volume_provider.delete(first.id, first.outs)
+    second = volume_provider.create(props)
+    assert second.id != first.id and [v["fid"] for v in mithril.control.live_volumes()] == [second.id]
+
+
+def test_a_refused_delete_names_every_task_that_mounts_the_volume(volume_provider: FlowVolumeProvider,
+                                                                  task_provider: FlowTaskProvider,
+                                                                  mithril: RunningEmulator) -> None:
+    volume = volume_provider.create(checked_volume(region="us-central1-a"))
+    mount = [{"volume_id": volume.id, "mount_path": "/data"}]
+    first = task_provider.create(checked_task(volumes=mount, num_instances=1))
+    second = task_provider.create(checked_task(volumes=mount, num_instances=1, task_name="other-1a2b3c4d"))
+    with pytest.raises(FlowProviderError) as refused:
+        volume_provider.delete(volume.id, volume.outs)
+    users = sorted([first.id, second.id])
+    assert f"live task(s) {users[0]}, {users[1]} still mount it" in str(refused.value) or \
+        f"live task(s) {users[1]}, {users[0]} still mount it" in str(refused.value)
+    assert str(refused.value).startswith(f"refusing to delete volume {volume.id} ({volume.outs['volume_name']})")
