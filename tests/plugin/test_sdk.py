@@ -28,7 +28,7 @@ def test_the_command_writes_each_sdk(pulumi_cli: Path, tmp_path: Path, monkeypat
 
 def test_no_generator_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(sdk.SdkGenerationError, match="no SDK generator.*scripts/install-pulumi"):
+    with pytest.raises(sdk.SdkGenerationError, match=r"no SDK generator.*scripts/install-pulumi"):
         sdk.generate("go", tmp_path / "out")
     with pytest.raises(sdk.SdkGenerationError, match=r"language 'rust': expected one of nodejs, go"):
         sdk.generate("rust", tmp_path / "out", generator=["true"])
