@@ -113,3 +113,16 @@ def test_the_engines_cancel_ends_a_wait_and_leaves_no_bid(tmp_path: Path) -> Non
         (error,) = outcome
         assert "interrupted while waiting" in str(error) and "was cancelled, nothing is left billing" in str(error)
         assert mithril.control.live_bids() == []
+
+
+def test_a_provider_error_reaches_the_engine_as_the_message_alone(plugin: FlowPluginProcess,
+                                                                 mithril: RunningEmulator) -> None:
+    """What `pulumi up` prints under the resource: the provider's sentence with its fix, no Python traceback."""
+    inputs = plugin.check("trainer", {**CLUSTER, "max_price_per_hour": 5}).inputs
+    with pytest.raises(ProviderError) as refused:
+        plugin.create("trainer", inputs)
+    assert refused.value.details.startswith("max_price_per_hour=$5.00: below the market for 8xa100")
+    assert "Fix: set max_price_per_hour to at least 16.00" in refused.value.details
+    assert "Traceback" not in refused.value.details and 'File "' not in refused.value.details
+    assert "Unexpected" not in refused.value.details
+    assert mithril.control.live_bids() == []

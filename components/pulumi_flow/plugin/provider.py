@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import grpc
 import pulumi
 import pulumi.provider as classic
 import pulumi.provider.server as classic_server
@@ -38,7 +39,7 @@ from pulumi_flow.components.volumes import TYPE as VOLUMES_TYPE
 from pulumi_flow.components.volumes import DataVolumes, DataVolumesArgs, VolumeMount, VolumeSpec
 from pulumi_flow.plugin import schema
 from pulumi_flow.provider.base import FlowProvider
-from pulumi_flow.provider.session import CONFIG_KEYS
+from pulumi_flow.provider.session import CONFIG_KEYS, FlowProviderError
 from pulumi_flow.provider.task import STOP_WAITING, FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
 from pulumi_flow.resources import PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, Hosting, host_in_this_process
@@ -98,7 +99,7 @@ class FlowResourceProvider(p.Provider):
         resource_type = urn.split("::")[-2].rsplit("$", 1)[-1]  # a child's type is qualified by its parents'
         provider = self._providers.get(resource_type)
         if provider is None:
-            raise ValueError(f"the flow provider has no custom resource {resource_type!r}; it serves "
+            raise FlowProviderError(f"the flow provider has no custom resource {resource_type!r}; it serves "
                              f"{sorted(self._providers)} and the components {sorted(COMPONENTS)}")
         return provider
 
@@ -270,7 +271,32 @@ class FlowComponents(classic.Provider):
             schema.camel(key): getattr(component, key) for key in OUTPUTS[resource_type]})
 
 
+def _reported_plainly(name: str) -> Callable[..., Any]:
+    """pulumi's servicer reports any exception as "Unexpected <class 'Exception'>: ..." with a Python traceback.
+    A `FlowProviderError` is a message for the user (what failed, what is left, the fix): send it as it is."""
+    base = getattr(experimental_server.ProviderServicer, name)
+
+    async def method(self: experimental_server.ProviderServicer, request: Any, context: Any) -> Any:
+        try:
+            return await base(self, request, context)
+        except Exception as wrapped:
+            original = wrapped.__context__  # the servicer raises its wrapper while handling ours
+            if isinstance(original, FlowProviderError):
+                await context.abort(grpc.StatusCode.UNKNOWN, str(original))
+            raise
+
+    method.__name__ = name
+    return method
+
+
 class FlowPluginServicer(experimental_server.ProviderServicer):
+    Check = _reported_plainly("Check")
+    Diff = _reported_plainly("Diff")
+    Create = _reported_plainly("Create")
+    Read = _reported_plainly("Read")
+    Update = _reported_plainly("Update")
+    Delete = _reported_plainly("Delete")
+
     def __init__(self, args: list[str], engine_address: str) -> None:
         super().__init__(args, __version__, FlowResourceProvider(), engine_address)
         self._components = classic_server.ProviderServicer(FlowComponents(), args, engine_address)
@@ -284,7 +310,6 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import sys
 
-    import grpc
     from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
     from pulumi.runtime.proto import provider_pb2_grpc
 
