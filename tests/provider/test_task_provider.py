@@ -193,6 +193,18 @@ def test_ambiguous_create_adopts_instead_of_bidding_twice(task_provider: FlowTas
     assert [b["fid"] for b in live] == [created.id]
 
 
+def test_a_lost_answer_adopts_our_bid_not_an_earlier_one_of_another_task(task_provider: FlowTaskProvider,
+                                                                         mithril: RunningEmulator) -> None:
+    """The look-up after a lost answer goes by our bid's name: another task's live bid, listed before ours, is
+    neither adopted nor touched."""
+    other = task_provider.create(checked_task(task_name="other-1a2b3c4d", num_instances=1))
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
+    ours = task_provider.create(checked_task())
+    assert ours.id != other.id and ours.outs["task_name"] == "gpu-infra-1a2b3c4d"
+    assert sorted(b["fid"] for b in mithril.control.live_bids()) == sorted([other.id, ours.id])
+    assert [b["instance_quantity"] for b in mithril.control.live_bids() if b["fid"] == ours.id] == [2]
+
+
 def test_create_retried_after_lost_answer_and_failed_lookup_gives_one_bid(task_provider: FlowTaskProvider,
                                                                           mithril: RunningEmulator) -> None:
     inputs = checked_task()
