@@ -145,8 +145,8 @@ def _auto_name(make: Callable[[str, str], str], resource_type: str, resource_nam
         lambda urn: make(resource_name, naming.identity(urn, project, stack, resource_type, resource_name)))
 
 
-class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
-    """A Mithril spot bid and its instances, owned by the Pulumi engine."""
+class TaskOutputs:
+    """What a task resource outputs, under either hosting (`provider.task.OUTPUT_KEYS` and the price)."""
 
     task_id: pulumi.Output[str]
     bid_name: pulumi.Output[str]
@@ -161,6 +161,21 @@ class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
     max_price_per_hour: pulumi.Output[float]
     resolved_region: pulumi.Output[str]
 
+
+class VolumeOutputs:
+    """What a volume resource outputs, under either hosting."""
+
+    volume_id: pulumi.Output[str]
+    volume_name: pulumi.Output[str]
+    size_gb: pulumi.Output[int]
+    interface: pulumi.Output[str]
+    region: pulumi.Output[str]
+    attached_to: pulumi.Output[list[str]]
+
+
+class FlowTask(TaskOutputs, pulumi.dynamic.Resource, module="flow", name="Task"):
+    """A Mithril spot bid and its instances, owned by the Pulumi engine."""
+
     def __init__(self, resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props = _task_props(TASK_TYPE, resource_name, args, opts)
         if opts is not None and opts.custom_timeouts is not None:
@@ -171,15 +186,8 @@ class FlowTask(pulumi.dynamic.Resource, module="flow", name="Task"):
             super().__init__(_TASK_PROVIDER, resource_name, props, _aliased(opts, PLUGIN_TASK_TYPE))
 
 
-class FlowVolume(pulumi.dynamic.Resource, module="flow", name="Volume"):
+class FlowVolume(VolumeOutputs, pulumi.dynamic.Resource, module="flow", name="Volume"):
     """A Mithril persistent volume."""
-
-    volume_id: pulumi.Output[str]
-    volume_name: pulumi.Output[str]
-    size_gb: pulumi.Output[int]
-    interface: pulumi.Output[str]
-    region: pulumi.Output[str]
-    attached_to: pulumi.Output[list[str]]
 
     def __init__(self, resource_name: str, args: FlowVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         with _pickle_left_as_found():
@@ -207,38 +215,18 @@ def _volume_props(resource_type: str, resource_name: str, args: FlowVolumeArgs,
     return props
 
 
-class Task(pulumi.CustomResource):
+class Task(TaskOutputs, pulumi.CustomResource):
     """`FlowTask` served by the `flow` provider plugin (`flow:index:Task`): the same inputs, outputs and
     provider, no pickled code in state, importable with `pulumi import flow:index:Task NAME BID_ID`."""
-
-    task_id: pulumi.Output[str]
-    bid_name: pulumi.Output[str]
-    status: pulumi.Output[str]
-    bid_status: pulumi.Output[str]
-    instance_ids: pulumi.Output[list[str]]
-    public_ips: pulumi.Output[list[str]]
-    private_ips: pulumi.Output[list[str]]
-    ssh_user: pulumi.Output[str]
-    ssh_port: pulumi.Output[int]
-    market_price_per_hour: pulumi.Output[float]
-    max_price_per_hour: pulumi.Output[float]
-    resolved_region: pulumi.Output[str]
 
     def __init__(self, resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(PLUGIN_TASK_TYPE, resource_name, _task_props(PLUGIN_TASK_TYPE, resource_name, args, opts),
                          _aliased(opts, TASK_TYPE))
 
 
-class Volume(pulumi.CustomResource):
+class Volume(VolumeOutputs, pulumi.CustomResource):
     """`FlowVolume` served by the `flow` provider plugin (`flow:index:Volume`); importable with
     `pulumi import flow:index:Volume NAME VOLUME_ID`."""
-
-    volume_id: pulumi.Output[str]
-    volume_name: pulumi.Output[str]
-    size_gb: pulumi.Output[int]
-    interface: pulumi.Output[str]
-    region: pulumi.Output[str]
-    attached_to: pulumi.Output[list[str]]
 
     def __init__(self, resource_name: str, args: FlowVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(PLUGIN_VOLUME_TYPE, resource_name,
