@@ -195,24 +195,27 @@ class FlowVolume(VolumeOutputs, pulumi.dynamic.Resource, module="flow", name="Vo
                              _aliased(opts, PLUGIN_VOLUME_TYPE))
 
 
+def _props(args: FlowTaskArgs | FlowVolumeArgs, name_key: str, make: Callable[[str, str], str],
+           output_keys: Sequence[str], resource_type: str, resource_name: str,
+           opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
+    """A resource's registered properties: its inputs, its Mithril name (generated from the URN unless given, and
+    marked so), and its outputs still to come."""
+    props: dict[str, Any] = attrs.asdict(args, recurse=False)
+    props[naming.AUTO_NAMED] = props[name_key] is None
+    if props[name_key] is None:
+        props[name_key] = _auto_name(make, resource_type, resource_name, opts)
+    props.update(dict.fromkeys(output_keys))
+    return props
+
+
 def _task_props(resource_type: str, resource_name: str, args: FlowTaskArgs,
                 opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
-    props: dict[str, Any] = attrs.asdict(args, recurse=False)
-    props[naming.AUTO_NAMED] = props["task_name"] is None
-    if props["task_name"] is None:
-        props["task_name"] = _auto_name(naming.task_name, resource_type, resource_name, opts)
-    props.update(dict.fromkeys(TASK_OUTPUT_KEYS))
-    return props
+    return _props(args, "task_name", naming.task_name, TASK_OUTPUT_KEYS, resource_type, resource_name, opts)
 
 
 def _volume_props(resource_type: str, resource_name: str, args: FlowVolumeArgs,
                   opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
-    props: dict[str, Any] = attrs.asdict(args, recurse=False)
-    props[naming.AUTO_NAMED] = props["volume_name"] is None
-    if props["volume_name"] is None:
-        props["volume_name"] = _auto_name(naming.volume_name, resource_type, resource_name, opts)
-    props.update(dict.fromkeys(VOLUME_OUTPUT_KEYS))
-    return props
+    return _props(args, "volume_name", naming.volume_name, VOLUME_OUTPUT_KEYS, resource_type, resource_name, opts)
 
 
 class Task(TaskOutputs, pulumi.CustomResource):
