@@ -19,6 +19,15 @@ for _var in ("MITHRIL_API_KEY", "MITHRIL_API_URL", "MITHRIL_PROJECT", "MITHRIL_R
     os.environ.pop(_var, None)
 
 
+@pytest.fixture(autouse=True)
+def _quick_retries(request: pytest.FixtureRequest) -> None:
+    """Every in-process test retries at once (the same attempts, not seconds apart): see `quick_retries`.
+    Providers in other processes (the gRPC and engine tests) keep the real pauses, and so does a test marked
+    `real_retry_pauses` (one that measures a pause)."""
+    if request.node.get_closest_marker("real_retry_pauses") is None:
+        request.getfixturevalue("quick_retries")
+
+
 @pytest.fixture
 def flow_client(mithril: RunningEmulator) -> Iterator[object]:
     """A real Flow SDK client pointed at the emulator."""

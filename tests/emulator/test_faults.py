@@ -22,6 +22,7 @@ def test_5xx_on_get_is_retried_by_the_sdk(flow_client: Any, mithril: RunningEmul
     assert [r["status"] for r in mithril.control.requests() if r["path"] == "/v2/volumes"] == [503, 200]
 
 
+@pytest.mark.real_retry_pauses
 def test_429_retry_after_is_honoured(flow_client: Any, mithril: RunningEmulator) -> None:
     mithril.control.add_fault(kind="status", method="GET", path="/v2/volumes", status=429, retry_after=0.5)
     started = time.monotonic()

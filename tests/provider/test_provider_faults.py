@@ -199,6 +199,17 @@ def test_a_cancel_answered_not_found_means_gone(task_provider: FlowTaskProvider,
     assert mithril.control.call("GET", "faults")[0]["fired"] == 1, "the 404 answered the first cancel, and was final"
 
 
+def test_a_bid_mithril_no_longer_knows_is_deleted_even_when_its_cancel_keeps_failing(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    mithril.control.forget_bid(created.id)  # gone from Mithril: a read answers 404
+    mithril.control.add_fault(kind="status", method="DELETE", path=f"/v2/spot/bids/{created.id}", status=409,
+                              body="bid is locked", times=100)
+    task_provider.delete(created.id, created.outs)  # the read after the refused cancel shows nothing to cancel
+    deletes = [r for r in mithril.control.write_requests() if r["method"] == "DELETE"]
+    assert len(deletes) == 1, "one refused cancel, then the read showed the bid gone: no second cancel"
+
+
 def test_a_cancel_mithril_keeps_refusing_fails_and_names_why(task_provider: FlowTaskProvider,
                                                              mithril: RunningEmulator) -> None:
     created = task_provider.create(checked_task())

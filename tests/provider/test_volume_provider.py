@@ -54,6 +54,17 @@ def test_ambiguous_create_adopts_the_volume(volume_provider: FlowVolumeProvider,
     assert [v["fid"] for v in mithril.control.live_volumes()] == [created.id]
 
 
+def test_a_create_rate_limited_after_mithril_made_the_volume_leaves_one_volume(
+        volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
+    # The SDK retries a POST after a 429. When the 429 came after Mithril made the volume, the retry must be
+    # recognised as the same request (its Idempotency-Key), or the first volume is left behind, billing.
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/volumes", status=429)
+    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    posts = [r for r in mithril.control.write_requests() if r["method"] == "POST"]
+    assert len(posts) == 2, posts
+    assert [v["fid"] for v in mithril.control.live_volumes()] == [created.id]
+
+
 def test_create_after_lost_answer_on_an_earlier_run_adopts(volume_provider: FlowVolumeProvider,
                                                           mithril: RunningEmulator) -> None:
     mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/volumes", status=502)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -10,6 +11,15 @@ from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, Resource
 from pulumi_flow import validation as v
 from pulumi_flow.naming import keep_auto_name
 from pulumi_flow.provider.session import CONFIG_KEYS, Credentials
+
+# Our own retries (reads through a blip, a cancel, the lookup of a bid whose answer was lost) pause a little
+# longer after each failure, on top of the Flow SDK's HTTP backoff. Tests shrink it (`quick_retries`).
+RETRY_PAUSE_SECONDS = 0.5
+
+
+def pause_before_retry(attempt: int) -> None:
+    """Wait before retry number `attempt + 1`: 0.5 s, then 1 s, then 1.5 s."""
+    time.sleep(RETRY_PAUSE_SECONDS * (attempt + 1))
 
 
 def apply_rules(inputs: dict[str, Any], rules: Mapping[str, Callable[[Any, str], Any]],

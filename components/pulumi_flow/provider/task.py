@@ -19,7 +19,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.money import as_number, cents_up, limit_price, maybe_usd, show, usd
-from pulumi_flow.provider.base import FlowProvider, apply_rules
+from pulumi_flow.provider.base import FlowProvider, apply_rules, pause_before_retry
 from pulumi_flow.provider.session import (
     FlowProviderError,
     flow_session,
@@ -408,7 +408,7 @@ class FlowTaskProvider(FlowProvider):
                 return None
             except Exception as exc:  # noqa: BLE001 - retried, then reported with what to do
                 last = exc
-                time.sleep(0.5 * (attempt + 1))
+                pause_before_retry(attempt)
         raise FlowProviderError(
             f"the bid request for task {name!r} got no answer and Mithril could not be asked whether it was "
             f"placed ({type(last).__name__}: {last}). A bid named {name!r} may be live: run `pulumi up` again "
@@ -482,7 +482,7 @@ class FlowTaskProvider(FlowProvider):
                 out_of_time = deadline is not None and time.monotonic() >= deadline
                 if not transient or out_of_time or attempt == attempts - 1:
                     raise
-                time.sleep(0.5 * (attempt + 1))
+                pause_before_retry(attempt)
         raise AssertionError("unreachable")
 
     @classmethod
@@ -509,7 +509,7 @@ class FlowTaskProvider(FlowProvider):
                 last = exc
             if cls._terminated(flow, task_id):
                 return True
-            time.sleep(0.5 * (attempt + 1))
+            pause_before_retry(attempt)
         if raise_errors and last is not None:
             raise last
         return False

@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,35 @@ def mithril(tmp_path: Path) -> Iterator[RunningEmulator]:
     """A fresh Mithril emulator; the Flow SDK in this process points at it (own FLOW_DIR)."""
     with running_emulator(flow_dir=str(tmp_path / "flow")) as running:
         yield running
+
+
+class _ShortSleeps:
+    """The `time` module, but `sleep` lasts `factor` as long."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds * self.factor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Retry pauses in this process, 100 times shorter: the providers' own and the Flow SDK's HTTP backoff
+    (its documented seam: the caller's `time.sleep`). Every retry still happens, in the same order, so a test
+    of a fault that clears after the third attempt sees the third attempt, just not seconds later. Waits for
+    machines (poll intervals, ready timeouts) are not touched. Returns the factor."""
+    import flow.adapters.http.client as sdk_http
+
+    from pulumi_flow.provider import base
+
+    factor = 0.01
+    monkeypatch.setattr(base, "RETRY_PAUSE_SECONDS", base.RETRY_PAUSE_SECONDS * factor)
+    monkeypatch.setattr(sdk_http, "time", _ShortSleeps(factor))
+    return factor
 
 
 @pytest.fixture
