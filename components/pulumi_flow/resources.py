@@ -181,7 +181,8 @@ class FlowTask(TaskOutputs, pulumi.dynamic.Resource, module="flow", name="Task")
         if opts is not None and opts.custom_timeouts is not None:
             pulumi.log.warn(
                 f"{resource_name}: custom_timeouts has no effect on pulumi-flow tasks (Python dynamic providers "
-                f"never receive it); how long `up` waits for the machines is ready_timeout_minutes")
+                f"never receive it; the flow plugin does: `pulumi config set flow:hosting plugin`); how long `up` "
+                f"waits for the machines is ready_timeout_minutes")
         with _pickle_left_as_found():
             super().__init__(_TASK_PROVIDER, resource_name, props, _aliased(opts, PLUGIN_TASK_TYPE))
 

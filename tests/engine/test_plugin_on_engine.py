@@ -189,6 +189,24 @@ def test_a_python_stack_moves_to_the_plugin_and_back_without_replacing_anything(
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
 
 
+def test_custom_timeouts_end_the_wait_for_machines_and_cancel_the_bid(engine: PulumiEngine, mithril: RunningEmulator,
+                                                                      tmp_path: Path) -> None:
+    program = copy_example("yaml", tmp_path)
+    settings = yaml.safe_load((program / "Pulumi.yaml").read_text())
+    settings["resources"]["gpu-node"]["options"] = {"customTimeouts": {"create": "3s"}}
+    (program / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
+    mithril.backend.settings.allocation_delay = 3600.0  # never allocated: ready_timeout_minutes is 30
+    stack = engine.local_stack(program, env=mithril.env)
+    log = Transcript()
+    with pytest.raises(auto.CommandError):
+        stack.up(**log.hooks())
+    assert "was not running within 3 seconds" in log.text, log.text
+    assert "Fix: raise max_price_per_hour or the resource's customTimeouts" in log.text
+    assert "was cancelled, nothing is left billing" in log.text
+    assert len(mithril.backend.bids) == 1 and mithril.control.live_bids() == []
+    assert not [r for r in deployed(stack).values() if r["type"] in PLUGIN_TYPES], "state records no bid"
+
+
 def test_a_bad_component_input_is_named_as_the_program_wrote_it(engine: PulumiEngine, mithril: RunningEmulator,
                                                                  tmp_path: Path) -> None:
     program = copy_example("yaml", tmp_path)

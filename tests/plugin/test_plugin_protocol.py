@@ -115,6 +115,24 @@ def test_the_engines_cancel_ends_a_wait_and_leaves_no_bid(tmp_path: Path) -> Non
         assert mithril.control.live_bids() == []
 
 
+def test_custom_timeouts_bound_the_wait_for_machines_and_the_bid_is_cancelled(tmp_path: Path) -> None:
+    """`customTimeouts: {create: 2s}` reaches Create as its timeout: `up` gives up then, not after
+    ready_timeout_minutes, and the bid it placed is cancelled."""
+    never = Settings(allocation_delay=3600.0)
+    with running_emulator(never, flow_dir=str(tmp_path / "flow")) as mithril, \
+            FlowPluginProcess(PLUGIN_TASK_TYPE, dict(mithril.env)) as plugin:
+        plugin.configure({})
+        inputs = plugin.check("trainer", {**CLUSTER, "ready_timeout_minutes": 30}).inputs
+        with pytest.raises(ProviderError) as caught:
+            plugin._call("Create", provider_pb2.CreateRequest(urn=plugin.urn("trainer"), properties=to_struct(inputs),
+                                                             timeout=2))
+        message = caught.value.details
+        assert "was not running within 2 seconds" in message, message
+        assert "Fix: raise max_price_per_hour or the resource's customTimeouts" in message
+        assert "was cancelled, nothing is left billing" in message
+        assert len(mithril.backend.bids) == 1 and mithril.control.live_bids() == []
+
+
 def test_a_provider_error_reaches_the_engine_as_the_message_alone(plugin: FlowPluginProcess,
                                                                  mithril: RunningEmulator) -> None:
     """What `pulumi up` prints under the resource: the provider's sentence with its fix, no Python traceback."""

@@ -154,6 +154,37 @@ def test_a_volume_error_names_the_operation_and_never_the_key(operation: str, vo
     assert operation in str(caught.value)
 
 
+@pytest.mark.parametrize("conflicts", [1, 3])
+def test_a_name_conflict_with_no_bid_of_ours_is_tried_again_then_named(conflicts: int,
+                                                                       task_provider: FlowTaskProvider,
+                                                                       mithril: RunningEmulator) -> None:
+    """Mithril says the bid's name is taken, yet no live bid of that name is listed (it ended in between):
+    the bid is placed on the next try; a conflict that keeps coming back is an error after three tries."""
+    mithril.control.add_fault(kind="status", method="POST", path="/v2/spot/bids", status=400,
+                              body="bid name already used", times=conflicts)
+    posts = lambda: [r for r in mithril.control.write_requests() if r["path"] == "/v2/spot/bids"]  # noqa: E731
+    if conflicts < 3:
+        created = task_provider.create(checked_task())
+        assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
+        assert len(posts()) == conflicts + 1
+        return
+    with pytest.raises(FlowProviderError) as caught:
+        task_provider.create(checked_task())
+    assert str(caught.value).startswith("could not place the bid for task 'gpu-infra-1a2b3c4d."), caught.value
+    assert "kept reappearing" in str(caught.value)
+    assert len(posts()) == 3 and mithril.control.live_bids() == []
+
+
+def test_a_create_mithril_refuses_names_the_task_and_the_reason(task_provider: FlowTaskProvider,
+                                                                mithril: RunningEmulator) -> None:
+    mithril.control.add_fault(kind="status", method="POST", path="/v2/spot/bids", status=403, body="project suspended")
+    with pytest.raises(FlowProviderError) as caught:
+        task_provider.create(checked_task())
+    assert str(caught.value).startswith("creating Flow task 'gpu-infra-1a2b3c4d': "), caught.value
+    assert "project suspended" in str(caught.value)
+    assert mithril.control.live_bids() == []
+
+
 @pytest.mark.parametrize("operation", ["updating Flow task", "deleting Flow task"])
 def test_a_task_error_names_the_operation_and_never_the_key(operation: str, task_provider: FlowTaskProvider,
                                                             mithril: RunningEmulator) -> None:
@@ -180,6 +211,20 @@ def test_a_lost_lookup_error_says_what_failed_and_that_the_next_up_adopts(task_p
     message = str(caught.value)
     assert "got no answer and Mithril could not be asked whether it was placed (" in message
     assert "(NoneType" not in message and ": None)" not in message, message
+
+
+def test_a_refused_bid_is_called_refused_even_when_mithril_cannot_be_read_after_it(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    mithril.control.add_fault(kind="status", method="POST", path="/v2/spot/bids", status=400,
+                              body="launch specification rejected")
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids", status=503, skip=1, times=50)
+    with pytest.raises(FlowProviderError) as caught:
+        task_provider.create(checked_task())
+    message = str(caught.value)
+    assert "Mithril refused the bid for task 'gpu-infra-1a2b3c4d" in message and "HTTP 400" in message, message
+    assert "launch specification rejected" in message
+    assert "got no answer" not in message
+    assert mithril.control.live_bids() == []
 
 
 def test_a_cancel_whose_answers_are_all_lost_is_done_once_mithril_shows_it_terminated(
@@ -230,9 +275,27 @@ def test_a_failed_create_whose_cleanup_cancel_fails_says_the_bid_may_still_bill(
         task_provider.create(checked_task(ready_timeout_minutes=0.01, num_instances=1))
     (live,) = mithril.control.live_bids()
     assert str(caught.value).endswith(
-        f"; bid {live['fid']} could NOT be cancelled and may still bill, and Pulumi will not record it. Fix: cancel "
-        f"it with `flow cancel {live['fid']}`")
+        f"; bid {live['fid']} could NOT be cancelled (Mithril refused 4 cancels, the last with APIError: API error "
+        f"409: {{\"detail\": \"injected fault 409\"}}) and may still bill, and Pulumi will not record it. Fix: "
+        f"cancel it with `flow cancel {live['fid']}`"), caught.value
     assert "was not running within" in str(caught.value)
+    assert len([r for r in mithril.control.write_requests() if r["method"] == "DELETE"]) == 4
+
+
+@pytest.mark.parametrize("gone", ["answered 404", "terminated, answers lost"])
+def test_a_failed_create_whose_bid_is_already_gone_says_nothing_is_left_billing(
+        gone: str, task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    mithril.backend.settings.allocation_delay = 3600.0  # never allocated: the wait times out
+    if gone == "answered 404":
+        mithril.control.add_fault(kind="status", method="DELETE", path="/v2/spot/bids/.*", status=404, times=100)
+    else:
+        mithril.control.add_fault(kind="accept_then_fail", method="DELETE", path="/v2/spot/bids/.*", status=502,
+                                  times=100)
+    with pytest.raises(FlowProviderError) as caught:
+        task_provider.create(checked_task(ready_timeout_minutes=0.01, num_instances=1))
+    assert str(caught.value).endswith("was cancelled, nothing is left billing"), caught.value
+    if gone == "terminated, answers lost":
+        assert mithril.control.live_bids() == []
 
 
 def test_only_a_volume_of_our_name_and_shape_is_adopted(volume_provider: FlowVolumeProvider,
@@ -288,8 +351,9 @@ def test_an_api_that_echoes_the_key_never_gets_it_into_an_error(operation: str,
         run[operation]()
     text = f"{caught.value} {caught.value!r} {caught.value.__cause__!r} {caught.value.__context__!r}"
     assert ODD_KEY not in text and "[secret]" in text, text
-    # A failed bid request says what may be live instead (see _submit); every other error names its operation.
-    expected = {"creating Flow task": "the bid request for task",
+    # A refused bid request says so, and what to do if it was placed (see _submit); every other error names
+    # its operation.
+    expected = {"creating Flow task": "Mithril refused the bid for task 'other-1a2b3c4d",
                 "creating volume": "creating volume 'other-1a2b3c4d'",
                 "renaming volume": f"renaming volume {volume.id}", "deleting volume": f"deleting volume {volume.id}",
                 "updating Flow task": f"updating Flow task {task.id}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,6 +206,22 @@ def test_a_lost_answer_adopts_our_bid_not_an_earlier_one_of_another_task(task_pr
     assert [b["instance_quantity"] for b in mithril.control.live_bids() if b["fid"] == ours.id] == [2]
 
 
+def test_a_retry_adopts_our_bid_when_another_tasks_newer_bid_is_listed_first(task_provider: FlowTaskProvider,
+                                                                             mithril: RunningEmulator) -> None:
+    """Mithril lists the newest bid first: the retried create's look-up must go by our bid's name."""
+    inputs = checked_task()
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids", status=503, skip=1, times=50)
+    with pytest.raises(FlowProviderError, match="run `pulumi up` again"):
+        task_provider.create(inputs)
+    mithril.control.clear_faults()
+    (ours,) = [b["fid"] for b in mithril.control.live_bids()]
+    other = task_provider.create(checked_task(task_name="other-1a2b3c4d", num_instances=1))
+    assert mithril.backend.list_bids()[0]["fid"] == other.id, "the other task's bid is listed first"
+    assert task_provider.create(inputs).id == ours
+    assert sorted(b["fid"] for b in mithril.control.live_bids()) == sorted([ours, other.id])
+
+
 def test_create_retried_after_lost_answer_and_failed_lookup_gives_one_bid(task_provider: FlowTaskProvider,
                                                                           mithril: RunningEmulator) -> None:
     inputs = checked_task()
@@ -335,6 +352,26 @@ def test_a_reprice_by_cents_is_an_update_and_is_sent_to_the_cent(
     assert mithril.backend.get_bid(created.id)["limit_price"] == f"${new:.2f}"
 
 
+@pytest.mark.parametrize("pinned", [True, False])
+def test_an_under_market_bid_is_judged_by_the_market_where_it_would_run(pinned: bool,
+                                                                        task_provider: FlowTaskProvider,
+                                                                        mithril: RunningEmulator) -> None:
+    """A task pinned to a region is refused by that region's market, and told that region's least bid."""
+    mithril.control.set_market(A100_8X, "us-central1-a", 1_650)
+    mithril.control.set_market(A100_8X, "eu-central1-a", 1_000)
+    region = {"region": "us-central1-a"} if pinned else {}
+    if not pinned:  # $12 clears the eu market: the bid goes there
+        created = task_provider.create(checked_task(max_price_per_hour=12.0, **region))
+        assert created.outs["resolved_region"] == "eu-central1-a"
+        return
+    with pytest.raises(FlowProviderError) as caught:
+        task_provider.create(checked_task(max_price_per_hour=12.0, **region))
+    message = str(caught.value)
+    assert "now us-central1-a $16.50 per instance-hour" in message and "eu-central1-a" not in message, message
+    assert "Fix: set max_price_per_hour to at least 16.50" in message
+    assert [r for r in mithril.control.write_requests() if r["path"] == "/v2/spot/bids"] == [], "nothing placed"
+
+
 def test_an_under_market_bid_names_the_market_and_the_least_bid_that_allocates(
         task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
     mithril.control.set_market(A100_8X, "us-central1-a", 1_650)
@@ -439,6 +476,19 @@ def _startup_script(bid: dict[str, Any]) -> str:
         except (binascii.Error, UnicodeDecodeError, OSError):
             continue
     return "\n".join(unpacked)
+
+
+def test_the_project_directory_never_goes_to_the_machines(task_provider: FlowTaskProvider,
+                                                          mithril: RunningEmulator, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider runs in the Pulumi project's directory, beside the stack's config: the Flow SDK can pack the
+    working directory into the startup script (`upload_code`), and nothing of it may reach Mithril."""
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  flow:apiKey:\n    secure: v1:ciphertext-7f3a9c\n")
+    monkeypatch.chdir(tmp_path)
+    created = task_provider.create(checked_task())
+    script = _startup_script(mithril.backend.get_bid(created.id))
+    assert "Pulumi.dev.yaml" not in script and "ciphertext-7f3a9c" not in script
+    assert "sleep infinity" in script, "the unpacked script is the one that runs the command"
 
 
 def test_what_mithril_receives_is_every_input_as_written(task_provider: FlowTaskProvider,

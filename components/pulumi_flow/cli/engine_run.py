@@ -115,7 +115,7 @@ def cancel_pending_creates(stack: Any) -> list[str]:
             if resource["type"] == TASK_TYPE:
                 bid = FlowTaskProvider._find_own_bid(flow, bid_name(inputs))
                 if bid is not None:
-                    FlowTaskProvider._cancel(flow, str(bid["fid"]), raise_errors=True)
+                    FlowTaskProvider().delete(str(bid["fid"]), inputs)
                     removed.append(str(bid["fid"]))
             else:
                 forget_cached_state(tasks=False, volumes=True)

@@ -40,7 +40,7 @@ from pulumi_flow.components.volumes import DataVolumes, DataVolumesArgs, VolumeM
 from pulumi_flow.plugin import schema
 from pulumi_flow.provider.base import FlowProvider
 from pulumi_flow.provider.session import CONFIG_KEYS, FlowProviderError
-from pulumi_flow.provider.task import STOP_WAITING, FlowTaskProvider
+from pulumi_flow.provider.task import OPERATION_TIMEOUT, STOP_WAITING, FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
 from pulumi_flow.resources import PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, Hosting, host_in_this_process
 from pulumi_flow.validation import InputError
@@ -136,6 +136,7 @@ class FlowResourceProvider(p.Provider):
 
     async def create(self, request: p.CreateRequest) -> p.CreateResponse:
         provider = self._provider(request.urn)
+        OPERATION_TIMEOUT.set(request.timeout or None)  # this request's task: to_thread copies the context
         result = await asyncio.to_thread(provider.create, to_python_map(request.properties))
         return p.CreateResponse(resource_id=str(result.id),
                                 properties=_keep_secret(request.properties, from_python_map(result.outs or {})))
@@ -155,6 +156,7 @@ class FlowResourceProvider(p.Provider):
 
     async def update(self, request: p.UpdateRequest) -> p.UpdateResponse:
         provider = self._provider(request.urn)
+        OPERATION_TIMEOUT.set(request.timeout or None)
         result = await asyncio.to_thread(provider.update, request.resource_id, to_python_map(request.olds),
                                          to_python_map(request.news))
         return p.UpdateResponse(properties=_keep_secret(request.news, from_python_map(result.outs or {})))
@@ -289,6 +291,22 @@ def _reported_plainly(name: str) -> Callable[..., Any]:
     return method
 
 
+class _ComponentServicer(classic_server.ProviderServicer):
+    """pulumi's Construct servicer, keeping the component's `customTimeouts`: pulumi's `_construct_options`
+    builds them from the request and then drops them (pulumi 3.272), so the children of a
+    component in YAML, TypeScript or Go would never get them."""
+
+    @staticmethod
+    def _construct_options(request: Any) -> pulumi.ResourceOptions:
+        options = classic_server.ProviderServicer._construct_options(request)
+        if options.custom_timeouts is None and request.HasField("customTimeouts"):
+            given = request.customTimeouts
+            if given.create or given.update or given.delete:
+                options.custom_timeouts = pulumi.CustomTimeouts(
+                    create=given.create or None, update=given.update or None, delete=given.delete or None)
+        return options
+
+
 class FlowPluginServicer(experimental_server.ProviderServicer):
     Check = _reported_plainly("Check")
     Diff = _reported_plainly("Diff")
@@ -299,7 +317,7 @@ class FlowPluginServicer(experimental_server.ProviderServicer):
 
     def __init__(self, args: list[str], engine_address: str) -> None:
         super().__init__(args, __version__, FlowResourceProvider(), engine_address)
-        self._components = classic_server.ProviderServicer(FlowComponents(), args, engine_address)
+        self._components = _ComponentServicer(FlowComponents(), args, engine_address)
 
     async def Construct(self, request: Any, context: Any) -> Any:
         return await self._components.Construct(request, context)

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -57,6 +58,10 @@ T = TypeVar("T")
 # Set when this process is told to stop (`pulumi-flow run` on Ctrl-C): every wait for machines ends at
 # once, and a create that was waiting cancels its own bid on the way out, so nothing is left billing.
 STOP_WAITING = threading.Event()
+# The engine's `customTimeouts` for the operation under way, in seconds: the `flow` plugin sets it around each
+# Create and Update (the dynamic-provider protocol carries none). A wait for machines ends at the sooner of it
+# and `ready_timeout_minutes`.
+OPERATION_TIMEOUT: ContextVar[float | None] = ContextVar("OPERATION_TIMEOUT", default=None)
 
 FIELD_RULES = {
     "role": v.role,
@@ -136,6 +141,17 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:g} seconds" if seconds < 120 else f"{seconds / 60:g} minutes"
+
+
+def _refusal(exc: BaseException) -> bool:
+    """An answer that Mithril refused the request (a 4xx), as opposed to no answer: not a timeout (408), a
+    conflict that may be our own bid (409) or a rate limit (429)."""
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429)
+
+
 def _live_limit(task: Task) -> Decimal | None:
     """The bid Mithril holds now (its `limit_price`), exactly."""
     return maybe_usd((task.provider_metadata or {}).get("limit_price"))
@@ -194,11 +210,12 @@ class FlowTaskProvider(FlowProvider):
                     task = self._wait(flow, task_id, props)
                 outs = {**self._inputs(props), **self._transient_retry(lambda: self._observe(task))}
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
-                if self._cancel(flow, task_id):
+                refusal = self._cancel(flow, task_id)
+                if refusal is None:
                     raise FlowProviderError(f"{exc}; bid {task_id} was cancelled, nothing is left billing") from None
                 raise FlowProviderError(
-                    f"{exc}; bid {task_id} could NOT be cancelled and may still bill, and Pulumi will not record it. "
-                    f"Fix: cancel it with `flow cancel {task_id}`") from None
+                    f"{exc}; bid {task_id} could NOT be cancelled ({refusal}) and may still bill, and Pulumi will not "
+                    f"record it. Fix: cancel it with `flow cancel {task_id}`") from None
             return CreateResult(task_id, outs)
 
     def update(self, task_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -234,7 +251,11 @@ class FlowTaskProvider(FlowProvider):
     def delete(self, task_id: str, props: dict[str, Any]) -> None:
         creds = self.credentials
         with scrubbed(creds.api_key, f"deleting Flow task {task_id}"), flow_session(creds) as flow:
-            self._cancel(flow, task_id, raise_errors=True)
+            refusal = self._cancel(flow, task_id)
+            if refusal is not None:
+                raise FlowProviderError(
+                    f"deleting Flow task {task_id}: bid {task_id} is still live ({refusal}), so Pulumi keeps it in "
+                    f"the stack. Fix: run `pulumi destroy` again, or cancel it with `flow cancel {task_id}`")
 
     # -- read -----------------------------------------------------------------------------------
 
@@ -335,6 +356,7 @@ class FlowTaskProvider(FlowProvider):
             AuthorizationError,
             NameConflictError,
             ResourceNotAvailableError,
+            ResourceNotFoundError,
             ValidationError,
         )
 
@@ -352,14 +374,26 @@ class FlowTaskProvider(FlowProvider):
             forget_cached_state()
             try:
                 return str(flow.run(self._task_config(props, region)).task_id)
-            except ResourceNotAvailableError:
+            except (ResourceNotAvailableError, ResourceNotFoundError):
+                # Refused before any POST: under the market (in a pinned region the SDK calls that "no instances
+                # available"), or no capacity at any price. Nothing was placed.
                 self._raise_if_under_market(flow, props, region)
-                raise  # no capacity at any price: nothing was placed
+                raise
             except (AuthenticationError, AuthorizationError, ValidationError):
                 raise  # refused before or by Mithril: nothing was placed
             except Exception as exc:
                 # A live bid of our name (NameConflictError), or an answer lost on the way back.
-                existing = self._find_own_bid(flow, name)
+                try:
+                    existing = self._find_own_bid(flow, name)
+                except FlowProviderError:
+                    if not _refusal(exc):
+                        raise
+                    # Mithril answered, and said no: not an answer lost, even when it cannot be read now.
+                    raise FlowProviderError(
+                        f"Mithril refused the bid for task {name!r} (HTTP {getattr(exc, 'status_code', '?')}, "
+                        f"{type(exc).__name__}: {exc}), so nothing should have been placed; it could not be read "
+                        f"back to confirm. If `flow status` shows a bid named {name!r}, run `pulumi up` again to "
+                        f"adopt it") from None
                 if existing is None:
                     if isinstance(exc, NameConflictError):
                         continue  # it ended in between: place ours
@@ -435,6 +469,10 @@ class FlowTaskProvider(FlowProvider):
         until = props.get("wait_until") or "submitted"
         count = int(props.get("num_instances") or 1)
         timeout = float(props.get("ready_timeout_minutes") or DEFAULT_READY_TIMEOUT_MINUTES) * 60
+        engine_timeout = OPERATION_TIMEOUT.get()
+        bound = "ready_timeout_minutes"
+        if engine_timeout is not None and 0 < engine_timeout < timeout:
+            timeout, bound = engine_timeout, "the resource's customTimeouts"
         deadline = time.monotonic() + timeout
         interval = self.poll_interval_seconds
         started = time.monotonic()
@@ -453,9 +491,9 @@ class FlowTaskProvider(FlowProvider):
             if time.monotonic() >= deadline:
                 bid_status = (task.provider_metadata or {}).get("bid_status")
                 raise FlowProviderError(
-                    f"task {task_id} was not {until} within {timeout / 60:g} minutes (status {status}, bid "
+                    f"task {task_id} was not {until} within {_duration(timeout)} (status {status}, bid "
                     f"{bid_status}, {len(task.ssh_hosts or [])}/{count} instances up). A bid that stays Open is "
-                    f"usually below the market. Fix: raise max_price_per_hour or ready_timeout_minutes")
+                    f"usually below the market. Fix: raise max_price_per_hour or {bound}")
             if STOP_WAITING.wait(min(interval, max(deadline - time.monotonic(), 0))):
                 raise FlowProviderError(f"interrupted while waiting for task {task_id} to be {until}")
             if time.monotonic() - started >= self.steady_poll_seconds:
@@ -486,33 +524,27 @@ class FlowTaskProvider(FlowProvider):
         raise AssertionError("unreachable")
 
     @classmethod
-    def _cancel(cls, flow: Flow, task_id: str, raise_errors: bool = False) -> bool:
-        """Cancel a bid until Mithril says it is terminated; one already gone counts as cancelled. True once
-        it is; False (or the last error, with `raise_errors`) if Mithril kept refusing.
+    def _cancel(cls, flow: Flow, task_id: str, attempts: int = 4) -> str | None:
+        """Cancel a bid until Mithril shows it terminated; one already gone counts as cancelled. None once it
+        is, else why it is not (Mithril refused every one of `attempts` tries).
 
         A cancel whose answer was lost may still have worked, so every failure is followed by
         a fresh read before trying again."""
-        from flow.errors import APIError, TaskNotFoundError
+        from flow.errors import TaskNotFoundError
 
-        last: Exception | None = None
-        for attempt in range(4):
+        for attempt in range(attempts):
             try:
                 flow.cancel(task_id)
-                return True
+                return None
             except TaskNotFoundError:
-                return True
-            except APIError as exc:
-                if getattr(exc, "status_code", None) == 404:
-                    return True
-                last = exc
+                return None
             except Exception as exc:  # noqa: BLE001 - retried, then reported
-                last = exc
-            if cls._terminated(flow, task_id):
-                return True
+                if getattr(exc, "status_code", None) == 404 or cls._terminated(flow, task_id):
+                    return None  # not found: nothing left to cancel
+                if attempt == attempts - 1:
+                    return f"Mithril refused {attempts} cancels, the last with {type(exc).__name__}: {exc}"
             pause_before_retry(attempt)
-        if raise_errors and last is not None:
-            raise last
-        return False
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _terminated(flow: Flow, task_id: str) -> bool:
