@@ -5,17 +5,23 @@ them. Most mutants are killed by the first test that looks, so running the cheap
 ones that spawn providers or wait out faults decides most mutants in a fraction of the time. Durations are
 the ones mutmut measured on the unmutated code (mutmut-stats.json in its working directory); tests it has
 not timed run last, in collection order.
+
+It also appends, per mutant, how long its tests took and whether they killed it to mutation-timings.tsv
+(beside mutmut-stats.json), so a slow run can be traced to the mutants that made it slow.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 STATS = Path("mutmut-stats.json")
+TIMINGS = Path("mutation-timings.tsv")
 
 
 def _durations() -> dict[str, float]:
@@ -29,3 +35,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     durations = _durations()
     if durations:
         items.sort(key=lambda item: durations.get(item.nodeid, math.inf))
+
+
+class _Timing:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.tests = 0
+        self.last = ""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or report.failed:
+            self.tests += report.when == "call"
+            self.last = f"{report.nodeid}\t{report.outcome}"
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+        if "__mutmut_" in mutant:  # not the clean, stats or forced-fail runs
+            with TIMINGS.open("a") as log:
+                log.write(f"{mutant}\t{time.monotonic() - self.started:.2f}\t{self.tests}\t{int(exitstatus)}\t"
+                          f"{self.last}\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_Timing(), "mutation_timing")

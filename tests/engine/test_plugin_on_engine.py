@@ -49,6 +49,7 @@ def test_yaml_quickstart_lifecycle(engine: PulumiEngine, mithril: RunningEmulato
     assert sorted(name for op, name in log.steps() if op == "create") == [
         "default", "flow-yaml-quickstart-dev", "gpu-node", "gpu-node-task"]  # `default`: the flow provider
     assert f"{PACK_NAME}@v0.1.0" in log.text, "the CLI loaded and ran the policy pack"
+    assert "using pulumi-resource-flow from $PATH" in log.text, "found on PATH, as the README says"
     assert mithril.control.write_requests() == [], "a preview places no bid"
 
     up = stack.up(policy_packs=[PACK])
@@ -187,6 +188,24 @@ def test_a_python_stack_moves_to_the_plugin_and_back_without_replacing_anything(
     engine.run(stack, "state", "unprotect", "--all", "--yes")
     stack.destroy()  # by the plugin now
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
+
+
+def test_a_project_plugin_path_pins_the_plugin_and_the_path_warning_goes(engine: PulumiEngine,
+                                                                         mithril: RunningEmulator,
+                                                                         tmp_path: Path) -> None:
+    """README "Every Pulumi language": `plugins.providers[].path` in Pulumi.yaml, as written there."""
+    program = copy_example("yaml", tmp_path)
+    settings = yaml.safe_load((program / "Pulumi.yaml").read_text())
+    plugin = shutil.which("pulumi-resource-flow")
+    assert plugin is not None, "pip installs the plugin as a console script"
+    settings["plugins"] = {"providers": [{"name": "flow", "path": str(Path(plugin).parent)}]}
+    (program / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
+    stack = engine.local_stack(program, env=mithril.env)
+    log = Transcript()
+    stack.preview(policy_packs=[PACK], **log.hooks())
+    assert "gpu-node-task" in log.text, "the plugin served the program"
+    assert "from $PATH" not in log.text
+    assert mithril.control.write_requests() == []
 
 
 def test_custom_timeouts_end_the_wait_for_machines_and_cancel_the_bid(engine: PulumiEngine, mithril: RunningEmulator,

@@ -221,7 +221,8 @@ def test_a_refused_bid_is_called_refused_even_when_mithril_cannot_be_read_after_
     with pytest.raises(FlowProviderError) as caught:
         task_provider.create(checked_task())
     message = str(caught.value)
-    assert "Mithril refused the bid for task 'gpu-infra-1a2b3c4d" in message and "HTTP 400" in message, message
+    assert "Mithril refused the bid for task 'gpu-infra-1a2b3c4d" in message, message
+    assert "(HTTP 400, APIError: " in message
     assert "launch specification rejected" in message
     assert "got no answer" not in message
     assert mithril.control.live_bids() == []
@@ -234,6 +235,15 @@ def test_a_cancel_whose_answers_are_all_lost_is_done_once_mithril_shows_it_termi
                               status=502, times=100)
     task_provider.delete(created.id, created.outs)
     assert mithril.control.live_bids() == []
+
+
+def test_a_cancel_whose_connection_drops_is_tried_again(task_provider: FlowTaskProvider,
+                                                        mithril: RunningEmulator) -> None:
+    created = task_provider.create(checked_task())
+    mithril.control.add_fault(kind="drop", method="DELETE", path=f"/v2/spot/bids/{created.id}")
+    task_provider.delete(created.id, created.outs)
+    assert mithril.control.live_bids() == []
+    assert len([r for r in mithril.control.requests() if r["method"] == "DELETE"]) == 2
 
 
 def test_a_cancel_answered_not_found_means_gone(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:

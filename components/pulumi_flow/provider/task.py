@@ -145,11 +145,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} seconds" if seconds < 120 else f"{seconds / 60:g} minutes"
 
 
-def _refusal(exc: BaseException) -> bool:
-    """An answer that Mithril refused the request (a 4xx), as opposed to no answer: not a timeout (408), a
-    conflict that may be our own bid (409) or a rate limit (429)."""
+def _refusal(exc: BaseException) -> int | None:
+    """The status of an answer in which Mithril refused the request (a 4xx), as opposed to no answer: not a
+    timeout (408), a conflict that may be our own bid (409) or a rate limit (429). None for anything else."""
     status = getattr(exc, "status_code", None)
-    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429)
+    if isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429):
+        return status
+    return None
 
 
 def _live_limit(task: Task) -> Decimal | None:
@@ -386,11 +388,12 @@ class FlowTaskProvider(FlowProvider):
                 try:
                     existing = self._find_own_bid(flow, name)
                 except FlowProviderError:
-                    if not _refusal(exc):
+                    refused = _refusal(exc)
+                    if refused is None:
                         raise
                     # Mithril answered, and said no: not an answer lost, even when it cannot be read now.
                     raise FlowProviderError(
-                        f"Mithril refused the bid for task {name!r} (HTTP {getattr(exc, 'status_code', '?')}, "
+                        f"Mithril refused the bid for task {name!r} (HTTP {refused}, "
                         f"{type(exc).__name__}: {exc}), so nothing should have been placed; it could not be read "
                         f"back to confirm. If `flow status` shows a bid named {name!r}, run `pulumi up` again to "
                         f"adopt it") from None
@@ -532,7 +535,8 @@ class FlowTaskProvider(FlowProvider):
         a fresh read before trying again."""
         from flow.errors import TaskNotFoundError
 
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
             try:
                 flow.cancel(task_id)
                 return None
@@ -544,7 +548,7 @@ class FlowTaskProvider(FlowProvider):
                 if attempt == attempts - 1:
                     return f"Mithril refused {attempts} cancels, the last with {type(exc).__name__}: {exc}"
             pause_before_retry(attempt)
-        raise AssertionError("unreachable")
+            attempt += 1
 
     @staticmethod
     def _terminated(flow: Flow, task_id: str) -> bool:
