@@ -4,7 +4,9 @@ mutmut runs, per mutant, every test that called the mutated function, with `-x`,
 them. Most mutants are killed by the first test that looks, so running the cheap in-process tests before the
 ones that spawn providers or wait out faults decides most mutants in a fraction of the time. Durations are
 the ones mutmut measured on the unmutated code (mutmut-stats.json in its working directory); tests it has
-not timed run last, in collection order.
+not timed run last, in collection order. Ahead of them all go the tests that killed other mutants of the same
+function (mutation-timings.tsv, below): mutmut runs a function's mutants one after another, and a change to
+an error message, say, is caught by the one test that reads that message, wherever it sorts by duration.
 
 It also appends, per mutant, how long its tests took and whether they killed it to mutation-timings.tsv
 (beside mutmut-stats.json), so a slow run can be traced to the mutants that made it slow.
@@ -16,6 +18,7 @@ import json
 import math
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -31,10 +34,26 @@ def _durations() -> dict[str, float]:
         return {}
 
 
+def _killers(function: str) -> Counter[str]:
+    """The tests that killed earlier mutants of this function (mutation-timings.tsv), with how many each."""
+    kills: Counter[str] = Counter()
+    try:
+        lines = TIMINGS.read_text().splitlines()
+    except OSError:
+        return kills
+    for line in lines:
+        fields = line.split("\t")
+        if len(fields) == 6 and fields[3] != "0" and fields[0].rsplit("__mutmut_", 1)[0] == function:
+            kills[fields[4]] += 1
+    return kills
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     durations = _durations()
-    if durations:
-        items.sort(key=lambda item: durations.get(item.nodeid, math.inf))
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    # A test that killed a sibling mutant (same function, another change) is the likeliest to kill this one.
+    killers = _killers(mutant.rsplit("__mutmut_", 1)[0]) if "__mutmut_" in mutant else Counter()
+    items.sort(key=lambda item: (-killers[item.nodeid], durations.get(item.nodeid, math.inf)))
 
 
 class _Timing:

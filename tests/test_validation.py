@@ -192,3 +192,10 @@ def test_a_duplicate_after_an_unknown_mount_is_still_refused() -> None:
     with pytest.raises(v.InputError) as caught:
         v.mounts([{"volume_id": "a", "mount_path": "/data"}, later, {"volume_id": "a", "mount_path": "/mnt/x"}])
     assert caught.value.field == "volumes[2].volume_id"
+
+
+def test_two_volumes_not_created_yet_are_not_mounted_twice() -> None:
+    """In a preview both ids are the wire's unknown sentinel: equal strings, but two volumes that may well
+    differ. Refusing them would refuse every first preview of a task with two new volumes."""
+    got = v.mounts([{"volume_id": UNKNOWN, "mount_path": "/data"}, {"volume_id": UNKNOWN, "mount_path": "/mnt/b"}])
+    assert [m["mount_path"] for m in got] == ["/data", "/mnt/b"]

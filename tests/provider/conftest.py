@@ -10,9 +10,11 @@ from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
 
 
 def checked_task(**changes: Any) -> dict[str, Any]:
+    # 12 s to machines: the emulator allocates and boots in 0.1 s, so a wait that lasts that long has hung (a
+    # mutant that never lets it finish fails in seconds, not at pytest-timeout's limit).
     base: dict[str, Any] = {"role": "infrastructure", "instance_type": "8xa100", "num_instances": 2,
                             "max_price_per_hour": 30.0, "command": "sleep infinity",
-                            "task_name": "gpu-infra-1a2b3c4d", "ready_timeout_minutes": 1}
+                            "task_name": "gpu-infra-1a2b3c4d", "ready_timeout_minutes": 0.2}
     result = FlowTaskProvider().check({}, {**base, **changes})
     assert result.failures == [], result.failures
     return result.inputs

@@ -154,3 +154,11 @@ def test_a_block_volume_rule_waits_for_unknown_counts_and_mounts(changes: dict[s
     assert FlowTaskProvider().check({}, {**MINIMAL_TASK, **changes}).failures == []
     known = {**MINIMAL_TASK, "num_instances": 2, "volumes": _mounts("/data", interface="block")}
     assert [f.property for f in FlowTaskProvider().check({}, known).failures] == ["volumes[0].interface"]
+
+
+@pytest.mark.parametrize("missing", ["role", "instance_type", "max_price_per_hour", "task_name"])
+def test_each_required_task_input_left_out_is_named_with_the_fix(missing: str) -> None:
+    news = {key: value for key, value in MINIMAL_TASK.items() if key != missing}
+    failures = FlowTaskProvider().check({}, news).failures
+    assert [(f.property, f.reason) for f in failures] == [
+        (missing, f"None: is required. Fix: set {missing} on the FlowTask")]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.plugin import QuickRetries
 
 pytest_plugins = ["pytester"]
 
@@ -38,3 +42,14 @@ def test_fixtures_reach_users_through_the_entry_point(pytester: pytest.Pytester)
     pytester.makepyfile(test_user_stack=USER_TEST)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=3)
+
+
+def test_quick_retries_keeps_every_retry_and_only_shortens_the_pause(quick_retries: QuickRetries,
+                                                                      flow_client: Any,
+                                                                      mithril: RunningEmulator) -> None:
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/volumes", status=429, retry_after=2)
+    flow_client.volumes.list()
+    assert [r["status"] for r in mithril.control.requests() if r["path"] == "/v2/volumes"] == [429, 200]
+    (asked,) = quick_retries.asked
+    assert asked >= 2, "the SDK asked for the pause Retry-After gave; it lasted a hundredth of that"
+    assert quick_retries.factor == 0.01

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
@@ -27,33 +28,42 @@ def mithril(tmp_path: Path) -> Iterator[RunningEmulator]:
         yield running
 
 
-class _ShortSleeps:
-    """The `time` module, but `sleep` lasts `factor` as long."""
+@attrs.define
+class QuickRetries:
+    """What `quick_retries` did: how much shorter the pauses are, and every pause the Flow SDK asked for."""
 
-    def __init__(self, factor: float) -> None:
-        self.factor = factor
+    factor: float
+    asked: list[float] = attrs.field(factory=list)
+
+
+class _SleepsShortened:
+    """The `time` module as the Flow SDK's HTTP client sees it under `quick_retries`: `sleep` is shortened."""
+
+    def __init__(self, record: QuickRetries) -> None:
+        self._record = record
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds * self.factor)
+        self._record.asked.append(seconds)
+        time.sleep(seconds * self._record.factor)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
 
 
 @pytest.fixture
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> float:
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> QuickRetries:
     """Retry pauses in this process, 100 times shorter: the providers' own and the Flow SDK's HTTP backoff
     (its documented seam: the caller's `time.sleep`). Every retry still happens, in the same order, so a test
     of a fault that clears after the third attempt sees the third attempt, just not seconds later. Waits for
-    machines (poll intervals, ready timeouts) are not touched. Returns the factor."""
+    machines (poll intervals, ready timeouts) are not touched."""
     import flow.adapters.http.client as sdk_http
 
     from pulumi_flow.provider import base
 
-    factor = 0.01
-    monkeypatch.setattr(base, "RETRY_PAUSE_SECONDS", base.RETRY_PAUSE_SECONDS * factor)
-    monkeypatch.setattr(sdk_http, "time", _ShortSleeps(factor))
-    return factor
+    record = QuickRetries(factor=0.01)
+    monkeypatch.setattr(base, "RETRY_PAUSE_SECONDS", base.RETRY_PAUSE_SECONDS * record.factor)
+    monkeypatch.setattr(sdk_http, "time", _SleepsShortened(record))
+    return record
 
 
 @pytest.fixture
