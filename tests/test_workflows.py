@@ -68,6 +68,14 @@ def test_the_mutation_workflow_runs_on_a_schedule_and_on_changes_to_every_mutate
             source = f"{where}/{package}/{rest.replace('.', '/')}.py"
             assert (ROOT / source).is_file(), source
             assert any(fnmatch.fnmatch(source, pattern) for pattern in paths), source
+    for script_file in ("scripts/mutation-test", "scripts/mutation_order.py", "scripts/mutation-equivalents.toml"):
+        assert script_file in paths
+    # The cache keeps each group's verdicts, in the stage the script runs mutmut in.
+    (cache,) = [step["with"] for step in data["jobs"]["mutants"]["steps"] if step.get("uses", "").startswith(
+        "actions/cache")]
+    work = script["WORK"].relative_to(ROOT)
+    for name in script["GROUPS"]:
+        assert fnmatch.fnmatch(f"{work}/{name}/mutants", cache["path"]), cache["path"]
 
 
 def test_actionlint_finds_nothing() -> None:
