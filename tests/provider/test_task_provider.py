@@ -372,6 +372,19 @@ def test_an_under_market_bid_is_judged_by_the_market_where_it_would_run(pinned: 
     assert [r for r in mithril.control.write_requests() if r["path"] == "/v2/spot/bids"] == [], "nothing placed"
 
 
+def test_the_bid_name_is_the_task_name_and_a_digest_of_what_runs() -> None:
+    """Adoption after a lost answer goes by this name: the same machines give the same name, other machines
+    another, and a reprice (made in place) keeps it."""
+    inputs = checked_task()
+    name = bid_name(inputs)
+    assert name.startswith("gpu-infra-1a2b3c4d.") and name == bid_name(checked_task())
+    assert bid_name({**inputs, "max_price_per_hour": 31.0}) == name
+    for key, value in (("image", "ubuntu:24.04"), ("num_instances", 3), ("command", "python train.py"),
+                       ("instance_type", "8xh100")):
+        assert bid_name({**inputs, key: value}) != name, key
+    assert bid_name({**inputs, "task_name": "other-1a2b3c4d"}).startswith("other-1a2b3c4d.")
+
+
 def test_an_under_market_bid_names_the_market_and_the_least_bid_that_allocates(
         task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
     mithril.control.set_market(A100_8X, "us-central1-a", 1_650)
