@@ -25,6 +25,8 @@ import pytest
 
 STATS = Path("mutmut-stats.json")
 TIMINGS = Path("mutation-timings.tsv")
+# One line per mutant, tab-separated: what _Timing writes and _killers reads.
+COLUMNS = ("mutant", "seconds", "tests", "exit_status", "last_test", "last_outcome")
 
 
 def _durations() -> dict[str, float]:
@@ -42,9 +44,10 @@ def _killers(function: str) -> Counter[str]:
     except OSError:
         return kills
     for line in lines:
-        fields = line.split("\t")
-        if len(fields) == 6 and fields[3] != "0" and fields[0].rsplit("__mutmut_", 1)[0] == function:
-            kills[fields[4]] += 1
+        row = dict(zip(COLUMNS, line.split("\t"), strict=False))
+        if len(row) == len(COLUMNS) and row["exit_status"] != "0" and \
+                row["mutant"].rsplit("__mutmut_", 1)[0] == function:
+            kills[row["last_test"]] += 1
     return kills
 
 
@@ -60,20 +63,23 @@ class _Timing:
     def __init__(self) -> None:
         self.started = time.monotonic()
         self.tests = 0
-        self.last = ""
+        self.last_test = ""
+        self.last_outcome = ""
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or report.failed:
             self.tests += report.when == "call"
-            self.last = f"{report.nodeid}\t{report.outcome}"
+            self.last_test, self.last_outcome = report.nodeid, report.outcome
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         mutant = os.environ.get("MUTANT_UNDER_TEST", "")
         if "__mutmut_" in mutant:  # not the clean, stats or forced-fail runs
+            row = (mutant, f"{time.monotonic() - self.started:.2f}", str(self.tests), str(int(exitstatus)),
+                   self.last_test, self.last_outcome)
+            assert len(row) == len(COLUMNS)
             with TIMINGS.open("a") as log:
-                log.write(f"{mutant}\t{time.monotonic() - self.started:.2f}\t{self.tests}\t{int(exitstatus)}\t"
-                          f"{self.last}\n")
+                log.write("\t".join(row) + "\n")
 
 
 def pytest_configure(config: pytest.Config) -> None:

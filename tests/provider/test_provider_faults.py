@@ -154,20 +154,25 @@ def test_a_volume_error_names_the_operation_and_never_the_key(operation: str, vo
     assert operation in str(caught.value)
 
 
-@pytest.mark.parametrize("conflicts", [1, 3])
-def test_a_name_conflict_with_no_bid_of_ours_is_tried_again_then_named(conflicts: int,
-                                                                       task_provider: FlowTaskProvider,
-                                                                       mithril: RunningEmulator) -> None:
-    """Mithril says the bid's name is taken, yet no live bid of that name is listed (it ended in between):
-    the bid is placed on the next try; a conflict that keeps coming back is an error after three tries."""
+def _name_conflicts(mithril: RunningEmulator, times: int) -> Callable[[], list[dict[str, Any]]]:
+    """Mithril answers the next `times` bid POSTs that the bid's name is taken, yet lists no live bid of that
+    name (it ended in between). Returns a reader of the bid POSTs made."""
     mithril.control.add_fault(kind="status", method="POST", path="/v2/spot/bids", status=400,
-                              body="bid name already used", times=conflicts)
-    posts = lambda: [r for r in mithril.control.write_requests() if r["path"] == "/v2/spot/bids"]  # noqa: E731
-    if conflicts < 3:
-        created = task_provider.create(checked_task())
-        assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
-        assert len(posts()) == conflicts + 1
-        return
+                              body="bid name already used", times=times)
+    return lambda: [r for r in mithril.control.write_requests() if r["path"] == "/v2/spot/bids"]
+
+
+def test_a_name_conflict_with_no_bid_of_ours_is_tried_again(task_provider: FlowTaskProvider,
+                                                            mithril: RunningEmulator) -> None:
+    posts = _name_conflicts(mithril, times=1)
+    created = task_provider.create(checked_task())
+    assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
+    assert len(posts()) == 2
+
+
+def test_a_name_conflict_that_keeps_coming_back_is_named_after_three_tries(task_provider: FlowTaskProvider,
+                                                                          mithril: RunningEmulator) -> None:
+    posts = _name_conflicts(mithril, times=3)
     with pytest.raises(FlowProviderError) as caught:
         task_provider.create(checked_task())
     assert str(caught.value).startswith("could not place the bid for task 'gpu-infra-1a2b3c4d."), caught.value
