@@ -10,6 +10,7 @@ import pytest
 
 import pulumi_flow.provider.session as session
 from pulumi_flow import FlowTask, FlowTaskArgs
+from pulumi_flow.resources import OWNER_TYPE, TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.runner import run_stack
 
@@ -40,7 +41,7 @@ def test_preview_never_builds_a_flow_client(mithril: RunningEmulator, monkeypatc
 
     monkeypatch.setattr(session, "open_flow", forbidden)
     run = run_stack(EXAMPLES / "complete", preview=True)
-    assert len(run.resources) == 5 and opened == []
+    assert len(run.resources) == 7 and opened == []  # 2 components, their 2 owners, 3 bids and volumes
     assert mithril.control.requests() == []
 
 
@@ -52,4 +53,5 @@ def test_a_thousand_dynamic_resources_do_not_overflow_pickle(mithril: RunningEmu
                                            command="true"))
 
     run = run_stack(program, preview=True)
-    assert len(run.resources) == 1200
+    assert len(run.of_type(TASK_TYPE)) == 1200
+    assert len(run.of_type(OWNER_TYPE)) == 1200  # a task given no owner makes its own

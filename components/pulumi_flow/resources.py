@@ -1,5 +1,8 @@
 """The custom resources every component is built from, hosted two ways with one implementation.
 
+- `FlowOwner` / `Owner` hold the random token that marks what one state owns (`pulumi_flow.naming`): every
+  component makes one, in state before any of its bids or volumes, and a task or volume given no `owner`
+  makes its own beside it.
 - `FlowTask` and `FlowVolume` are Python dynamic resources (`pulumi-python:dynamic/flow:Task|Volume`):
   zero set-up for Python programs, with the provider pickled into state.
 - `Task` and `Volume` are the `flow` provider plugin's real custom resources (`flow:index:Task|Volume`):
@@ -26,6 +29,8 @@ import pulumi
 import pulumi.dynamic
 
 from pulumi_flow import naming
+from pulumi_flow.provider.owner import OUTPUT_KEYS as OWNER_OUTPUT_KEYS
+from pulumi_flow.provider.owner import FlowOwnerProvider
 from pulumi_flow.provider.task import OUTPUT_KEYS as TASK_OUTPUT_KEYS
 from pulumi_flow.provider.task import FlowTaskProvider
 from pulumi_flow.provider.volume import OUTPUT_KEYS as VOLUME_OUTPUT_KEYS
@@ -35,6 +40,9 @@ TASK_TYPE = "pulumi-python:dynamic/flow:Task"
 VOLUME_TYPE = "pulumi-python:dynamic/flow:Volume"
 PLUGIN_TASK_TYPE = "flow:index:Task"
 PLUGIN_VOLUME_TYPE = "flow:index:Volume"
+OWNER_TYPE = "pulumi-python:dynamic/flow:Owner"
+PLUGIN_OWNER_TYPE = "flow:index:Owner"
+OWNER_TYPES = (OWNER_TYPE, PLUGIN_OWNER_TYPE)
 TASK_TYPES = (TASK_TYPE, PLUGIN_TASK_TYPE)
 VOLUME_TYPES = (VOLUME_TYPE, PLUGIN_VOLUME_TYPE)
 HOSTING_CONFIG_KEY = "hosting"  # flow:hosting
@@ -90,6 +98,7 @@ class FlowTaskArgs:
     ready_timeout_minutes: pulumi.Input[float] | None = None
     paused: pulumi.Input[bool] = False
     replacement: pulumi.Input[str] = "delete-first"
+    owner: pulumi.Input[str] | None = None  # an Owner's token; left out, the task makes an Owner of its own
 
 
 @attrs.define(kw_only=True)
@@ -102,8 +111,10 @@ class FlowVolumeArgs:
     region: pulumi.Input[str] | None = None
     volume_name: pulumi.Input[str] | None = None
     allow_replacement: pulumi.Input[bool] = False
+    owner: pulumi.Input[str] | None = None  # an Owner's token; left out, the volume makes an Owner of its own
 
 
+_OWNER_PROVIDER = FlowOwnerProvider()
 _TASK_PROVIDER = FlowTaskProvider()
 _VOLUME_PROVIDER = FlowVolumeProvider()
 _PICKLE_LOCK = threading.Lock()
@@ -143,6 +154,45 @@ def _auto_name(make: Callable[[str, str], str], resource_type: str, resource_nam
                                                    parent.urn.is_known())
     return parent_urn.apply(
         lambda urn: make(resource_name, naming.identity(urn, project, stack, resource_type, resource_name)))
+
+
+class FlowOwner(pulumi.dynamic.Resource, module="flow", name="Owner"):
+    """The token that marks this state's bids and volumes (no Mithril call, no key: it costs nothing)."""
+
+    token: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        with _pickle_left_as_found():
+            super().__init__(_OWNER_PROVIDER, resource_name, dict.fromkeys(OWNER_OUTPUT_KEYS),
+                             _aliased(opts, PLUGIN_OWNER_TYPE))
+
+
+class Owner(pulumi.CustomResource):
+    """`FlowOwner` served by the `flow` provider plugin (`flow:index:Owner`)."""
+
+    token: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(PLUGIN_OWNER_TYPE, resource_name, dict.fromkeys(OWNER_OUTPUT_KEYS),
+                         _aliased(opts, OWNER_TYPE))
+
+
+OwnerResource = FlowOwner | Owner
+
+
+def new_owner(resource_name: str, opts: pulumi.ResourceOptions | None = None) -> OwnerResource:
+    """An owner hosted as `hosting()` says."""
+    if hosting() is Hosting.PLUGIN:
+        return Owner(resource_name, opts)
+    return FlowOwner(resource_name, opts)
+
+
+def _own_owner(resource_type: str, resource_name: str, opts: pulumi.ResourceOptions | None) -> pulumi.Output[str]:
+    """The token of an Owner made for one task or volume given none, beside it (same parent)."""
+    owner_opts = pulumi.ResourceOptions(parent=opts.parent if opts is not None else None)
+    name = f"{resource_name}-owner"
+    owner = Owner(name, owner_opts) if resource_type.startswith("flow:") else FlowOwner(name, owner_opts)
+    return owner.token
 
 
 class TaskOutputs:
@@ -202,6 +252,8 @@ def _props(args: FlowTaskArgs | FlowVolumeArgs, name_key: str, make: Callable[[s
     """A resource's registered properties: its inputs, its Mithril name (generated from the URN unless given, and
     marked so), and its outputs still to come."""
     props: dict[str, Any] = attrs.asdict(args, recurse=False)
+    if props[naming.OWNER] is None:
+        props[naming.OWNER] = _own_owner(resource_type, resource_name, opts)
     props[naming.AUTO_NAMED] = props[name_key] is None
     if props[name_key] is None:
         props[name_key] = _auto_name(make, resource_type, resource_name, opts)

@@ -184,7 +184,7 @@ def text(value: object, field: str, example: str) -> str:
 
 
 def command(value: object, field: str = "command") -> str:
-    return text(value, field, "python train.py")
+    return no_nul(text(value, field, "python train.py"), field)
 
 
 def image(value: object, field: str = "image") -> str:
@@ -218,18 +218,57 @@ def volume_name(value: object, field: str = "volume_name") -> str:
     return value
 
 
+def owner(value: object, field: str = "owner") -> str:
+    from pulumi_flow.naming import OWNER_RE
+
+    if not isinstance(value, str) or not OWNER_RE.fullmatch(value):
+        raise InputError(field, value, f"is not an owner token (must match {OWNER_RE.pattern})",
+                         "pass the `token` output of a flow Owner resource, or leave owner out and one is drawn")
+    return value
+
+
+class Shown:
+    """What an error shows in place of a value it must not repeat: `env` values are where secrets live, and a
+    provider's `check` cannot tell which ones the program marked secret (dynamic providers receive them plain)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+SECRET = Shown("[secret]")
+
+
+def _kind(value: object) -> str:
+    """A value described without being shown."""
+    if is_unknown(value):
+        return "a Pulumi Output (resolve it with .apply, or pass the Output as the whole env)"
+    return f"a {type(value).__name__}"
+
+
 def env(value: object, field: str = "env") -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise InputError(field, value, "must be a mapping of variable names to strings",
-                         "use e.g. {'WANDB_PROJECT': 'llm'}")
+        raise InputError(field, SECRET if isinstance(value, str) else Shown(_kind(value)),
+                         "must be a mapping of variable names to strings", "use e.g. {'WANDB_PROJECT': 'llm'}")
     for key, item in value.items():
         if not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
             raise InputError(f"{field}.{key}", key, "is not a valid environment variable name",
                              "use letters, digits and '_', not starting with a digit")
         if not isinstance(item, str):
-            raise InputError(f"{field}.{key}", item, "must be a string",
-                             f"quote it: {{'{key}': {str(item)!r}}}")
+            raise InputError(f"{field}.{key}", SECRET, f"must be a string, not {_kind(item)}",
+                             f"give {field}.{key} as a string (quote it in the program)")
+        no_nul(item, f"{field}.{key}", secret=True)
     return dict(value)
+
+
+def no_nul(value: str, field: str, *, secret: bool = False) -> str:
+    """A NUL byte cannot cross into a process's environment or command line: refused here, before any request."""
+    if "\x00" in value:
+        raise InputError(field, SECRET if secret else value, "contains a NUL byte (\\x00), which no process can "
+                         "receive in its command line or environment", "remove the NUL byte")
+    return value
 
 
 def ssh_keys(value: object, field: str = "ssh_keys") -> list[str]:
@@ -237,7 +276,7 @@ def ssh_keys(value: object, field: str = "ssh_keys") -> list[str]:
             isinstance(k, str) and k.strip() for k in value):
         raise InputError(field, value, "must be a list of SSH key ids or public keys",
                          "use e.g. ['sshkey_abc123']")
-    return list(value)
+    return [no_nul(key, f"{field}[{index}]") for index, key in enumerate(value)]
 
 
 def mount_path(value: object, field: str = "mount_path") -> str:

@@ -12,7 +12,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.policy import _NotApplicableError
@@ -24,13 +24,36 @@ from pulumi_flow.resources import TASK_TYPES, VOLUME_TYPES
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
 
-def is_task(resource_type: str) -> bool:
-    """A task, hosted either way: the dynamic `FlowTask` or the plugin's `flow:index:Task` (same properties)."""
-    return resource_type in TASK_TYPES
+# What a Flow task's properties always carry (its provider's `check` fills them in), and what no component's do:
+# a resource with `instance_type` and one of these is a bid, whatever its type token says (a user's own resource
+# type built on `FlowTaskProvider` is still judged). Volumes likewise.
+TASK_MARKS = ("role", "task_name", "bid_name", "task_id")
+VOLUME_MARKS = ("volume_name",)
 
 
-def is_volume(resource_type: str) -> bool:
-    return resource_type in VOLUME_TYPES
+class _Judged(Protocol):
+    resource_type: str
+    props: Mapping[str, Any]
+
+
+def _has(props: Mapping[str, Any], key: str) -> bool:
+    return isinstance(props, Mapping) and key in props
+
+
+def is_task(resource: _Judged) -> bool:
+    """A Flow task (a Mithril bid): either hosting's type, or any resource whose properties make a bid."""
+    if resource.resource_type in TASK_TYPES:
+        return True
+    props = resource.props
+    return _has(props, "instance_type") and any(_has(props, key) for key in TASK_MARKS)
+
+
+def is_volume(resource: _Judged) -> bool:
+    """A Mithril volume: either hosting's type, or any resource whose properties make one."""
+    if resource.resource_type in VOLUME_TYPES:
+        return True
+    props = resource.props
+    return _has(props, "size_gb") and any(_has(props, key) for key in VOLUME_MARKS) and not is_task(resource)
 
 Args = TypeVar("Args", ResourceValidationArgs, StackValidationArgs)
 

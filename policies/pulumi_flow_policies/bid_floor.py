@@ -73,7 +73,7 @@ def _floor(args: ResourceValidationArgs) -> Floor | None:
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not is_task(args.resource_type):
+    if not is_task(args):
         return
     try:
         floor = _floor(args)
@@ -97,7 +97,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
     """Raise an under-bid to the threshold (when a team sets the level to `remediate`)."""
-    if not is_task(args.resource_type):
+    if not is_task(args):
         return None
     try:
         floor = _floor(args)

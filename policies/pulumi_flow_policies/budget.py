@@ -34,7 +34,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     total = Decimal(0)
     lines: list[str] = []
     for resource in args.resources:
-        if not is_task(resource.resource_type):
+        if not is_task(resource):
             continue
         if text(resource.props, "status") in TERMINAL_STATUSES:
             continue  # finished work no longer bills

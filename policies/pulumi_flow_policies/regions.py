@@ -16,7 +16,7 @@ NAME = "allowed-regions"
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not (is_task(args.resource_type) or is_volume(args.resource_type)):
+    if not (is_task(args) or is_volume(args)):
         return
     allowed = (args.get_config() or {}).get("regions")
     if not allowed:

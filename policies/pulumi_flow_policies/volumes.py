@@ -51,7 +51,7 @@ def mounted_volumes(task: PolicyResource, by_id: Mapping[str, PolicyResource]) -
     preview, before ids exist), and by volume id where the ids are known."""
     found: dict[str, PolicyResource] = {}
     for dependency in (task.property_dependencies or {}).get("volumes", []):
-        if is_volume(dependency.resource_type):
+        if is_volume(dependency):
             found[dependency.urn] = dependency
     if found:
         return list(found.values())  # enough, and needs no volume id: works in a preview too
@@ -63,8 +63,8 @@ def mounted_volumes(task: PolicyResource, by_id: Mapping[str, PolicyResource]) -
 
 
 def _live_tasks_and_volumes(args: StackValidationArgs) -> tuple[list[PolicyResource], list[PolicyResource]]:
-    volumes = [r for r in args.resources if is_volume(r.resource_type)]
-    tasks = [r for r in args.resources if is_task(r.resource_type)
+    volumes = [r for r in args.resources if is_volume(r)]
+    tasks = [r for r in args.resources if is_task(r)
              and text(r.props, "status") not in TERMINAL_STATUSES]
     return tasks, volumes
 
@@ -118,7 +118,7 @@ def validate_region(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 def validate_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not is_volume(args.resource_type):
+    if not is_volume(args):
         return
     if not args.opts.protect:
         report_here(report,

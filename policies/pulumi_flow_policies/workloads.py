@@ -10,7 +10,7 @@ NAME = "workload-runtime-cap"
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not is_task(args.resource_type) or text(args.props, "role") != "workload":
+    if not is_task(args) or text(args.props, "role") != "workload":
         return
     if number(args.props, "max_run_time_hours") is None:
         report_here(report,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,9 +73,10 @@ def test_run_complete_example_on_the_embedded_emulator(engine_env: tuple[str, di
     assert max(len(line) for line in out.splitlines() if "FlowTask" in line or "FlowVolume" in line) <= 120
     assert "\033[" not in out, "no colour when stdout is not a terminal"
     if engine_env[0] == "pulumi":
-        assert "Resources:\n    + 6 created" in out, "the CLI's own update output"
+        assert "Resources:\n    + 8 created" in out, "the CLI's own update output (with the components' 2 owners)"
     else:
-        assert "previewing flow-complete/dev ..." in result.stderr, "plain progress lines off a terminal"
+        assert re.search(r"previewing flow-complete/run-[0-9a-f]{8} \.\.\.", result.stderr), \
+            "plain progress lines off a terminal, for a stack of the run's own"
 
 
 def test_run_underbid_is_blocked_before_anything_is_created(engine_env: tuple[str, dict[str, str]],

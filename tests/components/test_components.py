@@ -21,7 +21,7 @@ from pulumi_flow import (
     TrainingJobArgs,
     VolumeSpec,
 )
-from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import OWNER_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.runner import UNKNOWN, run_stack
 
@@ -48,8 +48,10 @@ def test_preview_tree_inputs_and_no_requests(mithril: RunningEmulator) -> None:
         (TASK_TYPE, "gpu-infra-task"), (TASK_TYPE, "train-task"),
         ("flow:index:DataVolumes", "storage"), ("flow:index:TrainingCluster", "gpu-infra"),
         ("flow:index:TrainingJob", "train"),
+        (OWNER_TYPE, "storage-owner"), (OWNER_TYPE, "gpu-infra-owner"), (OWNER_TYPE, "train-owner"),
     ])
-    for child, parent in (("storage-data", "storage"), ("gpu-infra-task", "gpu-infra"), ("train-task", "train")):
+    for child, parent in (("storage-data", "storage"), ("gpu-infra-task", "gpu-infra"), ("train-task", "train"),
+                          ("storage-owner", "storage"), ("gpu-infra-owner", "gpu-infra"), ("train-owner", "train")):
         assert run.named(child).parent == run.named(parent).urn
 
     cluster = run.named("gpu-infra-task").inputs

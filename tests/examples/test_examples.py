@@ -63,7 +63,7 @@ def test_complete_example_ends_with_real_bids_and_volumes(mithril: RunningEmulat
 def test_complete_example_preview_spends_nothing(mithril: RunningEmulator) -> None:
     run = run_stack(EXAMPLES / "complete", project="flow-complete", preview=True)
     assert run.outputs["cluster_id"] is UNKNOWN and run.outputs["hourly_bid"] == 200.0
-    assert len(run.resources) == 5
+    assert len(run.resources) == 7  # 2 components, their 2 owners, 1 bid and 2 volumes
     assert mithril.control.requests() == []
 
 

@@ -129,7 +129,7 @@ def test_unknown_and_missing_task_inputs_are_named_with_the_fix() -> None:
     assert [(f.property, f.reason) for f in failures] == [
         ("colour", "'blue': is not a FlowTask input. Fix: use only role, instance_type, num_instances, region, "
                    "command, image, env, volumes, ssh_keys, max_run_time_hours, task_name, max_price_per_hour, "
-                   "paused, wait_until, ready_timeout_minutes, replacement, auto_named"),
+                   "paused, wait_until, ready_timeout_minutes, replacement, auto_named, owner"),
         ("command", "None: is required for a workload. Fix: set command on the FlowTask"),
     ]
 

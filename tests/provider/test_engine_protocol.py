@@ -121,8 +121,10 @@ def test_volume_lifecycle_over_grpc(volumes: DynamicProviderProcess, mithril: Ru
     volume_id, outs = volumes.create("data", checked.inputs)
     assert outs["region"] in {"us-central1-a", "eu-central1-a"}, "a region that sells GPUs"
     assert volumes.diff("data", volume_id, outs, checked.inputs).changes is False
-    bigger = volumes.diff("data", volume_id, outs, {**checked.inputs, "size_gb": 2000})
+    bigger = volumes.diff("data", volume_id, outs, {**checked.inputs, "size_gb": 2000, "allow_replacement": True})
     assert bigger.replaces == ["size_gb"]
+    with pytest.raises(ProviderError, match=r"cannot change a volume's size_gb.*allow_replacement=True"):
+        volumes.diff("data", volume_id, outs, {**checked.inputs, "size_gb": 2000})
     renamed = {**checked.inputs, "volume_name": "renamed-data"}
     assert volumes.diff("data", volume_id, outs, renamed).replaces == []
     outs = volumes.update("data", volume_id, outs, renamed)

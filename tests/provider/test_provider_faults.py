@@ -48,7 +48,8 @@ def test_a_volume_size_is_compared_as_a_number_and_an_unknown_size_may_replace()
     assert not provider.diff("vol_1", olds, {**olds, "size_gb": 100.0}).changes
     unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
     assert provider.diff("vol_1", olds, {**olds, "size_gb": unknown}).replaces == ["size_gb"]
-    assert provider.diff("vol_1", {**olds, "size_gb": None}, {**olds, "size_gb": 100}).replaces == ["size_gb"]
+    opted_in = {**olds, "size_gb": 100, "allow_replacement": True}
+    assert provider.diff("vol_1", {**olds, "size_gb": None}, opted_in).replaces == ["size_gb"]
     assert provider.diff("vol_1", olds, {**olds, "volume_name": unknown}).changes
 
 
@@ -93,10 +94,11 @@ def test_a_volume_recreated_after_a_delete_is_a_new_volume(volume_provider: Flow
 
 def test_a_volume_created_by_an_earlier_run_is_adopted_despite_a_warm_cache(
         volume_provider: FlowVolumeProvider, mithril: RunningEmulator, flow_client: Any) -> None:
+    inputs = checked_volume(region="us-central1-a", auto_named=True)  # a generated name, carrying its owner's tag
     flow_client.volumes.list()  # the SDK's on-disk cache now holds a list without it
-    mithril.backend.create_volume({"name": "data-1a2b3c4d", "size_gb": 100, "disk_interface": "File",
+    mithril.backend.create_volume({"name": inputs["volume_name"], "size_gb": 100, "disk_interface": "File",
                                    "region": "us-central1-a", "project": "proj_emulator0001"})
-    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    created = volume_provider.create(inputs)
     assert [v["fid"] for v in mithril.control.live_volumes()] == [created.id]
 
 

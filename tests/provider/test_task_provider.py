@@ -12,7 +12,7 @@ from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolume
 from pulumi_flow.provider.task import bid_name
 from pulumi_flow.testing.emulator import RunningEmulator
 
-from .conftest import checked_task, checked_volume
+from .conftest import bid_whose_answer_and_lookups_were_lost, checked_task, checked_volume
 
 A100_8X = "it_Sg1nDx1I8NFep60J"
 
@@ -206,26 +206,11 @@ def test_a_lost_answer_adopts_our_bid_not_an_earlier_one_of_another_task(task_pr
     assert [b["instance_quantity"] for b in mithril.control.live_bids() if b["fid"] == ours.id] == [2]
 
 
-def _bid_whose_answer_and_lookups_were_lost(task_provider: FlowTaskProvider, mithril: RunningEmulator,
-                                            inputs: dict[str, Any]) -> str:
-    """A create whose bid Mithril placed, but whose answer was lost and every lookup after it failed: the
-    error tells the user to run `pulumi up` again, and the bid is live. Its id."""
-    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
-    # The SDK's own name check before the POST passes; every lookup after the lost answer fails.
-    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids", status=503, skip=1, times=50)
-    with pytest.raises(FlowProviderError, match="run `pulumi up` again"):
-        task_provider.create(inputs)
-    assert all(f["fired"] > 0 for f in mithril.control.call("GET", "faults"))
-    mithril.control.clear_faults()
-    (left,) = mithril.control.live_bids()
-    return str(left["fid"])
-
-
 def test_a_retry_adopts_our_bid_when_another_tasks_newer_bid_is_listed_first(task_provider: FlowTaskProvider,
                                                                              mithril: RunningEmulator) -> None:
     """Mithril lists the newest bid first: the retried create's look-up must go by our bid's name."""
     inputs = checked_task()
-    ours = _bid_whose_answer_and_lookups_were_lost(task_provider, mithril, inputs)
+    ours = bid_whose_answer_and_lookups_were_lost(task_provider, mithril, inputs)
     other = task_provider.create(checked_task(task_name="other-1a2b3c4d", num_instances=1))
     assert mithril.backend.list_bids()[0]["fid"] == other.id, "the other task's bid is listed first"
     assert task_provider.create(inputs).id == ours
@@ -235,7 +220,7 @@ def test_a_retry_adopts_our_bid_when_another_tasks_newer_bid_is_listed_first(tas
 def test_create_retried_after_lost_answer_and_failed_lookup_gives_one_bid(task_provider: FlowTaskProvider,
                                                                           mithril: RunningEmulator) -> None:
     inputs = checked_task()
-    left = _bid_whose_answer_and_lookups_were_lost(task_provider, mithril, inputs)
+    left = bid_whose_answer_and_lookups_were_lost(task_provider, mithril, inputs)
     created = task_provider.create(inputs)  # the next `pulumi up`
     assert created.id == left
     assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from pulumi_flow.naming import OWNER_RE, owner_tag
 from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.engine import UNKNOWN
 
-from .conftest import checked_task, checked_volume
+from .conftest import OWNER, checked_task, checked_volume
 
 
 def test_create_read_delete(volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
     created = volume_provider.create(checked_volume(size_gb=500, interface="block", region="us-central1-a"))
     assert created.outs == {"volume_name": "data-1a2b3c4d", "size_gb": 500, "interface": "block",
                             "region": "us-central1-a", "allow_replacement": False, "auto_named": None,
-                            "volume_id": created.id,
+                            "owner": OWNER, "volume_id": created.id,
                             "attached_to": []}
     assert volume_provider.read(created.id, created.outs).outs == created.outs
     volume_provider.delete(created.id, created.outs)
@@ -35,8 +37,28 @@ def test_region_left_out_never_forces_replacement(volume_provider: FlowVolumePro
     inputs = checked_volume()
     olds = {**inputs, "region": "eu-central1-a", "volume_id": "vol_1", "size_gb": 100.0}
     assert volume_provider.diff("vol_1", olds, inputs).changes is False
-    assert volume_provider.diff("vol_1", olds, {**inputs, "region": "us-central1-a"}).replaces == ["region"]
-    assert volume_provider.diff("vol_1", olds, {**inputs, "interface": "block"}).replaces == ["interface"]
+    assert volume_provider.diff("vol_1", olds, {**inputs, "region": "eu-central1-a"}).changes is False
+    opted_in = {**inputs, "allow_replacement": True}
+    assert volume_provider.diff("vol_1", olds, {**opted_in, "region": "us-central1-a"}).replaces == ["region"]
+    assert volume_provider.diff("vol_1", olds, {**opted_in, "interface": "block"}).replaces == ["interface"]
+
+
+@pytest.mark.parametrize(("key", "value"), [("region", "us-central1-a"), ("interface", "block"), ("size_gb", 200)])
+def test_every_replacing_change_needs_the_opt_in_whatever_the_old_input_was(
+        volume_provider: FlowVolumeProvider, key: str, value: object) -> None:
+    """The volume was created with no region (its input is null): pinning another region still moves it, which is a
+    new EMPTY volume. `check` cannot see where it is; `diff` can, and refuses before anything is replaced."""
+    inputs = checked_volume()  # region left out, as state records it
+    assert inputs["region"] is None
+    olds = {**inputs, "region": "eu-central1-a", "volume_id": "vol_1"}  # outputs: where Mithril put it
+    with pytest.raises(FlowProviderError, match=f"cannot change a volume's {key}.*allow_replacement=True"):
+        volume_provider.diff("vol_1", olds, {**inputs, key: value})
+
+
+def test_a_replacing_value_unknown_at_preview_is_judged_when_known(volume_provider: FlowVolumeProvider) -> None:
+    inputs = checked_volume()
+    olds = {**inputs, "region": "eu-central1-a", "volume_id": "vol_1"}
+    assert volume_provider.diff("vol_1", olds, {**inputs, "size_gb": UNKNOWN}).replaces == ["size_gb"]
 
 
 def test_deleted_behind_our_back_reads_gone(volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
@@ -67,15 +89,18 @@ def test_a_create_rate_limited_after_mithril_made_the_volume_leaves_one_volume(
 
 def test_create_after_lost_answer_on_an_earlier_run_adopts(volume_provider: FlowVolumeProvider,
                                                           mithril: RunningEmulator) -> None:
+    # A generated name carries the owner's tag: the volume an earlier, killed create made is provably this state's.
+    inputs = checked_volume(region="us-central1-a", auto_named=True)
+    assert inputs["volume_name"].endswith(f"-{owner_tag(OWNER)}")
     mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/volumes", status=502)
     # The lookup before the POST passes; every lookup after it fails.
     mithril.control.add_fault(kind="status", method="GET", path="/v2/volumes", status=500, skip=1, times=30)
     with pytest.raises(FlowProviderError):
-        volume_provider.create(checked_volume(region="us-central1-a"))
+        volume_provider.create(inputs)
     assert [f["fired"] > 0 for f in mithril.control.call('GET', 'faults')] == [True, True]
     assert len(mithril.control.live_volumes()) == 1, "the lost answer left a volume on Mithril"
     mithril.control.clear_faults()
-    created = volume_provider.create(checked_volume(region="us-central1-a"))
+    created = volume_provider.create(inputs)
     assert [v["fid"] for v in mithril.control.live_volumes()] == [created.id]
 
 
@@ -155,10 +180,12 @@ def test_volume_inputs_name_what_is_unknown_or_missing() -> None:
     failures = provider.check({}, {"size_gb": 10, "bogus": 1, "__provider": "pickled provider"}).failures
     assert [(f.property, f.reason) for f in failures] == [
         ("bogus", "1: is not a FlowVolume input. Fix: use only volume_name, size_gb, interface, region, "
-                  "allow_replacement, auto_named"),
+                  "allow_replacement, auto_named, owner"),
         ("volume_name", "None: is required. Fix: set volume_name on the FlowVolume"),
     ]
     inputs = provider.check({}, {"volume_name": "a-1", "size_gb": 10}).inputs
+    owner = inputs.pop("owner")  # none given: one is drawn for this volume
+    assert OWNER_RE.fullmatch(owner)
     assert inputs == {"volume_name": "a-1", "size_gb": 10, "interface": "file", "region": None,
                       "allow_replacement": False, "auto_named": None}
 

@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "then tear down what it created (unless --keep). Without MITHRIL_API_URL it starts a "
                     "Mithril emulator on 127.0.0.1, so no account and no Pulumi CLI are needed.")
     run.add_argument("program", help="a Pulumi project directory (with __main__.py) or a __main__.py file")
-    run.add_argument("--stack", default="dev", help="stack name (default: %(default)s)")
+    run.add_argument("--stack", default=None,
+                     help="stack name (default: a fresh one per run, run-XXXXXXXX, so a run never shares a name with "
+                          "a stack of yours)")
     run.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                      help="stack config, like `pulumi config set` (repeatable)")
     run.add_argument("--preview", action="store_true", help="stop after the preview and its verdicts")

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from pulumi_flow.cli.console import Console
-from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import TASK_TYPE, TASK_TYPES, VOLUME_TYPE, VOLUME_TYPES
 from pulumi_flow.testing.engine import Verdict
 from pulumi_flow.testing.real_engine import PulumiEngine, Transcript, cli_processes, program_from_file
-from pulumi_flow.testing.runner import Registration, StackRun
+from pulumi_flow.testing.runner import Registration, StackRun, UnrecordedCreate, tear_down
 
 PROVIDER_PREFIX = "pulumi:providers:"
 
@@ -97,33 +97,34 @@ class EngineCtrlC:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def cancel_pending_creates(stack: Any) -> list[str]:
-    """A create the CLI never saw finish (it was stopped or killed) may have placed a bid or a volume that
-    the state has no id for. Its name follows from its inputs, which the state keeps: find and delete it."""
-    from pulumi_flow.provider.session import Credentials, flow_session, forget_cached_state
-    from pulumi_flow.provider.task import FlowTaskProvider, bid_name
-    from pulumi_flow.provider.volume import FlowVolumeProvider
+def unrecorded_creates(stack: Any, transcript: Transcript | None = None) -> list[UnrecordedCreate]:
+    """The creates of tasks and volumes the state has no id for: pending ones (the CLI was stopped or killed
+    before it saw them finish) and, from `transcript`'s events, ones that failed. Either may have made a bid
+    or a volume; its owned name follows from the checked inputs, which both keep."""
+    deployment = stack.export_stack().deployment
+    recorded = {r["urn"] for r in deployment.get("resources") or [] if r.get("id")}
+    found: dict[str, UnrecordedCreate] = {}
+    for op in deployment.get("pending_operations") or []:
+        resource = op["resource"]
+        if op.get("type") == "creating" and resource["type"] in (*TASK_TYPES, *VOLUME_TYPES):
+            found[resource["urn"]] = UnrecordedCreate(_runner_type(resource["type"]),
+                                                      resource["urn"].rsplit("::", 1)[-1],
+                                                      dict(resource.get("inputs") or {}))
+    for event in transcript.events if transcript is not None else ():
+        step = event.resource_pre_event
+        if step is None or step.metadata.type not in (*TASK_TYPES, *VOLUME_TYPES) or step.metadata.new is None:
+            continue
+        op = getattr(step.metadata.op, "value", str(step.metadata.op))
+        urn = step.metadata.urn
+        if op in ("create", "create-replacement") and urn not in recorded:
+            found.setdefault(urn, UnrecordedCreate(_runner_type(step.metadata.type), urn.rsplit("::", 1)[-1],
+                                                   dict(step.metadata.new.inputs or {})))
+    return list(found.values())
 
-    pending = [op["resource"] for op in stack.export_stack().deployment.get("pending_operations") or []
-               if op.get("type") == "creating" and op["resource"]["type"] in (TASK_TYPE, VOLUME_TYPE)]
-    if not pending:
-        return []
-    removed: list[str] = []
-    with flow_session(Credentials.resolve()) as flow:
-        for resource in pending:
-            inputs = resource.get("inputs") or {}
-            if resource["type"] == TASK_TYPE:
-                bid = FlowTaskProvider._find_own_bid(flow, bid_name(inputs))
-                if bid is not None:
-                    FlowTaskProvider().delete(str(bid["fid"]), inputs)
-                    removed.append(str(bid["fid"]))
-            else:
-                forget_cached_state(tasks=False, volumes=True)
-                for volume in flow.volumes.list():
-                    if volume.name == inputs.get("volume_name"):
-                        FlowVolumeProvider().delete(str(volume.volume_id), inputs)
-                        removed.append(str(volume.volume_id))
-    return removed
+
+def _runner_type(resource_type: str) -> str:
+    """Either hosting's type, as the teardown names it (the same provider serves both)."""
+    return TASK_TYPE if resource_type in TASK_TYPES else VOLUME_TYPE
 
 
 def verdicts(transcript: Transcript) -> list[Verdict]:
@@ -151,7 +152,15 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
     import pulumi
     from pulumi import automation as auto
 
-    from pulumi_flow.cli.run import ProgramFailed, print_outputs, print_tree, print_verdicts, program_error, torn_down
+    from pulumi_flow.cli.run import (
+        ProgramFailed,
+        print_outputs,
+        print_tree,
+        print_verdicts,
+        program_error,
+        report_unfound,
+        torn_down,
+    )
 
     keep_dir = Path(tempfile.mkdtemp(prefix="pulumi-flow-run-")) if args.keep else None
     with tempfile.TemporaryDirectory(prefix="pulumi-flow-run-") as scratch, EngineCtrlC(cli_dir) as stop:
@@ -199,14 +208,22 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
         if stop.requested:
             raise KeyboardInterrupt
         created = False
+        up_log = Transcript()
         try:
-            up_log = Transcript()
             try:
                 up = stack.up(policy_packs=packs, policy_pack_configs=pack_configs, on_output=echo,
                               on_event=up_log.events.append)
             except auto.CommandError as exc:
                 if stop.requested:
                     raise KeyboardInterrupt from None
+                found = verdicts(up_log)
+                if any(v.blocking for v in found):
+                    # The engine judged a resource the preview could not (its inputs were unknown then) and
+                    # refused it: a policy verdict, exit 1 as at preview, and what `up` did make is torn down.
+                    print_verdicts(console, found)
+                    console.print("blocked by mandatory policy violations during up: tearing down what was made",
+                                  "red", "bold")
+                    return 1
                 if failures:
                     raise ProgramFailed(program_error(failures[0], main)) from failures[0]
                 raise RuntimeError(f"pulumi up failed (its output is above): {_last_error(exc)}") from exc
@@ -227,13 +244,15 @@ def run_on_engine(args: argparse.Namespace, console: Console, *, cli_dir: Path, 
                 stop.tearing_down = True
                 with console.status("tearing down"):
                     engine.run(stack, "cancel", "--yes", check=False)  # a stopped run may leave its lock
-                    orphans = cancel_pending_creates(stack)  # destroy then drops their pending creates
+                    unrecorded = unrecorded_creates(stack, up_log)
+                    orphans = tear_down([], unrecorded=unrecorded)  # destroy then drops their pending creates
                     live = state_run(stack, project, {}).resources
                     engine.run(stack, "state", "unprotect", "--all", "--yes", check=False)
                     stack.destroy(on_output=lambda _line: None)
-                bids = sum(r.type == TASK_TYPE for r in live) + sum(o.startswith("bid_") for o in orphans)
-                volumes = sum(r.type == VOLUME_TYPE for r in live) + sum(o.startswith("vol_") for o in orphans)
+                bids = sum(r.type in TASK_TYPES for r in live) + sum(t == TASK_TYPE for t, _ in orphans.deleted)
+                volumes = sum(r.type in VOLUME_TYPES for r in live) + sum(t == VOLUME_TYPE for t, _ in orphans.deleted)
                 console.print(torn_down(bids, volumes), "dim")
+                report_unfound(console, orphans)
         if keep_dir is not None:
             console.print(f"kept: the stack's state is in {keep_dir / 'state'}; destroy it with "
                           f"PULUMI_BACKEND_URL={(keep_dir / 'state').as_uri()} PULUMI_CONFIG_PASSPHRASE= "

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -24,10 +26,15 @@ from pulumi_flow.provider.task import STOP_WAITING
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.runner import (
     UNKNOWN,
+    PolicyBlocked,
     Registration,
     StackError,
     StackRun,
+    TearDown,
+    UnrecordedCreate,
     evaluate_policies,
+    owned_name,
+    policy_judge,
     run_stack,
     tear_down,
 )
@@ -153,6 +160,8 @@ def _pulumi_cli(choice: str, console: Console) -> Path | None:
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
     main, project = _program(args.program)
+    if args.stack is None:
+        args.stack = f"run-{secrets.token_hex(4)}"  # a stack of its own: never one of the user's
     config = _config(args.config)
     policy_config = _policy_config(args.policy_pack_config)
     pack_dir = args.policy_pack
@@ -194,15 +203,25 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             raise KeyboardInterrupt
 
         created: list[tuple[str, str, dict[str, Any]]] = []
+        unrecorded: list[UnrecordedCreate] = []
+        blocked = False
         try:
             try:
-                with console.status(f"creating {project}/{args.stack}"):
+                with console.status(f"creating {project}/{args.stack}"), contextlib.ExitStack() as judging:
+                    judge = None if args.no_policies else judging.enter_context(
+                        policy_judge(pack_dir, project, args.stack, policy_config))
                     started = time.monotonic()
-                    run = run_stack(main, project=project, stack=args.stack, preview=False, config=config)
+                    run = run_stack(main, project=project, stack=args.stack, preview=False, config=config,
+                                    judge=judge)
             except StackError as exc:
-                created = exc.created
+                created, unrecorded = exc.created, exc.unrecorded
                 if stop.requested:
                     raise KeyboardInterrupt from None
+                if isinstance(exc.__cause__, PolicyBlocked):
+                    print_verdicts(console, exc.__cause__.verdicts)
+                    console.print(f"blocked by mandatory policy violations: {exc.__cause__}", "red", "bold")
+                    blocked = True
+                    return 1
                 raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
             created = run.created
             console.print()
@@ -214,19 +233,24 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
                 with console.status("evaluating the policy pack on the result"):
                     final_verdicts = evaluate_policies(run, pack_dir, policy_config)
                 print_verdicts(console, final_verdicts)
+                if any(v.blocking for v in final_verdicts):
+                    console.print("blocked by mandatory policy violations on the result: tearing it down", "red",
+                                  "bold")
+                    blocked = True
         finally:
             # Whatever ended the run (success, an error, Ctrl-C), what it created is torn down.
-            if args.keep:
+            if args.keep and not blocked:
                 if created:
                     console.print(f"kept {_plural(len(created), 'resource')} running; no Pulumi state tracks them",
                                   "yellow")
-            elif created and stop.abandoned:
+            elif (created or unrecorded) and stop.abandoned:
                 console.print("second Ctrl-C: not tearing down; still live on Mithril: "
-                              + ", ".join(resource_id for _t, resource_id, _o in created), "red")
-            elif created:
+                              + ", ".join([resource_id for _t, resource_id, _o in created]
+                                          + [f"maybe {owned_name(a)}" for a in unrecorded]), "red")
+            elif created or unrecorded:
                 stop.tearing_down = True
-                teardown(console, created)
-    return 0
+                teardown(console, created, unrecorded)
+    return 1 if blocked else 0
 
 
 class FirstCtrlC:
@@ -263,22 +287,38 @@ class FirstCtrlC:
         STOP_WAITING.clear()
 
 
-def teardown(console: Console, created: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """Delete what the run created, report every failure, and respect a second Ctrl-C."""
+def teardown(console: Console, created: list[tuple[str, str, dict[str, Any]]],
+             unrecorded: list[UnrecordedCreate] | None = None) -> None:
+    """Delete what the run created, and what a failed create may have made on Mithril (found by its owned name);
+    report every failure with the command that ends it, and respect a second Ctrl-C. The run keeps no state, so
+    no advice here may send the user to one."""
     deleted: list[tuple[str, str]] = []
     try:
         with console.status("tearing down"):
-            result = tear_down(created, deleted)
+            result = tear_down(created, deleted, unrecorded or ())
     except KeyboardInterrupt:
         left = [resource_id for _typ, resource_id, _outs in created if (_typ, resource_id) not in deleted]
         console.print(f"second Ctrl-C: stopped tearing down; still live on Mithril: {', '.join(left)}", "red")
         raise
     bids = sum(t == TASK_TYPE for t, _ in result.deleted)
     console.print(torn_down(bids, len(result.deleted) - bids), "dim")
+    report_unfound(console, result)
+
+
+def report_unfound(console: Console, result: TearDown) -> None:
+    """Every teardown failure, with the command that ends it; a raise if anything may be left live."""
+    for typ, name, why in result.unfound:
+        if typ == TASK_TYPE:
+            console.print(f"could not tell whether bid {name!r} was placed ({why}). If `flow status` lists it, "
+                          f"cancel it: flow cancel --yes {name}", "red")
+        else:
+            console.print(f"could not tell whether volume {name!r} was made ({why}). If `flow volume list` shows "
+                          f"it, delete it: flow volume delete {name}", "red")
     for typ, resource_id, why in result.failed:
         console.print(f"could not delete {SHORT_TYPES.get(typ, typ)} {resource_id}: {why}", "red")
-    if result.failed:
-        raise RuntimeError(f"teardown left {_plural(len(result.failed), 'resource')} live on Mithril (listed above)")
+    left = len(result.failed) + len(result.unfound)
+    if left:
+        raise RuntimeError(f"teardown left {_plural(left, 'resource')} live on Mithril (listed above)")
 
 
 def _money(value: Any) -> str:

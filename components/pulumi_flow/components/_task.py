@@ -11,7 +11,7 @@ from pulumi_flow import validation as v
 from pulumi_flow.components._options import child_options
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.money import as_number, usd
-from pulumi_flow.resources import FlowTaskArgs, TaskResource, new_task
+from pulumi_flow.resources import FlowTaskArgs, TaskResource, new_owner, new_task
 
 
 def resolve_bid(explicit: pulumi.Input[float] | None, default: Callable[..., float],
@@ -81,6 +81,9 @@ class TaskComponent(pulumi.ComponentResource):
     def _create_task(self, name: str, task_args: FlowTaskArgs, volumes: Sequence[VolumeMount],
                      opts: pulumi.ResourceOptions | None) -> None:
         task_args.volumes = [m.as_input() for m in volumes]
+        # In state before the bid is placed, so a create retried after a killed `up` finds this state's bid.
+        self.owner = new_owner(f"{self._name}-owner", pulumi.ResourceOptions(parent=self))
+        task_args.owner = self.owner.token
         self.task = new_task(name, task_args, child_options(
             self, opts, depends_on=[m.volume for m in volumes if m.volume is not None]))
         self.task_id = self.task.task_id

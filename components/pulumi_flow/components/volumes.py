@@ -11,7 +11,7 @@ import pulumi
 from pulumi_flow import validation as v
 from pulumi_flow.components._args import recorded_inputs, rule
 from pulumi_flow.components._options import child_options
-from pulumi_flow.resources import FlowVolumeArgs, VolumeResource, new_volume
+from pulumi_flow.resources import FlowVolumeArgs, VolumeResource, new_owner, new_volume
 
 TYPE = "flow:index:DataVolumes"
 
@@ -122,12 +122,14 @@ class DataVolumes(pulumi.ComponentResource):
         self.args = args
         protect = args.protect or bool(opts and opts.protect)
         self.volumes: dict[str, VolumeResource] = {}
+        # In state before any volume, so a create retried after a killed `up` adopts this state's volume.
+        self.owner = new_owner(f"{name}-owner", pulumi.ResourceOptions(parent=self))
         for key, spec in args.volumes.items():
             resource_name = f"{name}-{key}"
             self.volumes[key] = new_volume(
                 resource_name,
                 FlowVolumeArgs(size_gb=spec.size_gb, interface=spec.interface, region=args.region,
-                               allow_replacement=spec.allow_replacement),
+                               allow_replacement=spec.allow_replacement, owner=self.owner.token),
                 child_options(self, opts, protect=protect),
             )
         self.volume_ids = pulumi.Output.all(*(vol.volume_id for vol in self.volumes.values())).apply(

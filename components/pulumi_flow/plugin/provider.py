@@ -23,7 +23,7 @@ import grpc
 import pulumi
 import pulumi.provider as classic
 import pulumi.provider.server as classic_server
-from pulumi.dynamic import CheckResult, ConfigureRequest, DiffResult, ReadResult
+from pulumi.dynamic import CheckResult, ConfigureRequest, DiffResult, ReadResult, ResourceProvider
 from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental import provider as p
 from pulumi.provider.experimental import server as experimental_server
@@ -39,10 +39,17 @@ from pulumi_flow.components.volumes import TYPE as VOLUMES_TYPE
 from pulumi_flow.components.volumes import DataVolumes, DataVolumesArgs, VolumeMount, VolumeSpec
 from pulumi_flow.plugin import schema
 from pulumi_flow.provider.base import FlowProvider
+from pulumi_flow.provider.owner import FlowOwnerProvider
 from pulumi_flow.provider.session import CONFIG_KEYS, FlowProviderError
 from pulumi_flow.provider.task import OPERATION_TIMEOUT, STOP_WAITING, FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
-from pulumi_flow.resources import PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, Hosting, host_in_this_process
+from pulumi_flow.resources import (
+    PLUGIN_OWNER_TYPE,
+    PLUGIN_TASK_TYPE,
+    PLUGIN_VOLUME_TYPE,
+    Hosting,
+    host_in_this_process,
+)
 from pulumi_flow.validation import InputError
 
 # The provider's configuration on the wire (`apiKey`) and as the providers read it (`flow:apiKey`).
@@ -92,10 +99,11 @@ class FlowResourceProvider(p.Provider):
     """CRUD for `flow:index:Task` and `flow:index:Volume`, by the providers the dynamic resources use."""
 
     def __init__(self) -> None:
-        self._providers: dict[str, FlowProvider] = {PLUGIN_TASK_TYPE: FlowTaskProvider(),
-                                                    PLUGIN_VOLUME_TYPE: FlowVolumeProvider()}
+        self._providers: dict[str, ResourceProvider] = {PLUGIN_TASK_TYPE: FlowTaskProvider(),
+                                                        PLUGIN_VOLUME_TYPE: FlowVolumeProvider(),
+                                                        PLUGIN_OWNER_TYPE: FlowOwnerProvider()}
 
-    def _provider(self, urn: str) -> FlowProvider:
+    def _provider(self, urn: str) -> ResourceProvider:
         resource_type = urn.split("::")[-2].rsplit("$", 1)[-1]  # a child's type is qualified by its parents'
         provider = self._providers.get(resource_type)
         if provider is None:
@@ -120,7 +128,8 @@ class FlowResourceProvider(p.Provider):
     async def check(self, request: p.CheckRequest) -> p.CheckResponse:
         provider = self._provider(request.urn)
         news = to_python_map(request.new_inputs)
-        _auto_name(provider, request.urn, news)
+        if isinstance(provider, FlowProvider):
+            _auto_name(provider, request.urn, news)
         result: CheckResult = await asyncio.to_thread(provider.check, to_python_map(request.old_inputs), news)
         return p.CheckResponse(inputs=from_python_map(result.inputs or {}),
                                failures=[p.CheckFailure(f.property, f.reason) for f in result.failures or []])

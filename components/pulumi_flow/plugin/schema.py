@@ -22,9 +22,10 @@ from pulumi_flow import __version__
 from pulumi_flow.components.cluster import TrainingClusterArgs
 from pulumi_flow.components.job import PRIORITIES, TrainingJobArgs
 from pulumi_flow.components.volumes import DataVolumesArgs, VolumeSpec
+from pulumi_flow.provider import owner as owner_provider
 from pulumi_flow.provider import task as task_provider
 from pulumi_flow.provider import volume as volume_provider
-from pulumi_flow.resources import PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, FlowTaskArgs, FlowVolumeArgs
+from pulumi_flow.resources import PLUGIN_OWNER_TYPE, PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, FlowTaskArgs, FlowVolumeArgs
 
 PACKAGE = "flow"
 CLUSTER_TYPE = "flow:index:TrainingCluster"
@@ -63,12 +64,12 @@ TYPES: dict[str, dict[str, Any]] = {
     "task_name": STRING, "wait_until": STRING, "ready_timeout_minutes": NUMBER, "paused": BOOLEAN,
     "replacement": STRING, "startup_script": STRING, "priority": STRING, "wait": STRING,
     "size_gb": INTEGER, "interface": STRING, "volume_name": STRING, "allow_replacement": BOOLEAN,
-    "protect": BOOLEAN,
+    "protect": BOOLEAN, "owner": STRING,
     # outputs
     "task_id": STRING, "bid_name": STRING, "status": STRING, "bid_status": STRING, "instance_ids": STRINGS,
     "public_ips": STRINGS, "private_ips": STRINGS, "ssh_user": STRING, "ssh_port": INTEGER,
     "market_price_per_hour": NUMBER, "resolved_region": STRING, "hourly_bid": NUMBER, "volume_id": STRING,
-    "attached_to": STRINGS, "volume_ids": STRING_MAP,
+    "attached_to": STRINGS, "volume_ids": STRING_MAP, "token": STRING,
     # nested
     "mount_path": STRING,
 }
@@ -108,6 +109,10 @@ DESCRIPTIONS: dict[str, str] = {
                    "one change Mithril makes in place.",
     "allow_replacement": "Accept that a change of size, interface or region replaces the volume with a new, EMPTY "
                          "one and deletes the old one with its data; without it such a change is refused.",
+    "owner": "The `token` of an `Owner`: which Pulumi state owns this resource. Fixed at creation; a bid or volume "
+             "is adopted only by the state whose token it carries. Left out, one is drawn when it is created.",
+    "token": "A random token, drawn once when the owner is created and kept in state; the tasks and volumes that "
+             "take it as `owner` carry it in their names on Mithril.",
     "protect": "Protect the volumes from deletion (default true): `pulumi destroy` refuses until it is false.",
     "task_id": "Mithril's id of the bid (`bid_...`); the resource id.",
     "bid_name": "Name of the bid on Mithril: the task name and a digest of its specification.",
@@ -135,6 +140,9 @@ COMPONENT_DESCRIPTIONS = {
     PLUGIN_TASK_TYPE: "A Mithril spot bid and its instances. The components build on it; use it directly for "
                       "what they do not cover, or to `pulumi import` an existing bid.",
     PLUGIN_VOLUME_TYPE: "A Mithril persistent volume; `pulumi import flow:index:Volume NAME vol_...` adopts one.",
+    PLUGIN_OWNER_TYPE: "Marks what one Pulumi state owns: give its `token` as the `owner` of Tasks and Volumes, and "
+                       "create it first, so that a create retried after an interrupted `up` finds its own bid. "
+                       "Touches nothing on Mithril.",
 }
 
 
@@ -244,6 +252,9 @@ def build() -> dict[str, Any]:
                                  "inputProperties": volume_inputs, "requiredInputs": volume_required,
                                  "properties": volume_properties,
                                  "required": sorted(set(volume_required) | {"volume_id", "volume_name"})},
+            PLUGIN_OWNER_TYPE: {"description": COMPONENT_DESCRIPTIONS[PLUGIN_OWNER_TYPE], "inputProperties": {},
+                                "properties": _outputs(owner_provider.OUTPUT_KEYS, wire=_identity),
+                                "required": list(owner_provider.OUTPUT_KEYS)},
             CLUSTER_TYPE: component(CLUSTER_TYPE, cluster_inputs, cluster_required, task_outputs),
             JOB_TYPE: component(JOB_TYPE, job_inputs, job_required, task_outputs),
             VOLUMES_TYPE: component(VOLUMES_TYPE, volumes_inputs, volumes_required,

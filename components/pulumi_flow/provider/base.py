@@ -9,7 +9,7 @@ from typing import Any
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, ResourceProvider
 
 from pulumi_flow import validation as v
-from pulumi_flow.naming import keep_auto_name
+from pulumi_flow.naming import OWNER, keep_auto_name, keep_owner
 from pulumi_flow.provider.session import CONFIG_KEYS, Credentials
 
 # Our own retries (reads through a blip, a cancel, the lookup of a bid whose answer was lost) pause a little
@@ -33,6 +33,12 @@ def apply_rules(inputs: dict[str, Any], rules: Mapping[str, Callable[[Any, str],
             inputs[key] = rule(value, key)
         except v.InputError as err:
             errors.append(err)
+
+
+def recorded_inputs(props: Mapping[str, Any], keys: Collection[str]) -> dict[str, Any]:
+    """The inputs a create, update or read records. An owner token is recorded only where there is one: state
+    written before owner tokens existed then refreshes with no change."""
+    return {k: props.get(k) for k in keys if k != OWNER or props.get(OWNER) is not None}
 
 
 class FlowProvider(ResourceProvider):
@@ -64,4 +70,5 @@ class FlowProvider(ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, errors = self.check_inputs(news)
         keep_auto_name(olds or {}, inputs, self.name_key)
+        keep_owner(olds or {}, inputs)
         return CheckResult(inputs, [CheckFailure(e.field, e.reason) for e in errors])

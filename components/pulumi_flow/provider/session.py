@@ -83,7 +83,8 @@ def scrubbed(secret: str | None, context: str) -> Iterator[None]:
     try:
         yield
     except FlowProviderError as exc:
-        _raise_alone(FlowProviderError(redact(str(exc), secret)))
+        exc.args = (redact(str(exc), secret),)  # the same error, its kind and data kept, its text scrubbed
+        _raise_alone(exc)
     except Exception as exc:  # noqa: BLE001 - every error leaves through here, scrubbed
         raise_clean(exc, secret, context)
 

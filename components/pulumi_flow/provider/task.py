@@ -20,7 +20,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.money import as_number, cents_up, limit_price, maybe_usd, show, usd
-from pulumi_flow.provider.base import FlowProvider, apply_rules, pause_before_retry
+from pulumi_flow.provider.base import FlowProvider, apply_rules, pause_before_retry, recorded_inputs
 from pulumi_flow.provider.session import (
     FlowProviderError,
     flow_session,
@@ -46,7 +46,8 @@ WAIT_KEYS = ("wait_until", "ready_timeout_minutes", "replacement")
 DELETE_FIRST, CREATE_FIRST = "delete-first", "create-first"
 # What decides the machines and what runs on them: a digest of these is part of the bid's name.
 SPEC_KEYS = tuple(k for k in REPLACE_KEYS if k != "task_name")
-INPUT_KEYS = (*REPLACE_KEYS, *UPDATE_KEYS, *WAIT_KEYS, naming.AUTO_NAMED)
+# Fixed at creation, like the name: which state owns the bid (`pulumi_flow.naming`). Never a change.
+INPUT_KEYS = (*REPLACE_KEYS, *UPDATE_KEYS, *WAIT_KEYS, naming.AUTO_NAMED, naming.OWNER)
 OUTPUT_KEYS = ("task_id", "bid_name", "status", "bid_status", "instance_ids", "public_ips", "private_ips",
                "ssh_user", "ssh_port", "market_price_per_hour", "resolved_region")
 
@@ -79,13 +80,14 @@ FIELD_RULES = {
     "ready_timeout_minutes": v.ready_timeout_minutes,
     "volumes": v.mounts,
     naming.AUTO_NAMED: v.flag,
+    naming.OWNER: v.owner,
     "paused": v.flag,
     "replacement": v.replacement,
 }
 REQUIRED = ("role", "instance_type", "max_price_per_hour", "task_name")
 # An infrastructure task without a command idles (`sleep infinity`): what an imported bid records, since
 # Mithril keeps only the startup script Flow generated around the command, not the command itself.
-OPTIONAL_NONE = ("region", "image", "max_run_time_hours", "command", naming.AUTO_NAMED)
+OPTIONAL_NONE = ("region", "image", "max_run_time_hours", "command", naming.AUTO_NAMED, naming.OWNER)
 IDLE_COMMAND = "sleep infinity"
 
 
@@ -135,6 +137,22 @@ def _cross_field_errors(inputs: Mapping[str, Any]) -> list[v.InputError]:
     return errors
 
 
+class CreateRolledBackError(FlowProviderError):
+    """A create failed after placing its bid, and cancelled it: nothing it made is left on Mithril."""
+
+    def __init__(self, message: str, *, bid_id: str) -> None:
+        super().__init__(message)
+        self.bid_id = bid_id
+
+
+class BidLookupError(FlowProviderError):
+    """Mithril could not be asked whether a bid of a name is live; `cause` is the last error, alone."""
+
+    def __init__(self, message: str, *, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
 def _same(old: Any, new: Any) -> bool:
     if isinstance(old, int | float) and isinstance(new, int | float) and not isinstance(old, bool):
         return usd(old) == usd(new)  # exact: a reprice from $50.00 to $50.01 is a change
@@ -164,8 +182,8 @@ def _as_optional_number(amount: Decimal | None) -> float | None:
 
 
 def bid_name(props: Mapping[str, Any]) -> str:
-    """The bid's name on Mithril: the task name and a digest of its full specification."""
-    return naming.bid_name(str(props["task_name"]), {k: props.get(k) for k in SPEC_KEYS})
+    """The bid's name on Mithril: the task name and a digest of its full specification and its owner."""
+    return naming.bid_name(str(props["task_name"]), {k: props.get(k) for k in SPEC_KEYS}, props.get(naming.OWNER))
 
 
 class FlowTaskProvider(FlowProvider):
@@ -214,7 +232,8 @@ class FlowTaskProvider(FlowProvider):
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
                 refusal = self._cancel(flow, task_id)
                 if refusal is None:
-                    raise FlowProviderError(f"{exc}; bid {task_id} was cancelled, nothing is left billing") from None
+                    raise CreateRolledBackError(f"{exc}; bid {task_id} was cancelled, nothing is left billing",
+                                                bid_id=task_id) from None
                 raise FlowProviderError(
                     f"{exc}; bid {task_id} could NOT be cancelled ({refusal}) and may still bill, and Pulumi will not "
                     f"record it. Fix: cancel it with `flow cancel {task_id}`") from None
@@ -259,6 +278,22 @@ class FlowTaskProvider(FlowProvider):
                     f"deleting Flow task {task_id}: bid {task_id} is still live ({refusal}), so Pulumi keeps it in "
                     f"the stack. Fix: run `pulumi destroy` again, or cancel it with `flow cancel {task_id}`")
 
+    def delete_unrecorded(self, props: Mapping[str, Any]) -> str | None:
+        """Cancel the bid that a create with these (checked) inputs may have placed without the engine ever
+        recording it (its answer lost, or the run stopped). The bid's name carries this state's owner token,
+        so what is found is this create's own bid and nobody else's. Returns its id, or None if there is none."""
+        creds = self.credentials
+        name = bid_name(props)
+        with scrubbed(creds.api_key, f"looking for bid {name!r}"), flow_session(creds) as flow:
+            try:
+                existing = self._find_own_bid(flow, name)
+            except BidLookupError as exc:
+                raise FlowProviderError(f"Mithril's bid list did not answer: {exc.cause}") from None
+        if existing is None:
+            return None
+        self.delete(str(existing["fid"]), dict(props))
+        return str(existing["fid"])
+
     # -- read -----------------------------------------------------------------------------------
 
     def read(self, task_id: str, props: dict[str, Any]) -> ReadResult:
@@ -292,7 +327,7 @@ class FlowTaskProvider(FlowProvider):
 
     @staticmethod
     def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: props.get(k) for k in INPUT_KEYS}
+        return recorded_inputs(props, INPUT_KEYS)
 
     def _placement_region(self, flow: Flow, props: Mapping[str, Any]) -> str | None:
         """A task with mounts runs in its volumes' region; they must all share one."""
@@ -446,10 +481,11 @@ class FlowTaskProvider(FlowProvider):
             except Exception as exc:  # noqa: BLE001 - retried, then reported with what to do
                 last = exc
                 pause_before_retry(attempt)
-        raise FlowProviderError(
+        raise BidLookupError(
             f"the bid request for task {name!r} got no answer and Mithril could not be asked whether it was "
             f"placed ({type(last).__name__}: {last}). A bid named {name!r} may be live: run `pulumi up` again "
-            f"to adopt it (never a second bid), or cancel it with `flow cancel {name}`")
+            f"to adopt it (never a second bid), or cancel it with `flow cancel {name}`",
+            cause=f"{type(last).__name__}: {last}")
 
     @staticmethod
     def _mismatch(flow: Flow, bid: Mapping[str, Any], props: Mapping[str, Any], region: str | None) -> str | None:

@@ -15,7 +15,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from pulumi_flow import naming
 from pulumi_flow import validation as v
-from pulumi_flow.provider.base import FlowProvider, apply_rules
+from pulumi_flow.provider.base import FlowProvider, apply_rules, recorded_inputs
 from pulumi_flow.provider.session import (
     FlowProviderError,
     flow_session,
@@ -27,14 +27,22 @@ if TYPE_CHECKING:
     from flow import Flow
     from flow.sdk.models import Volume
 
+class VolumeReplacementRefusedError(FlowProviderError):
+    """A change would replace a volume (a new, empty one; the old deleted) and allow_replacement is not set."""
+
+
+class VolumeNameTakenError(FlowProviderError):
+    """A volume of the name the user chose exists already, and this state cannot prove it made it."""
+
+
 REPLACE_KEYS = ("size_gb", "interface", "region")
 UPDATE_KEYS = ("volume_name",)
 # Opting in to losing the data: a change of a REPLACE_KEY is refused at `check` without it.
 ALLOW_REPLACEMENT = "allow_replacement"
-INPUT_KEYS = ("volume_name", "size_gb", "interface", "region", ALLOW_REPLACEMENT, naming.AUTO_NAMED)
+INPUT_KEYS = ("volume_name", "size_gb", "interface", "region", ALLOW_REPLACEMENT, naming.AUTO_NAMED, naming.OWNER)
 OUTPUT_KEYS = ("volume_id", "attached_to")
 FIELD_RULES = {"volume_name": v.volume_name, "size_gb": v.size_gb, "interface": v.interface, "region": v.region,
-               ALLOW_REPLACEMENT: v.flag, naming.AUTO_NAMED: v.flag}
+               ALLOW_REPLACEMENT: v.flag, naming.AUTO_NAMED: v.flag, naming.OWNER: v.owner}
 
 
 def check_volume_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
@@ -65,18 +73,22 @@ class FlowVolumeProvider(FlowProvider):
         """Also refuses, before anything happens, a change that would replace the volume: Mithril cannot
         resize or move one, so the replacement is a new, empty volume and the old one's data is deleted."""
         result = super().check(olds, news)
+        _tag_new_auto_name(olds or {}, result.inputs)
         existing = {k: val for k, val in (olds or {}).items() if val is not None}  # a create sends no inputs
         if existing.get("volume_name") and not result.failures and not result.inputs.get(ALLOW_REPLACEMENT):
             for key in (k for k in _replaced_by(existing, result.inputs) if k in existing):
-                result.failures.append(CheckFailure(key, (
-                    f"{olds.get(key)!r} -> {result.inputs.get(key)!r}: Mithril cannot change a volume's {key}; "
-                    f"applying this creates a new EMPTY volume and deletes {olds.get('volume_name')!r} with its "
-                    f"data. Fix: keep {key}={olds.get(key)!r}, or, to accept losing the data, set "
-                    f"allow_replacement=True on this volume")))
+                result.failures.append(CheckFailure(key, _replacement_refused(olds, key, result.inputs.get(key))))
         return result
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = _replaced_by(olds, news)
+        # `check` sees only the old inputs, so it cannot tell that pinning a region left out before moves the
+        # volume; `diff` compares with where it is. Every replacing change needs the opt-in, whatever the old value
+        # was. A value still unknown (a preview) is judged by the `diff` that `up` runs once it is known.
+        refused = [k for k in replaces if not v.is_unknown(news.get(k))]
+        if refused and not news.get(ALLOW_REPLACEMENT):
+            raise VolumeReplacementRefusedError(
+                f"volume {olds.get('volume_name')!r}: {_replacement_refused(olds, refused[0], news.get(refused[0]))}")
         updates = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
         # Create first: the old volume, and its data, stay until the new one exists.
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=False)
@@ -85,10 +97,20 @@ class FlowVolumeProvider(FlowProvider):
         creds = self.credentials
         with scrubbed(creds.api_key, f"creating volume {props.get('volume_name')!r}"), flow_session(creds) as flow:
             region = props.get("region") or creds.region or self._gpu_region(flow)
-            volume = self._own_volume(flow, props, region)
+            name = str(props["volume_name"])
+            if naming.carries_owner(name, props.get(naming.OWNER)):
+                # The name carries this state's owner tag: a volume of that name is ours, from a create whose
+                # answer was lost or an `up` that was killed. Adopt it rather than make a second one.
+                volume = self._own_volume(flow, props, region)
+            else:
+                # A name the user chose: another stack may have chosen it too, and nothing on Mithril says which
+                # state made a volume. Never take one over; only a volume that appears during this very create
+                # (its answer lost) is ours.
+                self._refuse_taken_name(flow, name)
+                volume = None
             if volume is None:
                 try:
-                    volume = flow.volumes.create(int(props["size_gb"]), name=props["volume_name"],
+                    volume = flow.volumes.create(int(props["size_gb"]), name=name,
                                                  interface=props["interface"], region=region,
                                                  idempotency_key=f"pulumi-flow-{uuid.uuid4()}")
                 except Exception:
@@ -149,11 +171,26 @@ class FlowVolumeProvider(FlowProvider):
                         and self._find(flow, volume_id) is not None:
                     raise
 
+    def delete_unrecorded(self, props: Mapping[str, Any]) -> str | None:
+        """Delete the volume that a create with these (checked) inputs may have made without the engine ever
+        recording it. Only a name that carries this state's owner tag proves the volume is this create's: a
+        volume under a name the user chose is left alone (None), as is one that a live task mounts."""
+        name = str(props.get("volume_name"))
+        if not naming.carries_owner(name, props.get(naming.OWNER)):
+            return None
+        creds = self.credentials
+        with scrubbed(creds.api_key, f"looking for volume {name!r}"), flow_session(creds) as flow:
+            forget_cached_state(tasks=False, volumes=True)
+            found = [volume for volume in flow.volumes.list() if volume.name == name]
+        for volume in found:
+            self.delete(str(volume.volume_id), dict(props))
+        return str(found[0].volume_id) if found else None
+
     # -- helpers ----------------------------------------------------------------------
 
     @staticmethod
     def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: props.get(k) for k in INPUT_KEYS}
+        return recorded_inputs(props, INPUT_KEYS)
 
     @staticmethod
     def _observe(volume: Volume) -> dict[str, Any]:
@@ -170,13 +207,27 @@ class FlowVolumeProvider(FlowProvider):
 
     @staticmethod
     def _own_volume(flow: Flow, props: Mapping[str, Any], region: str) -> Volume | None:
-        """A live volume with our (stack-unique) name and the same shape: ours from an earlier try."""
+        """A live volume with our name and the same shape: ours from an earlier try."""
         forget_cached_state(tasks=False, volumes=True)
         for volume in flow.volumes.list():
             if volume.name == props["volume_name"] and volume.region == region \
                     and int(volume.size_gb or 0) == int(props["size_gb"]) and _interface(volume) == props["interface"]:
                 return volume
         return None
+
+    @staticmethod
+    def _refuse_taken_name(flow: Flow, name: str) -> None:
+        """Refuse a name taken by a volume this state cannot prove it made."""
+        forget_cached_state(tasks=False, volumes=True)
+        taken = [volume for volume in flow.volumes.list() if volume.name == name]
+        if taken:
+            found = ", ".join(f"{vol.volume_id} ({vol.size_gb} GB, {vol.region})" for vol in taken)
+            raise VolumeNameTakenError(
+                f"volume_name={name!r}: a volume of that name already exists in this Mithril project ({found}), "
+                f"and nothing on Mithril says which Pulumi state made it, so it is neither adopted nor doubled. "
+                f"Fix: if an interrupted `pulumi up` of this stack made it, adopt it with `pulumi import "
+                f"flow:index:Volume <resource name> {taken[0].volume_id}` (flow:hosting plugin); otherwise choose "
+                f"another volume_name, or leave it out for a generated one")
 
     @staticmethod
     def _gpu_region(flow: Flow) -> str:
@@ -204,6 +255,23 @@ class FlowVolumeProvider(FlowProvider):
             if (task.provider_metadata or {}).get("bid_status") != "Terminated":
                 users.append(str(bid_id))
         return users
+
+
+def _replacement_refused(olds: Mapping[str, Any], key: str, new: Any) -> str:
+    return (f"{olds.get(key)!r} -> {new!r}: Mithril cannot change a volume's {key}; applying this creates a new EMPTY "
+            f"volume and deletes {olds.get('volume_name')!r} with its data. Fix: keep {key}={olds.get(key)!r}, or, "
+            f"to accept losing the data, set allow_replacement=True on this volume")
+
+
+def _tag_new_auto_name(olds: Mapping[str, Any], inputs: dict[str, Any]) -> None:
+    """A volume about to be created with a generated name gets its owner's tag, so that only this state can ever
+    take it for its own. A name already in state is kept as it is (renaming is an update), and a name the user
+    chose is theirs: such a volume is never adopted by name (`FlowVolumeProvider._own_volume`)."""
+    name, owner = inputs.get("volume_name"), inputs.get(naming.OWNER)
+    if olds.get("volume_name") or not inputs.get(naming.AUTO_NAMED) or not isinstance(name, str) \
+            or not isinstance(owner, str) or v.is_unknown(owner):
+        return
+    inputs["volume_name"] = naming.owner_tagged_volume_name(name, owner)
 
 
 def _replaced_by(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:

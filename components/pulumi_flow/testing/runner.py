@@ -16,7 +16,7 @@ import asyncio
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,13 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
-from pulumi_flow.provider.task import STOP_WAITING
-from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.provider import FlowOwnerProvider, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider.task import STOP_WAITING, CreateRolledBackError
+from pulumi_flow.resources import OWNER_TYPE, OWNER_TYPES, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.validation import is_unknown
 
-PROVIDERS: Mapping[str, Callable[[], ResourceProvider]] = {TASK_TYPE: FlowTaskProvider, VOLUME_TYPE: FlowVolumeProvider}
+PROVIDERS: Mapping[str, Callable[[], ResourceProvider]] = {
+    TASK_TYPE: FlowTaskProvider, VOLUME_TYPE: FlowVolumeProvider, OWNER_TYPE: FlowOwnerProvider}
 class _Unknown:
     """A value a preview cannot know yet (Pulumi shows it as `[unknown]`)."""
 
@@ -48,20 +49,33 @@ UNKNOWN = _Unknown()
 SETTLE_SECONDS = 60.0
 
 
+@attrs.frozen
+class UnrecordedCreate:
+    """A create that failed after it may have reached Mithril (an answer lost, a stop): the engine has no id for
+    what it may have made, only its checked inputs, from which the bid's or volume's owned name follows."""
+
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+
+
 class StackError(Exception):
     """The program failed as `pulumi up` would fail: bad input, a provider error, or a crash.
 
     `created` lists what was created before the failure (type, id, outputs), as the engine's
-    state would after a partial `up`."""
+    state would after a partial `up`; `unrecorded` the creates that failed, whose bid or volume may exist."""
 
     created: list[tuple[str, str, dict[str, Any]]]
     registrations: list[Registration]
+    unrecorded: list[UnrecordedCreate]
 
     def __init__(self, message: str, created: list[tuple[str, str, dict[str, Any]]] | None = None,
-                 registrations: list[Registration] | None = None) -> None:
+                 registrations: list[Registration] | None = None,
+                 unrecorded: list[UnrecordedCreate] | None = None) -> None:
         super().__init__(message)
         self.created = list(created or [])
         self.registrations = list(registrations or [])  # what the monitor received before the failure
+        self.unrecorded = list(unrecorded or [])
 
 
 @attrs.define
@@ -112,10 +126,14 @@ class StackRun:
 class ProviderMocks(pulumi.runtime.Mocks):
     """`new_resource` runs our provider's `check`, then `create` unless previewing."""
 
-    def __init__(self, preview: bool, poll_interval_seconds: float | None = None) -> None:
+    def __init__(self, preview: bool, poll_interval_seconds: float | None = None,
+                 judge: Judge | None = None, project: str = "project", stack: str = "dev") -> None:
         self.preview = preview
+        self.judge = judge
+        self.project, self.stack = project, stack
         self.poll_interval_seconds = poll_interval_seconds
         self.created: list[tuple[str, str, dict[str, Any]]] = []
+        self.unrecorded: list[UnrecordedCreate] = []
         self.checked: dict[tuple[str, str], dict[str, Any]] = {}
         self._in_flight = 0
         self._settled = threading.Condition()
@@ -143,11 +161,22 @@ class ProviderMocks(pulumi.runtime.Mocks):
             return None, {k: v for k, v in checked.inputs.items() if v is not None}
         if STOP_WAITING.is_set():
             raise StackError(f"{args.typ} {args.name!r} not created: the run was interrupted")
+        if self.judge is not None:
+            # As the real engine does per resource: what the preview could not judge (a price from another
+            # resource's output) is judged on its known inputs before it is created, and a refusal creates nothing.
+            self.judge(f"urn:pulumi:{self.stack}::{self.project}::{args.typ}::{args.name}", args.typ, args.name,
+                       dict(checked.inputs))
         with self._settled:
             self._in_flight += 1
         try:
             created = provider.create(checked.inputs)
-            self.created.append((args.typ, created.id, dict(created.outs or {})))
+            if args.typ not in OWNER_TYPES:  # an owner is only a token in state: nothing on Mithril to tear down
+                self.created.append((args.typ, created.id, dict(created.outs or {})))
+        except CreateRolledBackError:
+            raise  # it cancelled what it placed
+        except BaseException:
+            self.unrecorded.append(UnrecordedCreate(args.typ, args.name, dict(checked.inputs)))
+            raise
         finally:
             with self._settled:
                 self._in_flight -= 1
@@ -156,6 +185,10 @@ class ProviderMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
+
+
+# Called with (urn, type, name, checked inputs) before each create; raises to refuse it.
+Judge = Callable[[str, str, str, dict[str, Any]], None]
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -226,9 +259,10 @@ def _mocked(mocks: ProviderMocks, monitor: RecordingMonitor, project: str, stack
 
 def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "project", stack: str = "dev",
               preview: bool = False, config: Mapping[str, Any] | None = None,
-              poll_interval_seconds: float | None = 0.1) -> StackRun:
-    """Run `program` (a function, or a Pulumi project directory / `__main__.py`) in-process."""
-    mocks = ProviderMocks(preview, poll_interval_seconds)
+              poll_interval_seconds: float | None = 0.1, judge: Judge | None = None) -> StackRun:
+    """Run `program` (a function, or a Pulumi project directory / `__main__.py`) in-process; `judge` sees each
+    resource's checked inputs before it is created and may refuse it by raising."""
+    mocks = ProviderMocks(preview, poll_interval_seconds, judge, project, stack)
     monitor = RecordingMonitor(mocks)
     exports: dict[str, Any] = {}
 
@@ -261,11 +295,11 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
             mocks.settle(SETTLE_SECONDS)
             errors = monitor.errors or [exc]
             raise StackError(f"the program failed: {errors[0]}", mocks.created,
-                             list(monitor.registrations.values())) from errors[0]
+                             list(monitor.registrations.values()), mocks.unrecorded) from errors[0]
         if monitor.errors:
             mocks.settle(SETTLE_SECONDS)
             raise StackError(f"the program failed: {monitor.errors[0]}", mocks.created,
-                             list(monitor.registrations.values())) from monitor.errors[0]
+                             list(monitor.registrations.values()), mocks.unrecorded) from monitor.errors[0]
     resources = list(monitor.registrations.values())
     for reg in resources:
         if not reg.custom and reg.urn in monitor.component_outputs:
@@ -279,15 +313,19 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
 class TearDown:
     deleted: list[tuple[str, str]]
     failed: list[tuple[str, str, str]]  # (type, id, why)
+    # (type, Mithril name, why): a failed create whose bid or volume could not be looked up, so may be live
+    unfound: list[tuple[str, str, str]] = attrs.Factory(list)
 
 
 def tear_down(created: list[tuple[str, str, dict[str, Any]]],
-              deleted: list[tuple[str, str]] | None = None) -> TearDown:
+              deleted: list[tuple[str, str]] | None = None,
+              unrecorded: Sequence[UnrecordedCreate] = ()) -> TearDown:
     """Delete what a run created, tasks before the volumes they mount, past any failure: every one is
     tried and every failure reported. `deleted` fills as it goes, so an interrupted teardown still says
-    what it did."""
+    what it did. Each create in `unrecorded` is looked up by its owned name on Mithril and removed too."""
     done = deleted if deleted is not None else []
     failed: list[tuple[str, str, str]] = []
+    unfound: list[tuple[str, str, str]] = []
     for typ in (TASK_TYPE, VOLUME_TYPE):
         for created_type, resource_id, outs in reversed(created):
             if created_type != typ:
@@ -298,7 +336,25 @@ def tear_down(created: list[tuple[str, str, dict[str, Any]]],
                 failed.append((typ, resource_id, str(exc)))
                 continue
             done.append((typ, resource_id))
-    return TearDown(done, failed)
+        for attempt in unrecorded:
+            if attempt.type != typ:
+                continue
+            provider = PROVIDERS[typ]()
+            try:
+                found = provider.delete_unrecorded(attempt.inputs)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - reported with the rest; the others are still tried
+                unfound.append((typ, owned_name(attempt), str(exc)))
+                continue
+            if found is not None:
+                done.append((typ, found))
+    return TearDown(done, failed, unfound)
+
+
+def owned_name(attempt: UnrecordedCreate) -> str:
+    """The name on Mithril of what an unrecorded create may have made."""
+    from pulumi_flow.provider.task import bid_name
+
+    return bid_name(attempt.inputs) if attempt.type == TASK_TYPE else str(attempt.inputs.get("volume_name"))
 
 
 def _wire(value: Any) -> Any:
@@ -314,40 +370,79 @@ def _wire(value: Any) -> Any:
     return value
 
 
-def evaluate_policies(run: StackRun, pack_dir: str | Path | None = None,
-                      policy_config: Mapping[str, Mapping[str, Any]] | None = None) -> list[Any]:
-    """The policy pack's verdicts on this run, from the pack launched as the CLI launches it:
-    `Analyze` on each resource's checked inputs, then `AnalyzeStack` on the final state."""
+@contextmanager
+def _policy_pack(pack_dir: str | Path | None, project: str, stack: str, dry_run: bool,
+                 policy_config: Mapping[str, Mapping[str, Any]] | None) -> Iterator[Any]:
+    """The pack (pulumi-flow's own unless `pack_dir`), launched as the CLI launches it and configured."""
     import tempfile
 
-    from pulumi_flow.testing.engine import PolicyPackProcess, StackResource
-
-    def stack_resource(reg: Registration, properties: Mapping[str, Any]) -> StackResource:
-        return StackResource(type=reg.type, name=reg.name, urn=reg.urn, properties=_wire(properties),
-                             protect=reg.protect, parent=reg.parent or "", dependencies=tuple(reg.depends_on),
-                             property_dependencies={k: tuple(v) for k, v in reg.property_dependencies.items()})
+    from pulumi_flow.testing.engine import PolicyPackProcess
 
     with tempfile.TemporaryDirectory(prefix="pulumi-flow-pack-") as scratch:
         if pack_dir is None:
             from pulumi_flow_policies.pack import write_pack
 
             pack_dir = write_pack(scratch)
-        with PolicyPackProcess(pack_dir, project=run.project, stack=run.stack, dry_run=run.preview) as pack:
+        with PolicyPackProcess(pack_dir, project=project, stack=stack, dry_run=dry_run) as pack:
             pack.configure(policy_config or {})
-            verdicts = []
-            for reg in run.resources:
-                verdicts.extend(pack.analyze(stack_resource(reg, reg.checked_inputs or reg.inputs)))
-            verdicts.extend(pack.analyze_stack([stack_resource(reg, reg.outputs) for reg in run.resources]))
+            yield pack
+
+
+def _stack_resource(reg: Registration, properties: Mapping[str, Any]) -> Any:
+    from pulumi_flow.testing.engine import StackResource
+
+    return StackResource(type=reg.type, name=reg.name, urn=reg.urn, properties=_wire(properties),
+                         protect=reg.protect, parent=reg.parent or "", dependencies=tuple(reg.depends_on),
+                         property_dependencies={k: tuple(v) for k, v in reg.property_dependencies.items()})
+
+
+def evaluate_policies(run: StackRun, pack_dir: str | Path | None = None,
+                      policy_config: Mapping[str, Mapping[str, Any]] | None = None) -> list[Any]:
+    """The policy pack's verdicts on this run, from the pack launched as the CLI launches it:
+    `Analyze` on each resource's checked inputs, then `AnalyzeStack` on the final state."""
+    with _policy_pack(pack_dir, run.project, run.stack, run.preview, policy_config) as pack:
+        verdicts = []
+        for reg in run.resources:
+            verdicts.extend(pack.analyze(_stack_resource(reg, reg.checked_inputs or reg.inputs)))
+        verdicts.extend(pack.analyze_stack([_stack_resource(reg, reg.outputs) for reg in run.resources]))
     return verdicts
+
+
+class PolicyBlocked(Exception):
+    """A resource was refused by a mandatory policy before it was created; `verdicts` says why."""
+
+    def __init__(self, name: str, verdicts: list[Any]) -> None:
+        super().__init__(f"{name!r} not created: blocked by mandatory policy "
+                         + "; ".join(f"{v.policy}: {v.message}" for v in verdicts if v.blocking))
+        self.verdicts = verdicts
+
+
+@contextmanager
+def policy_judge(pack_dir: str | Path | None, project: str, stack: str,
+                 policy_config: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[Judge]:
+    """A `judge` for `run_stack`: the pack's `Analyze` on each resource's checked inputs before its create, which
+    raises `PolicyBlocked` on a mandatory violation (the real engine does the same per resource during `up`)."""
+    from pulumi_flow.testing.engine import StackResource
+
+    with _policy_pack(pack_dir, project, stack, False, policy_config) as pack:
+        def judge(urn: str, resource_type: str, name: str, inputs: dict[str, Any]) -> None:
+            verdicts = pack.analyze(StackResource(type=resource_type, name=name, urn=urn, properties=_wire(inputs)))
+            if any(v.blocking for v in verdicts):
+                raise PolicyBlocked(name, verdicts)
+
+        yield judge
 
 
 __all__ = [
     "UNKNOWN",
+    "PolicyBlocked",
     "ProviderMocks",
     "RecordingMonitor",
     "Registration",
     "StackError",
     "StackRun",
+    "UnrecordedCreate",
     "evaluate_policies",
+    "policy_judge",
     "run_stack",
 ]
