@@ -16,6 +16,7 @@ from typing import Any
 from pulumi_flow.money import as_number, cents_up, usd
 
 MAX_INSTANCES = 100
+MAX_GPUS_PER_INSTANCE = 8  # every instance type Mithril sells (the Flow SDK's catalog): 1x, 2x, 4x or 8x GPUs
 MAX_VOLUME_GB = 16384
 MAX_RUN_TIME_HOURS = 168.0
 MAX_READY_TIMEOUT_MINUTES = 24 * 60
@@ -89,6 +90,10 @@ def instance_type(value: object, field: str = "instance_type", *, require_count:
                 field, value, "names no GPU count, and the count decides the bid threshold",
                 f"say how many GPUs per instance, e.g. '8x{family}' or '{family}:8'")
         return family
+    if count > MAX_GPUS_PER_INSTANCE:
+        raise InputError(field, value, f"asks for {count} GPUs in one instance; Mithril's largest machines have "
+                         f"{MAX_GPUS_PER_INSTANCE}", f"use at most '{MAX_GPUS_PER_INSTANCE}x{family}' per instance and "
+                         f"num_instances for more machines")
     return f"{count}x{family}"
 
 
@@ -104,6 +109,9 @@ def price(value: object, field: str = "max_price_per_hour") -> float:
     if value > 10_000:
         raise InputError(field, value, "is above $10,000 per instance-hour, surely a typo",
                          "give the bid per instance-hour in US dollars, e.g. 50.0 for 8xH100")
+    if value < 0.01:
+        raise InputError(field, value, "is less than one cent per instance-hour, and Mithril takes bids in whole "
+                         "cents", "give the bid per instance-hour in US dollars, at least 0.01; e.g. 50.0 for 8xH100")
     return as_number(cents_up(usd(value)))
 
 

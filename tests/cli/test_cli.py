@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -212,3 +213,86 @@ def test_errors_name_their_context(tmp_path: Path) -> None:
     (tmp_path / "__main__.py").write_text("import pulumi\n")
     bare = cli("run", str(tmp_path), "--engine", "builtin")
     assert bare.returncode == 2 and "no Pulumi.yaml, so this is not a Pulumi project" in bare.stderr
+
+
+def test_a_run_never_touches_what_an_earlier_kept_run_owns(engine_env: tuple[str, dict[str, str]],
+                                                          mithril: RunningEmulator) -> None:
+    """Same program, same project, same resource names: the second run has a stack and an owner token of its own,
+    so its teardown cancels and deletes only what it created (the first run's volumes are protected data)."""
+    env = dict(mithril.env)
+    kept = run(engine_env, "examples/complete", "--keep", "--no-policies", env=env)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    first_bids = sorted(b["fid"] for b in mithril.control.live_bids())
+    first_volumes = sorted(v["fid"] for v in mithril.control.live_volumes())
+    assert len(first_bids) == 1 and len(first_volumes) == 2
+    second = run(engine_env, "examples/complete", "--no-policies", env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "torn down: 1 bid, 2 volumes" in second.stdout
+    assert sorted(b["fid"] for b in mithril.control.live_bids()) == first_bids
+    assert sorted(v["fid"] for v in mithril.control.live_volumes()) == first_volumes
+
+
+def test_a_bid_placed_by_a_create_whose_answer_was_lost_is_torn_down(engine_env: tuple[str, dict[str, str]],
+                                                                      mithril: RunningEmulator) -> None:
+    """The bid POST is accepted but its answer lost, and Mithril's bid list fails for the provider's look-ups: the
+    create fails with no id for the engine. The teardown still finds the bid by its owned name and cancels it."""
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
+    # The SDK's own name check before the POST passes; the provider's look-ups after the lost answer fail.
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids", status=503, skip=1, times=9)
+    result = run(engine_env, "examples/quickstart", env=dict(mithril.env))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert mithril.control.call("GET", "faults")[1]["fired"] == 9
+    assert "torn down: 1 bid, 0 volumes" in result.stdout, result.stdout
+    assert mithril.control.live_bids() == []
+    assert "pulumi destroy" not in result.stdout + result.stderr
+
+
+def test_a_bid_that_cannot_be_looked_up_is_named_with_its_cancel_command(mithril: RunningEmulator) -> None:
+    """Bid listings fail for good: the run cannot know whether the lost create placed a bid. It names the bid and
+    the exact command that cancels it, never a state (it keeps none)."""
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids", status=503, skip=1, times=1000)
+    result = run(("builtin", {}), "examples/quickstart", env=dict(mithril.env))
+    assert result.returncode == 2
+    (bid,) = mithril.control.live_bids()
+    assert f"If `flow status` lists it, cancel it: flow cancel --yes {bid['name']}" in result.stdout
+    assert "teardown left 1 resource live on Mithril" in result.stderr
+    mithril.control.clear_faults()
+
+
+SHIFTY_PROGRAM = '''
+import pulumi
+from pulumi_flow import TrainingCluster, TrainingClusterArgs
+
+# A bid the preview cannot judge: what `up` creates is not what the preview saw.
+price = 50.0 if pulumi.runtime.is_dry_run() else 17.0
+TrainingCluster("shifty", TrainingClusterArgs(instance_type="8xa100", max_price_per_hour=price))
+'''
+
+
+def test_a_bid_the_preview_did_not_see_is_judged_before_it_is_created(engine_env: tuple[str, dict[str, str]],
+                                                                      mithril: RunningEmulator,
+                                                                      tmp_path: Path) -> None:
+    """An 8xA100 bid of $17 against its $25 floor, hidden from the preview: refused before its create, exit 1,
+    nothing placed (the real engine runs the pack per resource during `up`; the built-in engine does the same)."""
+    (tmp_path / "Pulumi.yaml").write_text("name: shifty\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(SHIFTY_PROGRAM)
+    result = run(engine_env, str(tmp_path), env=dict(mithril.env))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "infrastructure-bid-floor" in result.stdout and "$17.00" in result.stdout
+    assert [r for r in mithril.control.write_requests() if r["path"] == "/v2/spot/bids"] == []
+    assert mithril.control.live_bids() == []
+
+
+@pytest.mark.parametrize(("config", "note"), [
+    ({"infrastructure-bid-floor": "disabled"}, "infrastructure-bid-floor: disabled (default mandatory)"),
+    ({"infrastructure-bid-floor": {"enforcementLevel": "advisory", "thresholds": {"a100": 2.0}}},
+     'infrastructure-bid-floor: thresholds={"a100": 2.0} (default {"a100": 3.125, "h100": 6.25})'),
+])
+def test_a_weakened_pack_says_so_above_the_verdicts(config: dict[str, Any], note: str, tmp_path: Path) -> None:
+    path = tmp_path / "policy-config.json"
+    path.write_text(json.dumps(config))
+    result = run(("builtin", {}), "examples/underbid", "--preview", "--policy-pack-config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Policy configuration differs from the pack's defaults (--policy-pack-config):" in result.stdout
+    assert note in result.stdout

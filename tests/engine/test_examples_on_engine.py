@@ -20,7 +20,7 @@ pytestmark = pytest.mark.engine
 class Expected:
     """What an example must leave on Mithril, and which outputs it exports."""
 
-    resources: int  # stack + components + custom resources: what `preview` plans to create
+    resources: int  # stack + components + their owners + custom resources: what `preview` plans to create
     bids: list[tuple[str, int, str]]  # (instance type name, instance count, limit price)
     volume_sizes: list[int]
     outputs: Callable[[dict[str, Any], RunningEmulator], None]
@@ -65,9 +65,9 @@ def training_job_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> N
 
 
 EXAMPLES_EXPECTED = {
-    "complete": Expected(6, [("a100-80gb.sxm.8x", 4, "$50.00")], [500, 1000], complete_outputs, True),
-    "quickstart": Expected(3, [("a100-80gb.sxm.8x", 1, "$25.00")], [], quickstart_outputs, False),
-    "training-job": Expected(5, [("a100-80gb.sxm.4x", 1, "$9.00")], [1000], training_job_outputs, True),
+    "complete": Expected(8, [("a100-80gb.sxm.8x", 4, "$50.00")], [500, 1000], complete_outputs, True),
+    "quickstart": Expected(4, [("a100-80gb.sxm.8x", 1, "$25.00")], [], quickstart_outputs, False),
+    "training-job": Expected(7, [("a100-80gb.sxm.4x", 1, "$9.00")], [1000], training_job_outputs, True),
 }
 
 

@@ -1,4 +1,5 @@
-"""Two resources never own one bid: names follow the URN, through the real engine."""
+"""Two resources never own one bid: names follow the URN; two states never touch each other's resources: the
+owner token decides, through the real engine."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from pulumi_flow import TrainingCluster, TrainingClusterArgs, TrainingJob, TrainingJobArgs
+from pulumi_flow import (
+    DataVolumes,
+    DataVolumesArgs,
+    TrainingCluster,
+    TrainingClusterArgs,
+    TrainingJob,
+    TrainingJobArgs,
+)
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.real_engine import PulumiEngine
 from tests.engine.conftest import PACK
@@ -61,3 +69,34 @@ def test_one_program_in_two_stacks_gets_two_bids(engine: PulumiEngine, mithril: 
     second = ids(engine.stack("prod", project="llama", program=llama_program, env=mithril.env).up())
     assert first["cluster"] != second["cluster"]
     assert len({b["name"] for b in mithril.control.live_bids()}) == 2
+
+
+def storage_program() -> None:
+    """Data and a cluster that mounts it: what two teammates' `dev` stacks of one repository both declare."""
+    storage = DataVolumes("storage", DataVolumesArgs(volumes={"data": 100}, region="us-central1-a"))
+    cluster = TrainingCluster("llama", TrainingClusterArgs(instance_type="8xa100", max_price_per_hour=30.0,
+                                                           volumes=[storage.mount("data", "/data")]))
+    pulumi.export("cluster", cluster.task_id)
+    pulumi.export("volumes", storage.volume_ids)
+
+
+def test_two_states_with_one_project_and_stack_name_never_touch_each_others_resources(
+        pulumi_cli: Any, tmp_path: Any, mithril: RunningEmulator) -> None:
+    """Two teammates, each with their own backend and a stack named `dev`, against one Mithril project: the second
+    `up` makes its own bid and volume, and its `destroy` removes only those (the first's volume is data)."""
+    mine = PulumiEngine(pulumi_cli, home=tmp_path / "mine-home", backend=tmp_path / "mine-state")
+    theirs = PulumiEngine(pulumi_cli, home=tmp_path / "theirs-home", backend=tmp_path / "theirs-state")
+    my_stack = mine.stack("dev", project="llama", program=storage_program, env=mithril.env)
+    my_outputs = ids(my_stack.up(policy_packs=[PACK]))
+    their_stack = theirs.stack("dev", project="llama", program=storage_program, env=mithril.env)
+    their_outputs = ids(their_stack.up(policy_packs=[PACK]))
+    assert their_outputs["cluster"] != my_outputs["cluster"]
+    assert their_outputs["volumes"]["data"] != my_outputs["volumes"]["data"]
+    names = {v["fid"]: v["name"] for v in mithril.control.live_volumes()}
+    assert len(set(names.values())) == 2, f"each volume's name carries its own state's owner tag: {names}"
+
+    theirs.run(their_stack, "state", "unprotect", "--all", "--yes")
+    their_stack.destroy()
+    assert [b["fid"] for b in mithril.control.live_bids()] == [my_outputs["cluster"]]
+    assert [v["fid"] for v in mithril.control.live_volumes()] == [my_outputs["volumes"]["data"]]
+    my_stack.refresh(expect_no_changes=True)

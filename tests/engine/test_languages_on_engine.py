@@ -47,11 +47,11 @@ def _rejected_by_the_floor(report: dict[str, Any]) -> None:
 def test_typescript_complete_example(typescript: Program, engine: PulumiEngine, mithril: RunningEmulator) -> None:
     ts = functools.partial(typescript, engine, mithril, policy_packs=[PACK])
     preview = ts("preview")
-    assert preview["summary"] == {"create": 6} and "pulumi-flow-policies@v0.1.0" in preview["text"]
+    assert preview["summary"] == {"create": 8} and "pulumi-flow-policies@v0.1.0" in preview["text"]
     assert mithril.control.write_requests() == [], "a preview places no bid"
 
     up = ts("up")
-    assert up["summary"] == {"create": 6}
+    assert up["summary"] == {"create": 8}
     assert _live(mithril) == ([("a100-80gb.sxm.8x", 4, "$50.00")], [500, 1000])
     (bid,) = mithril.control.live_bids()
     outputs = up["outputs"]
@@ -60,7 +60,7 @@ def test_typescript_complete_example(typescript: Program, engine: PulumiEngine, 
 
     mithril.control.clear_requests()
     again = ts("preview", "--expect-no-changes")
-    assert again["summary"] == {"same": 6}
+    assert again["summary"] == {"same": 8}
     assert mithril.control.write_requests() == []
 
     # $20 < the $25 floor of 8xA100. The preview writes nothing; `up` stops at the cluster, so its bid is never
@@ -83,17 +83,17 @@ def test_typescript_complete_example(typescript: Program, engine: PulumiEngine, 
 def test_go_quickstart_example(go_program: Program, engine: PulumiEngine, mithril: RunningEmulator) -> None:
     go = functools.partial(go_program, engine, mithril, policy_packs=[PACK])
     preview = go("preview")
-    assert preview["summary"] == {"create": 3} and "pulumi-flow-policies@v0.1.0" in preview["text"]
+    assert preview["summary"] == {"create": 4} and "pulumi-flow-policies@v0.1.0" in preview["text"]
     assert mithril.control.write_requests() == []
 
     up = go("up")
     (bid,) = mithril.control.live_bids()
-    assert up["summary"] == {"create": 3} and up["outputs"]["taskId"] == bid["fid"]
+    assert up["summary"] == {"create": 4} and up["outputs"]["taskId"] == bid["fid"]
     assert up["outputs"]["bidPerHour"] == 25 and len(up["outputs"]["publicIps"]) == 1
     assert _live(mithril) == ([("a100-80gb.sxm.8x", 1, "$25.00")], [])
 
     mithril.control.clear_requests()
-    assert go("preview", "--expect-no-changes")["summary"] == {"same": 3}
+    assert go("preview", "--expect-no-changes")["summary"] == {"same": 4}
     assert mithril.control.write_requests() == []
 
     _rejected_by_the_floor(go("preview", stack="underbid", config={"maxPricePerHour": 5}))

@@ -45,15 +45,15 @@ def test_yaml_quickstart_lifecycle(engine: PulumiEngine, mithril: RunningEmulato
 
     log = Transcript()
     preview = stack.preview(policy_packs=[PACK], **log.hooks())
-    assert preview.change_summary == {"create": 3}
+    assert preview.change_summary == {"create": 4}
     assert sorted(name for op, name in log.steps() if op == "create") == [
-        "default", "flow-yaml-quickstart-dev", "gpu-node", "gpu-node-task"]  # `default`: the flow provider
+        "default", "flow-yaml-quickstart-dev", "gpu-node", "gpu-node-owner", "gpu-node-task"]  # `default`: the plugin
     assert f"{PACK_NAME}@v0.1.0" in log.text, "the CLI loaded and ran the policy pack"
     assert "using pulumi-resource-flow from $PATH" in log.text, "found on PATH, as the README says"
     assert mithril.control.write_requests() == [], "a preview places no bid"
 
     up = stack.up(policy_packs=[PACK])
-    assert up.summary.resource_changes == {"create": 3}
+    assert up.summary.resource_changes == {"create": 4}
     (bid,) = mithril.control.live_bids()
     outputs = {key: value.value for key, value in up.outputs.items()}
     assert outputs["taskId"] == bid["fid"] and len(outputs["publicIps"]) == 1 and outputs["bidPerHour"] == 25
@@ -63,8 +63,8 @@ def test_yaml_quickstart_lifecycle(engine: PulumiEngine, mithril: RunningEmulato
     assert "__provider" not in state["gpu-node-task"]["inputs"], "no pickled provider in state"
 
     mithril.control.clear_requests()
-    assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 3}
-    assert stack.refresh(expect_no_changes=True).summary.resource_changes == {"same": 3}
+    assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 4}
+    assert stack.refresh(expect_no_changes=True).summary.resource_changes == {"same": 4}
     assert mithril.control.write_requests() == [], "no-change runs write nothing"
 
     stack.destroy()
@@ -75,7 +75,7 @@ def test_yaml_complete_mounts_volumes_across_languages(engine: PulumiEngine, mit
                                                        tmp_path: Path) -> None:
     """The seed's complete example from YAML: volume ids flow from DataVolumes into the cluster's mounts."""
     stack = engine.local_stack(copy_example("yaml-complete", tmp_path), env=mithril.env)
-    assert stack.preview(policy_packs=[PACK]).change_summary == {"create": 6}
+    assert stack.preview(policy_packs=[PACK]).change_summary == {"create": 8}
     assert mithril.control.write_requests() == []
 
     up = stack.up(policy_packs=[PACK])
@@ -90,7 +90,7 @@ def test_yaml_complete_mounts_volumes_across_languages(engine: PulumiEngine, mit
     assert [m["mount_path"] for m in state["gpu-infra-task"]["inputs"]["volumes"]] == ["/data", "/mnt/models"]
     assert state["storage-data"]["protect"] is True, "data volumes are protected, as from Python"
 
-    assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 6}
+    assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 8}
 
     with pytest.raises(auto.CommandError, match="protected"):
         stack.destroy()
@@ -172,16 +172,18 @@ def test_a_python_stack_moves_to_the_plugin_and_back_without_replacing_anything(
         stack.set_config("flow:hosting", auto.ConfigValue(value=hosting))
         mithril.control.clear_requests()
         planned = stack.preview(policy_packs=[PACK])
-        assert planned.change_summary == {"same": 6}, f"moving to {hosting} replaces nothing"
+        assert planned.change_summary == {"same": 8}, f"moving to {hosting} replaces nothing"
         moved = stack.up(policy_packs=[PACK])
-        assert moved.summary.resource_changes == {"same": 6}
+        assert moved.summary.resource_changes == {"same": 8}
         assert mithril.control.write_requests() == [], "the move is a change of state only, not of Mithril"
         assert (live(mithril), sorted(b["fid"] for b in mithril.control.live_bids())) == before
         resources = stack.export_stack().deployment["resources"]
         assert {r["type"] for r in resources if r["type"].endswith(("Task", "Volume"))} == expected_types
+        assert {r["type"] for r in resources if r["type"].endswith("Owner")} == {
+            "flow:index:Owner" if hosting == "plugin" else "pulumi-python:dynamic/flow:Owner"}
         pickled = [r["urn"] for r in resources if "__provider" in r.get("inputs", {})]
         assert bool(pickled) == (hosting == "dynamic"), "plugin-hosted state holds no pickled code"
-        assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 6}
+        assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 8}
 
     stack.set_config("flow:hosting", auto.ConfigValue(value="plugin"))
     stack.up(policy_packs=[PACK])
@@ -275,7 +277,7 @@ def test_a_yaml_training_job_runs_its_command_with_its_volume(engine: PulumiEngi
     (program / "Pulumi.yaml").write_text(JOB_PROGRAM)
     stack = engine.local_stack(program, env=mithril.env)
     up = stack.up(policy_packs=[PACK])
-    assert up.summary.resource_changes == {"create": 5}  # stack, 2 components, volume, task
+    assert up.summary.resource_changes == {"create": 7}  # stack, 2 components, their owners, volume, task
     (bid,) = mithril.control.live_bids()
     (volume,) = mithril.control.live_volumes()
     assert up.outputs["jobId"].value == bid["fid"] and up.outputs["status"].value in ("pending", "running")
@@ -287,7 +289,7 @@ def test_a_yaml_training_job_runs_its_command_with_its_volume(engine: PulumiEngi
     task = deployed(stack)["train-task"]
     assert (task["type"], task["inputs"]["role"], task["inputs"]["max_run_time_hours"]) == (
         "flow:index:Task", "workload", 2)
-    assert stack.preview(expect_no_changes=True).change_summary == {"same": 5}
+    assert stack.preview(expect_no_changes=True).change_summary == {"same": 7}
     stack.destroy()
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
 

@@ -19,7 +19,7 @@ import pytest
 from pulumi_flow.emulator import Settings
 from pulumi_flow.emulator.server import MithrilEmulator
 from pulumi_flow.testing.emulator import EmulatorControl, sdk_environment
-from pulumi_flow.testing.real_engine import PulumiEngine
+from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
 from tests.engine.conftest import EXAMPLES, PACK
 
 pytestmark = pytest.mark.engine
@@ -65,8 +65,11 @@ def test_a_0_1_0_stack_refreshes_previews_without_replacing_and_destroys(
     assert refresh.summary.result == "succeeded"
     assert [b["fid"] for b in control.live_bids()] == [bid["fid"]], "refresh found the bid and changed nothing"
 
-    preview = stack.preview(policy_packs=[PACK])
-    assert not {"replace", "create", "delete"} & set(preview.change_summary), preview.change_summary
+    log = Transcript()
+    preview = stack.preview(policy_packs=[PACK], **log.hooks())
+    assert not {"replace", "delete"} & set(preview.change_summary), preview.stdout
+    # What the upgrade adds: each component's Owner (a token in state, nothing on Mithril). Nothing else is created.
+    assert sorted(name for op, name in log.steps() if op == "create") == ["gpu-infra-owner", "storage-owner"]
     up = stack.up(policy_packs=[PACK])
     assert [b["fid"] for b in control.live_bids()] == [bid["fid"]]
     assert up.outputs["cluster_id"].value == bid["fid"]

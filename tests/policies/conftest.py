@@ -27,11 +27,15 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from pulumi_flow import resources
 
-# The pack judges tasks and volumes under either hosting. This suite runs once as is (the dynamic types) and
-# once more with HOSTING=plugin (`flow:index:Task|Volume`, from test_hostings.py): same cases, same verdicts.
+# The pack judges what a resource is, not its type token. This suite runs once as is (the dynamic types), once
+# with HOSTING=plugin (`flow:index:Task|Volume`) and once with HOSTING=custom (a user's own resource types built on
+# pulumi-flow's providers), from test_hostings.py: same cases, same verdicts.
 HOSTING = os.environ.get("PULUMI_FLOW_TEST_HOSTING", "dynamic")
-TASK_TYPE, VOLUME_TYPE = ((resources.PLUGIN_TASK_TYPE, resources.PLUGIN_VOLUME_TYPE) if HOSTING == "plugin"
-                          else (resources.TASK_TYPE, resources.VOLUME_TYPE))
+CUSTOM_TASK_TYPE, CUSTOM_VOLUME_TYPE = "mycorp:index:GpuBox", "pulumi-python:dynamic/mycorp:Disk"
+TASK_TYPE, VOLUME_TYPE = {
+    "plugin": (resources.PLUGIN_TASK_TYPE, resources.PLUGIN_VOLUME_TYPE),
+    "custom": (CUSTOM_TASK_TYPE, CUSTOM_VOLUME_TYPE),
+}.get(HOSTING, (resources.TASK_TYPE, resources.VOLUME_TYPE))
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 

@@ -1,5 +1,6 @@
-"""The pack judges plugin-hosted resources (`flow:index:Task|Volume`) exactly as dynamic ones: the whole
-policy suite runs again with those types, and must pass case for case."""
+"""The pack judges plugin-hosted resources (`flow:index:Task|Volume`), and a user's own resource types built on
+pulumi-flow's providers, exactly as dynamic ones: the whole policy suite runs again with those types, and must pass
+case for case."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,9 +24,10 @@ def _pytest(*args: str, hosting: str) -> str:
     return run.stdout
 
 
-def test_every_policy_case_passes_with_the_plugin_types() -> None:
+@pytest.mark.parametrize("hosting", ["plugin", "custom"])
+def test_every_policy_case_passes_with_other_types(hosting: str) -> None:
     collected = _pytest("--collect-only", "-q", hosting="dynamic")
     cases = int(re.search(r"(\d+)(?:/\d+)? tests? collected", collected).group(1))  # type: ignore[union-attr]
-    outcome = _pytest("-q", hosting="plugin")
+    outcome = _pytest("-q", hosting=hosting)
     assert re.search(rf"\b{cases} passed", outcome) and "skipped" not in outcome and "failed" not in outcome, (
         cases, outcome[-2000:])

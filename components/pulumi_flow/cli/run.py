@@ -166,6 +166,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     policy_config = _policy_config(args.policy_pack_config)
     pack_dir = args.policy_pack
     cli_dir = _pulumi_cli(args.engine, console)
+    print_policy_configuration(console, policy_config)
 
     if cli_dir is not None:
         import tempfile
@@ -400,6 +401,17 @@ def print_outputs(console: Console, outputs: Mapping[str, Any]) -> None:
     for key, value in outputs.items():
         shown = "[unknown]" if value is UNKNOWN else json.dumps(value)
         console.print(f"  {key}: {shown}")
+
+
+def print_policy_configuration(console: Console, policy_config: Mapping[str, Any]) -> None:
+    """Where --policy-pack-config weakens or changes the pack, before any verdict: never silently."""
+    from pulumi_flow_policies.configuration import notes
+
+    changed = notes(policy_config)
+    if changed:
+        console.print("Policy configuration differs from the pack's defaults (--policy-pack-config):", "yellow")
+        for line in changed:
+            console.print(f"  {line}", "yellow")
 
 
 def print_verdicts(console: Console, verdicts: list[Any]) -> None:

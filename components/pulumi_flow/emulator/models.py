@@ -9,7 +9,6 @@ can drive the clock.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import re
@@ -284,8 +283,8 @@ class MithrilBackend:
         self.volumes: dict[str, Volume] = {}
         self.ssh_keys: dict[str, SshKey] = {}
         self.api_keys: dict[str, dict[str, Any]] = {}
-        # Idempotency-Key -> (what was created, a digest of the request body, its id).
-        self._idempotency: dict[str, tuple[str, str, str]] = {}
+        # (what was created, Idempotency-Key) -> its id.
+        self._idempotency: dict[tuple[str, str], str] = {}
         self._ips = itertools.count(1)
 
     # -- time ---------------------------------------------------------------------
@@ -455,7 +454,7 @@ class MithrilBackend:
     def create_bid(self, body: dict[str, Any], idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
         """Returns (bid, created). A repeated Idempotency-Key answers with the first bid."""
         with self._now() as now:
-            replayed = self._replay("bid", idempotency_key, body)
+            replayed = self._replay("bid", idempotency_key)
             if replayed is not None:
                 return self.bids[replayed].to_api(), False
             it_fid = _require_str(body, "instance_type")
@@ -509,23 +508,21 @@ class MithrilBackend:
                 created_at=now, open_since=now,
             )
             self.bids[bid.fid] = bid
-            self._remember("bid", idempotency_key, body, bid.fid)
+            self._remember("bid", idempotency_key, bid.fid)
             return bid.to_api(), True
 
-    def _replay(self, kind: str, key: str | None, body: dict[str, Any]) -> str | None:
-        """The id a repeated Idempotency-Key created, or None. The same key with another body is a
-        conflict (409): answering it with the first result would hide that the second was never made."""
-        if not key or key not in self._idempotency:
+    def _replay(self, kind: str, key: str | None) -> str | None:
+        """The id a repeated Idempotency-Key created on the same endpoint, or None. Whatever the body: the Flow SDK
+        sends a keyed request with a fresh name suffix and session id each time it is called (`TaskConfig(
+        idempotency_key=...)`), so a server that compared bodies would make its key useless; and the spec lists no
+        status for a mismatch (POST /v2/spot/bids and /v2/volumes answer 201 or 422 only)."""
+        if not key:
             return None
-        seen_kind, digest, fid = self._idempotency[key]
-        if seen_kind != kind or digest != _body_digest(body):
-            raise EmulatorError(409, f"Idempotency-Key {key!r} was already used for a different request; "
-                                     f"use a new key for a new request", "Idempotency-Key")
-        return fid
+        return self._idempotency.get((kind, key))
 
-    def _remember(self, kind: str, key: str | None, body: dict[str, Any], fid: str) -> None:
+    def _remember(self, kind: str, key: str | None, fid: str) -> None:
         if key:
-            self._idempotency[key] = (kind, _body_digest(body), fid)
+            self._idempotency[(kind, key)] = fid
 
     def _attached_bids(self, volume_id: str) -> list[str]:
         return [b.fid for b in self.bids.values()
@@ -613,7 +610,7 @@ class MithrilBackend:
 
     def create_volume(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
         with self._now() as now:
-            replayed = self._replay("volume", idempotency_key, body)
+            replayed = self._replay("volume", idempotency_key)
             if replayed is not None:
                 vol = self.volumes[replayed]
                 return vol.to_api(self._attached_bids(vol.fid))
@@ -633,7 +630,7 @@ class MithrilBackend:
             vol = Volume(fid=_new_id("vol"), name=name, region=region, capacity_gb=size,
                          interface=interface, created_at=now)
             self.volumes[vol.fid] = vol
-            self._remember("volume", idempotency_key, body, vol.fid)
+            self._remember("volume", idempotency_key, vol.fid)
             return vol.to_api([])
 
     def list_volumes(self, include_deleted: bool = False) -> list[dict[str, Any]]:
@@ -780,7 +777,7 @@ class MithrilBackend:
                 "instances": [attrs.asdict(i) for i in self.instances.values()],
                 "volumes": [attrs.asdict(v) for v in self.volumes.values()],
                 "ssh_keys": [attrs.asdict(k) for k in self.ssh_keys.values()],
-                "idempotency": {key: list(value) for key, value in self._idempotency.items()},
+                "idempotency": [[kind, key, fid] for (kind, key), fid in self._idempotency.items()],
             })
 
     def load(self, text: str) -> None:
@@ -791,9 +788,7 @@ class MithrilBackend:
             self.instances = {i["fid"]: Instance(**i) for i in data["instances"]}
             self.volumes = {v["fid"]: Volume(**v) for v in data["volumes"]}
             self.ssh_keys = {k["fid"]: SshKey(**k) for k in data["ssh_keys"]}
-            # State files written before the digest was kept map a key to an id alone.
-            self._idempotency = {key: (tuple(value) if isinstance(value, list) else ("bid", "", value))
-                                 for key, value in data["idempotency"].items()}
+            self._idempotency = _idempotency_entries(data["idempotency"])
             self._ips = itertools.count(len(self.instances) + 1)
 
 
@@ -816,8 +811,15 @@ def _parses_as_time(text: str) -> bool:
     return True
 
 
-def _body_digest(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+def _idempotency_entries(saved: Any) -> dict[tuple[str, str], str]:
+    """Saved keys: [[kind, key, id], ...]; older state files map a key to [kind, body digest, id], or to an id."""
+    if isinstance(saved, list):
+        return {(kind, key): fid for kind, key, fid in saved}
+    entries: dict[tuple[str, str], str] = {}
+    for key, value in saved.items():
+        kind, fid = (value[0], value[-1]) if isinstance(value, list) else ("bid", value)
+        entries[(kind, key)] = fid
+    return entries
 
 
 def _require_str(body: dict[str, Any], field: str) -> str:

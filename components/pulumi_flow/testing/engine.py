@@ -286,12 +286,14 @@ class PolicyPackProcess(_GrpcPluginProcess):
 
         return self.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=60)
 
-    def configure(self, policy_config: Mapping[str, Mapping[str, Any]]) -> None:
-        """`--policy-pack-config` content: {"policy": {"enforcementLevel": "...", key: value}}."""
+    def configure(self, policy_config: Mapping[str, Any]) -> None:
+        """`--policy-pack-config` content: {"policy": {"enforcementLevel": "...", key: value}}, or "level" alone."""
         from pulumi.runtime.proto import analyzer_pb2
 
+        from pulumi_flow_policies.configuration import normalised
+
         request = analyzer_pb2.ConfigureAnalyzerRequest()
-        for name, settings in policy_config.items():
+        for name, settings in normalised(policy_config).items():
             properties = {k: v for k, v in settings.items() if k != "enforcementLevel"}
             level = settings.get("enforcementLevel", "advisory")
             request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
