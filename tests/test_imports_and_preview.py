@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import pulumi_flow.provider.session as session
-from pulumi_flow import FlowTask, FlowTaskArgs
-from pulumi_flow.resources import OWNER_TYPE, TASK_TYPE
+from pulumi_flow import FlowTask, FlowTaskArgs, FlowVolume, FlowVolumeArgs
+from pulumi_flow.resources import OWNER_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.runner import run_stack
 
@@ -55,3 +55,13 @@ def test_a_thousand_dynamic_resources_do_not_overflow_pickle(mithril: RunningEmu
     run = run_stack(program, preview=True)
     assert len(run.of_type(TASK_TYPE)) == 1200
     assert len(run.of_type(OWNER_TYPE)) == 1200  # a task given no owner makes its own
+
+
+def test_a_volume_given_no_owner_makes_its_own(mithril: RunningEmulator) -> None:
+    """A standalone FlowVolume registers an Owner beside it (once deadlocked on the pickling lock it holds)."""
+    def program() -> None:
+        FlowVolume("data", FlowVolumeArgs(size_gb=100))
+
+    run = run_stack(program, preview=True)
+    assert [(r.type, r.name) for r in run.resources] == [(OWNER_TYPE, "data-owner"), (VOLUME_TYPE, "data")]
+    assert mithril.control.requests() == []

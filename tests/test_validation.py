@@ -207,3 +207,22 @@ def test_two_volumes_not_created_yet_are_not_mounted_twice() -> None:
     differ. Refusing them would refuse every first preview of a task with two new volumes."""
     got = v.mounts([{"volume_id": UNKNOWN, "mount_path": "/data"}, {"volume_id": UNKNOWN, "mount_path": "/mnt/b"}])
     assert [m["mount_path"] for m in got] == ["/data", "/mnt/b"]
+
+
+def test_a_command_that_cannot_fit_the_startup_script_even_compressed_is_refused() -> None:
+    import base64
+    import os
+
+    noise = base64.b64encode(os.urandom(9_000)).decode()  # 12,000 bytes that gzip cannot shrink under 10,000
+    with pytest.raises(v.InputError) as refused:
+        v.command(f"echo {noise}")
+    assert refused.value.field == "command"
+    assert "over Mithril's startup script limit of 10,000 bytes" in refused.value.problem
+    assert "e.g. command='bash /data/train.sh'" in refused.value.fix
+    with pytest.raises(v.InputError, match=r"startup_script=.*over Mithril's startup script limit"):
+        v.startup_script(f"echo {noise}")
+
+
+def test_a_long_command_that_compresses_passes_as_it_would_at_create() -> None:
+    repetitive = "echo step\n" * 20_000  # 200,000 bytes; the SDK's gzip bootstrap is under 1,000
+    assert v.command(repetitive) == repetitive

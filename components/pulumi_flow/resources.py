@@ -241,9 +241,9 @@ class FlowVolume(VolumeOutputs, pulumi.dynamic.Resource, module="flow", name="Vo
     """A Mithril persistent volume."""
 
     def __init__(self, resource_name: str, args: FlowVolumeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = _volume_props(VOLUME_TYPE, resource_name, args, opts)  # may register an Owner: outside the lock
         with _pickle_left_as_found():
-            super().__init__(_VOLUME_PROVIDER, resource_name, _volume_props(VOLUME_TYPE, resource_name, args, opts),
-                             _aliased(opts, PLUGIN_VOLUME_TYPE))
+            super().__init__(_VOLUME_PROVIDER, resource_name, props, _aliased(opts, PLUGIN_VOLUME_TYPE))
 
 
 def _props(args: FlowTaskArgs | FlowVolumeArgs, name_key: str, make: Callable[[str, str], str],

@@ -192,7 +192,34 @@ def text(value: object, field: str, example: str) -> str:
 
 
 def command(value: object, field: str = "command") -> str:
-    return no_nul(text(value, field, "python train.py"), field)
+    return fits_startup_script(no_nul(text(value, field, "python train.py"), field), field)
+
+
+def startup_script(value: object, field: str = "startup_script") -> str:
+    return fits_startup_script(no_nul(text(value, field, "pip install -r requirements.txt"), field), field)
+
+
+# A command this long fits Mithril's startup script inline, with the Flow SDK's wrapper around it.
+SURELY_FITS_BYTES = 8_000
+
+
+def fits_startup_script(value: str, field: str) -> str:
+    """What runs travels in the bid's startup script, which Mithril limits. The Flow SDK compresses a long one
+    (its CompressionStrategy): measured the same way here, so a command that cannot fit even compressed is refused
+    before any request, and a long but repetitive one passes as it would at create."""
+    size = len(value.encode())
+    if size <= SURELY_FITS_BYTES:
+        return value
+    from flow.adapters.providers.builtin.mithril.core.constants import STARTUP_SCRIPT_MAX_SIZE
+    from flow.adapters.providers.builtin.mithril.runtime.script_size.strategies import CompressionStrategy
+
+    compressed = CompressionStrategy.bootstrap_size(value)
+    if compressed > STARTUP_SCRIPT_MAX_SIZE:
+        raise InputError(field, value, f"is {size:,} bytes, and {compressed:,} even compressed as the Flow SDK "
+                         f"sends it: over Mithril's startup script limit of {STARTUP_SCRIPT_MAX_SIZE:,} bytes",
+                         "keep the command short: put the work in a script on a volume or in the image and run "
+                         "that, e.g. command='bash /data/train.sh'")
+    return value
 
 
 def image(value: object, field: str = "image") -> str:

@@ -100,5 +100,5 @@ def test_go_quickstart_example(go_program: Program, engine: PulumiEngine, mithri
     _rejected_by_the_floor(go("up", stack="underbid", config={"maxPricePerHour": 5}))
     assert [b["fid"] for b in mithril.control.live_bids()] == [bid["fid"]], "the under-bid cluster bid nothing"
 
-    assert go("destroy")["summary"] == {"delete": 3}
+    assert go("destroy")["summary"] == {"delete": 4}
     assert mithril.control.live_bids() == []

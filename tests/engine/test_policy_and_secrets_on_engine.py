@@ -52,7 +52,7 @@ def test_a_prices_config_from_the_market_changes_the_verdict(engine: PulumiEngin
     stack = engine.project_stack(EXAMPLES / "underbid", env=mithril.env)
     log = Transcript()
     preview = stack.preview(policy_packs=[PACK], policy_pack_configs=[str(config)], **log.hooks())
-    assert preview.change_summary == {"create": 3}
+    assert preview.change_summary == {"create": 4}
     assert [e for e in log.policy_violations() if e.enforcement_level == "mandatory"] == []
     assert "pulumi-flow-policies" in log.text, "the pack did run"
 
@@ -114,3 +114,75 @@ def _quickstart_with_bid() -> None:
     cluster = TrainingCluster("gpu-node", TrainingClusterArgs(
         instance_type="8xa100", max_price_per_hour=pulumi.Config().require_float("bid")))
     pulumi.export("task_id", cluster.task_id)
+
+
+def _secret_pin_program() -> None:
+    import pulumi
+
+    from pulumi_flow import TrainingCluster, TrainingClusterArgs
+
+    # A number where a string belongs, inside a secret: the error must say which variable, never its value.
+    TrainingCluster("gpu-node", TrainingClusterArgs(instance_type="8xa100", max_price_per_hour=25.0,
+                                                    env=pulumi.Output.secret({"DB_PIN": 98765432})))
+
+
+@pytest.mark.parametrize("hosting", ["dynamic", "plugin"])
+def test_a_secret_input_is_never_repeated_in_an_error(engine: PulumiEngine, mithril: RunningEmulator,
+                                                      hosting: str) -> None:
+    stack = engine.stack("dev", project="pin", program=_secret_pin_program, env=mithril.env,
+                         config={"flow:hosting": hosting})
+    with pytest.raises(auto.CommandError) as failed:
+        stack.up(policy_packs=[PACK])
+    text = str(failed.value)
+    assert "env.DB_PIN" in text and "[secret]: must be a string, not a float" in text, text[-3000:]
+    assert "98765432" not in text
+    assert mithril.control.write_requests() == []
+
+
+def _gpu_box_program() -> None:
+    import pulumi.dynamic
+
+    from pulumi_flow.provider import FlowTaskProvider
+
+    class GpuBox(pulumi.dynamic.Resource, module="mycorp", name="GpuBox"):
+        """A team's own resource type on pulumi-flow's provider: a bid, whatever its type token says."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__(FlowTaskProvider(), name, {
+                "role": "infrastructure", "instance_type": "8xa100", "max_price_per_hour": 17.0,
+                "task_name": "box-1a2b3c4d", "task_id": None, "status": None})
+
+    GpuBox("box")
+
+
+def test_a_bid_under_a_type_of_its_own_is_judged_as_a_bid(engine: PulumiEngine, mithril: RunningEmulator) -> None:
+    """An 8xA100 bid at $17 against its $25 floor, as `pulumi-python:dynamic/mycorp:GpuBox`: refused, nothing placed."""
+    stack = engine.stack("dev", project="box", program=_gpu_box_program, env=mithril.env)
+    log = Transcript()
+    with pytest.raises(auto.CommandError):
+        stack.up(policy_packs=[PACK], **log.hooks())
+    mandatory = [e for e in log.policy_violations() if e.enforcement_level == "mandatory"]
+    assert [e.policy_name for e in mandatory] == ["infrastructure-bid-floor"]
+    assert "$17.00" in mandatory[0].message and "$25.00" in mandatory[0].message
+    assert mithril.control.write_requests() == [] and mithril.control.live_bids() == []
+
+
+def _taken_name_program() -> None:
+    from pulumi_flow import FlowVolume, FlowVolumeArgs
+
+    FlowVolume("data", FlowVolumeArgs(size_gb=100, volume_name="team-data", region="us-central1-a"))
+
+
+def test_a_provider_error_reads_as_its_message_not_a_traceback(engine: PulumiEngine,
+                                                               mithril: RunningEmulator) -> None:
+    """Another state's volume holds the name this program chose: refused with the id and the fix, and the user reads
+    that message, not a Python traceback around it (the dynamic provider's servicer would print one)."""
+    mithril.backend.create_volume({"name": "team-data", "size_gb": 100, "disk_interface": "File",
+                                   "region": "us-central1-a", "project": "proj_emulator0001"})
+    stack = engine.stack("dev", project="taken", program=_taken_name_program, env=mithril.env)
+    with pytest.raises(auto.CommandError) as failed:
+        stack.up(policy_packs=[PACK])
+    text = str(failed.value)
+    assert "volume_name='team-data': a volume of that name already exists" in text, text[-3000:]
+    assert "Traceback" not in text and 'File "' not in text, text[-3000:]
+    assert len(mithril.control.live_volumes()) == 1

@@ -160,3 +160,16 @@ def test_environment_key_works_without_config(mithril: RunningEmulator, hosting:
     assert mithril.control.live_bids() == []
 
 
+
+
+def test_a_provider_error_reaches_the_engine_as_its_message_alone(volumes: DynamicProviderProcess,
+                                                                   mithril: RunningEmulator) -> None:
+    """What the engine prints for a refused change: the message and its fix, not a Python traceback around them
+    (pulumi.dynamic's servicer formats every error with its traceback; the flow plugin never did)."""
+    checked = volumes.check("data", {"volume_name": "data-1a2b3c4d", "size_gb": 1000})
+    volume_id, outs = volumes.create("data", checked.inputs)
+    with pytest.raises(ProviderError) as refused:
+        volumes.diff("data", volume_id, outs, {**checked.inputs, "size_gb": 2000})
+    assert refused.value.details.startswith("volume 'data-1a2b3c4d': 1000.0 -> 2000.0: Mithril cannot change")
+    assert "Traceback" not in refused.value.details and ".py\", line" not in refused.value.details
+    volumes.delete("data", volume_id, outs)

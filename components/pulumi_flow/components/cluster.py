@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 
 import attrs
@@ -44,8 +43,8 @@ class TrainingClusterArgs:
     volumes: tuple[VolumeMount, ...] = attrs.field(factory=tuple, converter=mounts)
     region: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.region, optional=True))
     image: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.image, optional=True))
-    startup_script: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(
-        functools.partial(v.text, example="pip install -r requirements.txt"), optional=True))
+    startup_script: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.startup_script,
+                                                                                      optional=True))
     ssh_keys: pulumi.Input[list[str]] = attrs.field(factory=list, converter=rule(v.ssh_keys))
     env: pulumi.Input[Mapping[str, str]] = attrs.field(factory=dict, converter=rule(v.env))
     ready_timeout_minutes: pulumi.Input[float] = attrs.field(default=30.0, converter=rule(v.ready_timeout_minutes))

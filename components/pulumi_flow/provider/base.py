@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -10,7 +11,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, Resource
 
 from pulumi_flow import validation as v
 from pulumi_flow.naming import OWNER, keep_auto_name, keep_owner
-from pulumi_flow.provider.session import CONFIG_KEYS, Credentials
+from pulumi_flow.provider.session import CONFIG_KEYS, Credentials, FlowProviderError
 
 # Our own retries (reads through a blip, a cancel, the lookup of a bid whose answer was lost) pause a little
 # longer after each failure, on top of the Flow SDK's HTTP backoff. Tests shrink it (`quick_retries`).
@@ -72,3 +73,41 @@ class FlowProvider(ResourceProvider):
         keep_auto_name(olds or {}, inputs, self.name_key)
         keep_owner(olds or {}, inputs)
         return CheckResult(inputs, [CheckFailure(e.field, e.reason) for e in errors])
+
+
+def report_messages_not_tracebacks() -> None:
+    """In `python -m pulumi.dynamic` (the process the engine starts for dynamic resources), send a provider
+    error to the engine as its message alone, as the `flow` plugin does.
+
+    pulumi.dynamic's servicer answers every exception with `traceback.format_exc()`, so the user reads a Python
+    traceback around a message that already says what failed and the fix. The gRPC handlers are bound when the
+    server starts, before any of our code is loaded; what is looked up on each call is the `traceback` module of
+    the servicer's own module, so that is where this steps in. Only our own errors (`FlowProviderError`, whose text
+    is scrubbed and written for users) lose the traceback; any other exception is a bug and keeps it."""
+    main = sys.modules.get("__main__")
+    if getattr(main, "DynamicResourceProviderServicer", None) is None:
+        return
+    if isinstance(getattr(main, "traceback", None), _PlainTracebacks):
+        return
+    main.traceback = _PlainTracebacks()  # type: ignore[union-attr]
+
+
+class _PlainTracebacks:
+    """The `traceback` module, but `format_exc()` of a `FlowProviderError` is its message alone."""
+
+    def __getattr__(self, name: str) -> Any:
+        import traceback
+
+        return getattr(traceback, name)
+
+    @staticmethod
+    def format_exc(*args: Any, **kwargs: Any) -> str:
+        import traceback
+
+        error = sys.exc_info()[1]
+        if isinstance(error, FlowProviderError):
+            return str(error)
+        return traceback.format_exc(*args, **kwargs)
+
+
+report_messages_not_tracebacks()

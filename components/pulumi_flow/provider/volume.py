@@ -221,7 +221,7 @@ class FlowVolumeProvider(FlowProvider):
         forget_cached_state(tasks=False, volumes=True)
         taken = [volume for volume in flow.volumes.list() if volume.name == name]
         if taken:
-            found = ", ".join(f"{vol.volume_id} ({vol.size_gb} GB, {vol.region})" for vol in taken)
+            found = "; ".join(f"{vol.volume_id}, {vol.size_gb} GB in {vol.region}" for vol in taken)
             raise VolumeNameTakenError(
                 f"volume_name={name!r}: a volume of that name already exists in this Mithril project ({found}), "
                 f"and nothing on Mithril says which Pulumi state made it, so it is neither adopted nor doubled. "
