@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 
 def spec_path() -> Path:
     import flow
@@ -130,3 +132,50 @@ def request_problems(method: str, path: str, query: dict[str, list[str]], body: 
         else:
             problems += _problems(content["schema"], body, ["body"])
     return problems
+
+
+@attrs.frozen
+class StricterRule:
+    """Where the emulator refuses what the spec's schemas allow, and why. Each is what a real Mithril must do for the
+    Flow SDK to work as written (the SDK file cited), or an identity the spec's types cannot express. A schema-valid
+    request the emulator refuses for any other reason is a bug (tests/emulator/test_schemathesis.py)."""
+
+    operations: tuple[str, ...]  # "METHOD /v2/path" as the spec names them
+    message: str  # a regular expression for the refusal's `detail[].msg`
+    source: str
+
+
+STRICTER_THAN_SPEC: tuple[StricterRule, ...] = (
+    StricterRule(
+        ("GET /v2/instances", "GET /v2/spot/bids", "GET /v2/ssh-keys", "GET /v2/volumes", "POST /v2/spot/bids",
+         "POST /v2/ssh-keys", "POST /v2/volumes"),
+        r"unknown project .*",
+        "A project is an id the spec types as any string; a server answers only for projects that exist. The SDK "
+        "resolves MITHRIL_PROJECT to an id from GET /v2/projects before scoping a call to it "
+        "(flow/adapters/providers/builtin/mithril/provider/facets/meta.py, get_project_id)."),
+    StricterRule(
+        ("POST /v2/spot/bids",),
+        r"unknown instance type .*",
+        "instance_type is an `it_` id the spec types as any string; the SDK takes it from GET /v2/instance-types "
+        "(flow/adapters/providers/builtin/mithril/api/client.py) and a bid for a type that does not exist cannot "
+        "be allocated."),
+    StricterRule(
+        ("POST /v2/volumes",),
+        r"size_gb must be an integer 1\.\.\d+, got .*",
+        "The spec's size_gb carries pydantic ByteSize bounds but no JSON type, so it admits anything, null "
+        "included. The SDK sends a positive integer (facets/storage.py, create_volume: required_positive_int_value) "
+        "within flow.utils.volume_limits (MIN_VOLUME_SIZE_GB..MAX_VOLUME_SIZE_GB)."),
+    StricterRule(
+        ("POST /v2/api-keys",),
+        r"name is required and must be a non-empty string, got .*",
+        "The SDK always names the keys it mints (flow/adapters/providers/builtin/mithril/domain/node_keys.py, "
+        "node_key_name); a nameless key could not be told apart in GET /v2/api-keys."),
+)
+
+
+def stricter_rule(operation_name: str, message: str) -> StricterRule | None:
+    """The documented rule behind a refusal of a schema-valid request, or None (then it is a bug)."""
+    for rule in STRICTER_THAN_SPEC:
+        if operation_name in rule.operations and re.fullmatch(rule.message, message):
+            return rule
+    return None
