@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import pickle
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -29,11 +29,9 @@ import pulumi
 import pulumi.dynamic
 
 from pulumi_flow import naming
-from pulumi_flow.provider.owner import OUTPUT_KEYS as OWNER_OUTPUT_KEYS
+from pulumi_flow.declarations import OWNER, TASK, VOLUME, FlowTaskArgs, FlowVolumeArgs
 from pulumi_flow.provider.owner import FlowOwnerProvider
-from pulumi_flow.provider.task import OUTPUT_KEYS as TASK_OUTPUT_KEYS
 from pulumi_flow.provider.task import FlowTaskProvider
-from pulumi_flow.provider.volume import OUTPUT_KEYS as VOLUME_OUTPUT_KEYS
 from pulumi_flow.provider.volume import FlowVolumeProvider
 
 TASK_TYPE = "pulumi-python:dynamic/flow:Task"
@@ -75,43 +73,6 @@ def hosting() -> Hosting:
             f"config flow:{HOSTING_CONFIG_KEY} is {configured!r}, expected one of "
             f"{[h.value for h in Hosting]}. Fix: `pulumi config set flow:{HOSTING_CONFIG_KEY} plugin`, or remove it "
             f"for the default {Hosting.DYNAMIC.value!r}") from None
-
-
-@attrs.define(kw_only=True)
-class FlowTaskArgs:
-    """Inputs of a Flow task. Values may be plain or Pulumi Inputs; the provider's `check`
-    validates them once they are known (the components validate plain values earlier)."""
-
-    role: pulumi.Input[str]
-    instance_type: pulumi.Input[str]
-    max_price_per_hour: pulumi.Input[float]
-    command: pulumi.Input[str] | None = None  # required for workloads; infrastructure without one idles
-    num_instances: pulumi.Input[int] = 1
-    volumes: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = attrs.Factory(list)
-    region: pulumi.Input[str] | None = None
-    image: pulumi.Input[str] | None = None
-    env: pulumi.Input[Mapping[str, pulumi.Input[str]]] = attrs.Factory(dict)
-    ssh_keys: pulumi.Input[Sequence[pulumi.Input[str]]] = attrs.Factory(list)
-    max_run_time_hours: pulumi.Input[float] | None = None
-    task_name: pulumi.Input[str] | None = None
-    wait_until: pulumi.Input[str] | None = None
-    ready_timeout_minutes: pulumi.Input[float] | None = None
-    paused: pulumi.Input[bool] = False
-    replacement: pulumi.Input[str] = "delete-first"
-    owner: pulumi.Input[str] | None = None  # an Owner's token; left out, the task makes an Owner of its own
-
-
-@attrs.define(kw_only=True)
-class FlowVolumeArgs:
-    """`allow_replacement=True` accepts that a change of size, interface or region replaces the volume
-    with a new, empty one (Mithril can do neither in place); without it such a change is refused."""
-
-    size_gb: pulumi.Input[int]
-    interface: pulumi.Input[str] = "file"
-    region: pulumi.Input[str] | None = None
-    volume_name: pulumi.Input[str] | None = None
-    allow_replacement: pulumi.Input[bool] = False
-    owner: pulumi.Input[str] | None = None  # an Owner's token; left out, the volume makes an Owner of its own
 
 
 _OWNER_PROVIDER = FlowOwnerProvider()
@@ -163,7 +124,7 @@ class FlowOwner(pulumi.dynamic.Resource, module="flow", name="Owner"):
 
     def __init__(self, resource_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         with _pickle_left_as_found():
-            super().__init__(_OWNER_PROVIDER, resource_name, dict.fromkeys(OWNER_OUTPUT_KEYS),
+            super().__init__(_OWNER_PROVIDER, resource_name, dict.fromkeys(OWNER.output_keys),
                              _aliased(opts, PLUGIN_OWNER_TYPE))
 
 
@@ -173,7 +134,7 @@ class Owner(pulumi.CustomResource):
     token: pulumi.Output[str]
 
     def __init__(self, resource_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(PLUGIN_OWNER_TYPE, resource_name, dict.fromkeys(OWNER_OUTPUT_KEYS),
+        super().__init__(PLUGIN_OWNER_TYPE, resource_name, dict.fromkeys(OWNER.output_keys),
                          _aliased(opts, OWNER_TYPE))
 
 
@@ -196,7 +157,7 @@ def _own_owner(resource_type: str, resource_name: str, opts: pulumi.ResourceOpti
 
 
 class TaskOutputs:
-    """What a task resource outputs, under either hosting (`provider.task.OUTPUT_KEYS` and the price)."""
+    """What a task resource outputs, under either hosting (`declarations.TASK`'s outputs, and the price), typed."""
 
     task_id: pulumi.Output[str]
     bid_name: pulumi.Output[str]
@@ -213,7 +174,7 @@ class TaskOutputs:
 
 
 class VolumeOutputs:
-    """What a volume resource outputs, under either hosting."""
+    """What a volume resource outputs, under either hosting (`declarations.VOLUME`'s outputs and inputs), typed."""
 
     volume_id: pulumi.Output[str]
     volume_name: pulumi.Output[str]
@@ -263,12 +224,12 @@ def _props(args: FlowTaskArgs | FlowVolumeArgs, name_key: str, make: Callable[[s
 
 def _task_props(resource_type: str, resource_name: str, args: FlowTaskArgs,
                 opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
-    return _props(args, "task_name", naming.task_name, TASK_OUTPUT_KEYS, resource_type, resource_name, opts)
+    return _props(args, "task_name", naming.task_name, TASK.output_keys, resource_type, resource_name, opts)
 
 
 def _volume_props(resource_type: str, resource_name: str, args: FlowVolumeArgs,
                   opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
-    return _props(args, "volume_name", naming.volume_name, VOLUME_OUTPUT_KEYS, resource_type, resource_name, opts)
+    return _props(args, "volume_name", naming.volume_name, VOLUME.output_keys, resource_type, resource_name, opts)
 
 
 class Task(TaskOutputs, pulumi.CustomResource):

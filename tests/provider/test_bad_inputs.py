@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pulumi_flow import declarations as d
 from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.testing.emulator import RunningEmulator
 
@@ -127,9 +128,7 @@ def test_unknown_and_missing_task_inputs_are_named_with_the_fix() -> None:
     failures = FlowTaskProvider().check({}, {**MINIMAL_TASK, "role": "workload", "command": None,
                                              "colour": "blue"}).failures
     assert [(f.property, f.reason) for f in failures] == [
-        ("colour", "'blue': is not a FlowTask input. Fix: use only role, instance_type, num_instances, region, "
-                   "command, image, env, volumes, ssh_keys, max_run_time_hours, task_name, max_price_per_hour, "
-                   "paused, wait_until, ready_timeout_minutes, replacement, auto_named, owner"),
+        ("colour", f"'blue': is not a FlowTask input. Fix: use only {', '.join(d.TASK.input_keys)}"),
         ("command", "None: is required for a workload. Fix: set command on the FlowTask"),
     ]
 

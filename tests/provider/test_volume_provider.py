@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pulumi_flow import declarations as d
 from pulumi_flow.naming import OWNER_RE, owner_tag
 from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.testing.emulator import RunningEmulator
@@ -179,8 +180,7 @@ def test_volume_inputs_name_what_is_unknown_or_missing() -> None:
     provider = FlowVolumeProvider()
     failures = provider.check({}, {"size_gb": 10, "bogus": 1, "__provider": "pickled provider"}).failures
     assert [(f.property, f.reason) for f in failures] == [
-        ("bogus", "1: is not a FlowVolume input. Fix: use only volume_name, size_gb, interface, region, "
-                  "allow_replacement, auto_named, owner"),
+        ("bogus", f"1: is not a FlowVolume input. Fix: use only {', '.join(d.VOLUME.input_keys)}"),
         ("volume_name", "None: is required. Fix: set volume_name on the FlowVolume"),
     ]
     inputs = provider.check({}, {"volume_name": "a-1", "size_gb": 10}).inputs

@@ -66,6 +66,11 @@ def check_mounts(owner: str, volumes: Sequence[VolumeMount], num_instances: Any,
                            "leave region out (the task follows its volumes) or create the volumes in this region")
 
 
+# What a TrainingCluster's or TrainingJob's state carries, in this order: its registered outputs and its schema's.
+OUTPUTS = ("task_id", "status", "instance_ids", "public_ips", "private_ips", "ssh_user", "ssh_port",
+           "max_price_per_hour", "hourly_bid")
+
+
 class TaskComponent(pulumi.ComponentResource):
     task: TaskResource
     task_id: pulumi.Output[str]
@@ -96,9 +101,4 @@ class TaskComponent(pulumi.ComponentResource):
         self.max_price_per_hour = self.task.max_price_per_hour
         self.hourly_bid = pulumi.Output.all(self.task.max_price_per_hour, task_args.num_instances).apply(
             lambda values: as_number(usd(values[0]) * int(values[1])))
-        self.register_outputs({
-            "task_id": self.task_id, "status": self.status, "instance_ids": self.instance_ids,
-            "public_ips": self.public_ips, "private_ips": self.private_ips, "ssh_user": self.ssh_user,
-            "ssh_port": self.ssh_port, "max_price_per_hour": self.max_price_per_hour,
-            "hourly_bid": self.hourly_bid,
-        })
+        self.register_outputs({key: getattr(self, key) for key in OUTPUTS})

@@ -14,6 +14,7 @@ from pulumi_flow.components._options import child_options
 from pulumi_flow.resources import FlowVolumeArgs, VolumeResource, new_owner, new_volume
 
 TYPE = "flow:index:DataVolumes"
+OUTPUTS = ("volume_ids",)  # what its state carries: its registered outputs and its schema's
 
 
 @attrs.frozen
@@ -134,7 +135,7 @@ class DataVolumes(pulumi.ComponentResource):
             )
         self.volume_ids = pulumi.Output.all(*(vol.volume_id for vol in self.volumes.values())).apply(
             lambda ids: dict(zip(self.volumes, ids, strict=True)))
-        self.register_outputs({"volume_ids": self.volume_ids})
+        self.register_outputs({key: getattr(self, key) for key in OUTPUTS})
 
     def mount(self, name: str, path: str) -> VolumeMount:
         """Mount volume `name` at `path` (checked now against Mithril's allowed mount roots)."""

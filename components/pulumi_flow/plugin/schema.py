@@ -14,18 +14,20 @@ one shape and a stack moves between the two hostings without a diff.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from pulumi_flow import __version__
+from pulumi_flow import declarations as d
+from pulumi_flow.components import _task as task_component
+from pulumi_flow.components import volumes as data_volumes
 from pulumi_flow.components.cluster import TrainingClusterArgs
 from pulumi_flow.components.job import PRIORITIES, TrainingJobArgs
 from pulumi_flow.components.volumes import DataVolumesArgs, VolumeSpec
-from pulumi_flow.provider import owner as owner_provider
-from pulumi_flow.provider import task as task_provider
-from pulumi_flow.provider import volume as volume_provider
-from pulumi_flow.resources import PLUGIN_OWNER_TYPE, PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, FlowTaskArgs, FlowVolumeArgs
+from pulumi_flow.declarations import BOOLEAN, NUMBER, STRING, STRING_MAP
+from pulumi_flow.resources import PLUGIN_OWNER_TYPE, PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE
 
 PACKAGE = "flow"
 CLUSTER_TYPE = "flow:index:TrainingCluster"
@@ -33,18 +35,10 @@ JOB_TYPE = "flow:index:TrainingJob"
 VOLUMES_TYPE = "flow:index:DataVolumes"
 MOUNT_TYPE = "flow:index:VolumeMount"
 SPEC_TYPE = "flow:index:VolumeSpec"
-TASK_MOUNT_TYPE = "flow:index:TaskMount"
-# What a component's state carries, in the order the Python classes register it.
-TASK_COMPONENT_OUTPUTS = ("task_id", "status", "instance_ids", "public_ips", "private_ips", "ssh_user", "ssh_port",
-                          "max_price_per_hour", "hourly_bid")
-DATA_VOLUMES_OUTPUTS = ("volume_ids",)
+TASK_MOUNT_TYPE = d.TASK_MOUNT_TYPE
+TASK_COMPONENT_OUTPUTS = task_component.OUTPUTS
+DATA_VOLUMES_OUTPUTS = data_volumes.OUTPUTS
 
-STRING: dict[str, Any] = {"type": "string"}
-NUMBER: dict[str, Any] = {"type": "number"}
-INTEGER: dict[str, Any] = {"type": "integer"}
-BOOLEAN: dict[str, Any] = {"type": "boolean"}
-STRINGS: dict[str, Any] = {"type": "array", "items": STRING}
-STRING_MAP: dict[str, Any] = {"type": "object", "additionalProperties": STRING}
 
 CONFIG: dict[str, tuple[str, bool]] = {  # name -> (description, secret)
     "apiKey": ("Mithril API key (`fkey_...`). Falls back to the MITHRIL_API_KEY environment variable. "
@@ -57,81 +51,29 @@ CONFIG: dict[str, tuple[str, bool]] = {  # name -> (description, secret)
                 "in one `up` that replaces nothing (each type aliases the other).", False),
 }
 
-# The wire type of each property, by its Python name (one meaning per name across the package).
-TYPES: dict[str, dict[str, Any]] = {
-    "role": STRING, "instance_type": STRING, "max_price_per_hour": NUMBER, "command": STRING, "num_instances": INTEGER,
-    "region": STRING, "image": STRING, "env": STRING_MAP, "ssh_keys": STRINGS, "max_run_time_hours": NUMBER,
-    "task_name": STRING, "wait_until": STRING, "ready_timeout_minutes": NUMBER, "paused": BOOLEAN,
-    "replacement": STRING, "startup_script": STRING, "priority": STRING, "wait": STRING,
-    "size_gb": INTEGER, "interface": STRING, "volume_name": STRING, "allow_replacement": BOOLEAN,
-    "protect": BOOLEAN, "owner": STRING,
+# The custom resources' properties are declared with them (`pulumi_flow.declarations`); the components reuse those
+# names with the same meaning, and add these of their own. One meaning per name across the package.
+COMPONENT_TYPES: dict[str, Mapping[str, Any]] = {
+    "startup_script": STRING, "priority": STRING, "wait": STRING, "protect": BOOLEAN,
     # outputs
-    "task_id": STRING, "bid_name": STRING, "status": STRING, "bid_status": STRING, "instance_ids": STRINGS,
-    "public_ips": STRINGS, "private_ips": STRINGS, "ssh_user": STRING, "ssh_port": INTEGER,
-    "market_price_per_hour": NUMBER, "resolved_region": STRING, "hourly_bid": NUMBER, "volume_id": STRING,
-    "attached_to": STRINGS, "volume_ids": STRING_MAP, "token": STRING,
+    "hourly_bid": NUMBER, "volume_ids": STRING_MAP,
     # nested
     "mount_path": STRING,
 }
+TYPES: dict[str, Mapping[str, Any]] = {**d.TASK.wires, **d.VOLUME.wires, **d.OWNER.wires, **COMPONENT_TYPES}
 
-DESCRIPTIONS: dict[str, str] = {
-    "role": "`infrastructure` (a cluster: kept running, recreated if Mithril ends it) or `workload` (a job: "
-            "runs its command once, terminates on exit; a finished job is not drift).",
-    "instance_type": "Mithril instance type in Flow's grammar, e.g. `8xa100`, `a100-80gb.sxm.8x`, `h100`.",
-    "max_price_per_hour": "The bid, in US dollars per instance-hour (exact to the cent, rounded up). A bid below "
-                          "the market is preempted; the policy pack rejects infrastructure bids under the on-demand "
-                          "threshold of the GPU type.",
-    "command": "The command the instances run (for a cluster, its startup script followed by `sleep infinity`).",
-    "num_instances": "How many instances the bid asks for (each billed at `max_price_per_hour`).",
-    "volumes": "Volumes to mount. A task runs in its volumes' region.",
-    "region": "Mithril region, e.g. `us-central1-b`. Left out: the volumes' region, else the provider's "
-              "`flow:region`, else where capacity is.",
-    "image": "Container image the command runs in; left out, Flow's default image.",
-    "env": "Environment variables for the command.",
-    "ssh_keys": "Mithril SSH key ids (`sshkey_...`) allowed on the instances.",
-    "max_run_time_hours": "Hard limit on run time; Mithril ends the task after it. Required for workloads by the "
-                          "policy pack.",
-    "task_name": "Name of the task on Mithril; left out, a unique name is generated from the resource's URN and "
-                 "kept for the resource's life.",
-    "wait_until": "How long `up` waits after placing the bid: `submitted`, `running` or `completed`.",
-    "ready_timeout_minutes": "Minutes `up` waits for `wait_until` before failing (and cancelling the bid it "
-                             "placed).",
-    "paused": "Pause the bid in place: Mithril stops the machines and bills nothing until it is resumed.",
-    "replacement": "How a change of what runs replaces the bid: `delete-first` (default; never two bids billing) "
-                   "or `create-first` (old machines stay until the new ones run, and both bill meanwhile).",
+COMPONENT_DOCS: dict[str, str] = {
     "startup_script": "Shell script run on each instance at boot, before the cluster idles (`sleep infinity`).",
     "priority": f"Flow's priority tier ({', '.join(PRIORITIES)}) that sets the default bid when "
                 "`maxPricePerHour` is left out.",
     "wait": "How long `up` waits for the job: until it is `submitted` (default), `running` or `completed`.",
-    "size_gb": "Size in GB. Mithril cannot resize a volume: a change makes a new, empty volume.",
-    "interface": "`file` (shared, mountable by several instances) or `block` (one instance).",
-    "volume_name": "Name of the volume on Mithril; left out, generated from the resource's URN. Renaming is the "
-                   "one change Mithril makes in place.",
-    "allow_replacement": "Accept that a change of size, interface or region replaces the volume with a new, EMPTY "
-                         "one and deletes the old one with its data; without it such a change is refused.",
-    "owner": "The `token` of an `Owner`: which Pulumi state owns this resource. Fixed at creation; a bid or volume "
-             "is adopted only by the state whose token it carries. Left out, one is drawn when it is created.",
-    "token": "A random token, drawn once when the owner is created and kept in state; the tasks and volumes that "
-             "take it as `owner` carry it in their names on Mithril.",
     "protect": "Protect the volumes from deletion (default true): `pulumi destroy` refuses until it is false.",
-    "task_id": "Mithril's id of the bid (`bid_...`); the resource id.",
-    "bid_name": "Name of the bid on Mithril: the task name and a digest of its specification.",
-    "status": "Flow's task status: `pending`, `running`, `completed`, `failed`, `cancelled`, `preempted`...",
-    "bid_status": "Mithril's bid status: `Open`, `Allocated`, `Paused`, `Preempting`, `Terminated`.",
-    "instance_ids": "Mithril instance ids, once allocated.",
-    "public_ips": "Public SSH addresses of the instances, once running.",
-    "private_ips": "Private addresses of the instances, for multi-node training.",
-    "ssh_user": "User to SSH in as.",
-    "ssh_port": "Port to SSH in on.",
-    "market_price_per_hour": "What Mithril charged per instance-hour at the last read (the market, at most the bid).",
-    "resolved_region": "The region the task runs in.",
     "hourly_bid": "Most this component can bill per hour: the bid times the number of instances, in US dollars.",
-    "volume_id": "Mithril's id of the volume (`vol_...`); the resource id.",
-    "attached_to": "Instances the volume is attached to.",
     "volume_ids": "Volume ids by the names given in `volumes`; mount one with `{volumeId: ids[name], mountPath}`.",
     "mount_path": "Where the volume appears on the instances, e.g. `/data` (under /data, /mnt, /models, "
                   "/checkpoints, /datasets or /volumes).",
 }
+DESCRIPTIONS: dict[str, str] = {**d.TASK.docs, **d.VOLUME.docs, **d.OWNER.docs, **COMPONENT_DOCS}
 COMPONENT_DESCRIPTIONS = {
     CLUSTER_TYPE: "A persistent multi-node GPU cluster: one Mithril spot bid kept running until destroyed. "
                   "`up` returns once every instance is running.",
@@ -192,12 +134,11 @@ def _identity(name: str) -> str:
 def build() -> dict[str, Any]:
     """The package schema, as `GetSchema` serves it and `pulumi package get-schema` prints it."""
     mount_ref = {"type": "array", "items": {"$ref": f"#/types/{MOUNT_TYPE}"}}
-    task_mount_ref = {"type": "array", "items": {"$ref": f"#/types/{TASK_MOUNT_TYPE}"}}
 
-    task_inputs, task_required = _inputs(FlowTaskArgs, wire=_identity, special={"volumes": task_mount_ref})
-    task_properties = {**task_inputs, **_outputs(task_provider.OUTPUT_KEYS, wire=_identity)}
-    volume_inputs, volume_required = _inputs(FlowVolumeArgs, wire=_identity)
-    volume_properties = {**volume_inputs, **_outputs(volume_provider.OUTPUT_KEYS, wire=_identity)}
+    task_inputs, task_required = _inputs(d.FlowTaskArgs, wire=_identity)
+    task_properties = {**task_inputs, **_outputs(d.TASK.output_keys, wire=_identity)}
+    volume_inputs, volume_required = _inputs(d.FlowVolumeArgs, wire=_identity)
+    volume_properties = {**volume_inputs, **_outputs(d.VOLUME.output_keys, wire=_identity)}
 
     cluster_inputs, cluster_required = _inputs(TrainingClusterArgs, wire=camel, special={"volumes": mount_ref})
     job_inputs, job_required = _inputs(TrainingJobArgs, wire=camel, special={"volumes": mount_ref})
@@ -253,8 +194,8 @@ def build() -> dict[str, Any]:
                                  "properties": volume_properties,
                                  "required": sorted(set(volume_required) | {"volume_id", "volume_name"})},
             PLUGIN_OWNER_TYPE: {"description": COMPONENT_DESCRIPTIONS[PLUGIN_OWNER_TYPE], "inputProperties": {},
-                                "properties": _outputs(owner_provider.OUTPUT_KEYS, wire=_identity),
-                                "required": list(owner_provider.OUTPUT_KEYS)},
+                                "properties": _outputs(d.OWNER.output_keys, wire=_identity),
+                                "required": list(d.OWNER.output_keys)},
             CLUSTER_TYPE: component(CLUSTER_TYPE, cluster_inputs, cluster_required, task_outputs),
             JOB_TYPE: component(JOB_TYPE, job_inputs, job_required, task_outputs),
             VOLUMES_TYPE: component(VOLUMES_TYPE, volumes_inputs, volumes_required,

@@ -10,6 +10,7 @@ from typing import Any
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, ResourceProvider
 
 from pulumi_flow import validation as v
+from pulumi_flow.declarations import Declaration
 from pulumi_flow.naming import OWNER, keep_auto_name, keep_owner
 from pulumi_flow.provider.session import CONFIG_KEYS, Credentials, FlowProviderError
 
@@ -34,6 +35,18 @@ def apply_rules(inputs: dict[str, Any], rules: Mapping[str, Callable[[Any, str],
             inputs[key] = rule(value, key)
         except v.InputError as err:
             errors.append(err)
+
+
+def declared_inputs(declaration: Declaration, news: Mapping[str, Any],
+                    kind: str) -> tuple[dict[str, Any], list[v.InputError]]:
+    """A resource's inputs as `check` starts them: each declared one, filled in where left out, and an error
+    for every key that is not an input (outputs and the pickled provider aside)."""
+    filled = declaration.filled()
+    inputs = {key: filled[key] if news.get(key) is None else news[key] for key in declaration.input_keys}
+    errors = [v.InputError(key, news[key], f"is not a {kind} input", f"use only {', '.join(declaration.input_keys)}")
+              for key in sorted(set(news) - set(declaration.input_keys) - set(declaration.output_keys)
+                                - {"__provider"})]
+    return inputs, errors
 
 
 def recorded_inputs(props: Mapping[str, Any], keys: Collection[str]) -> dict[str, Any]:

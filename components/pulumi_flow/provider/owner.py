@@ -15,10 +15,11 @@ from typing import Any
 
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider
 
+from pulumi_flow import declarations as d
 from pulumi_flow import naming
 
-TOKEN = "token"
-OUTPUT_KEYS = (TOKEN,)
+OUTPUT_KEYS = d.OWNER.output_keys
+(TOKEN,) = OUTPUT_KEYS
 ID_PREFIX = "owner-"
 
 

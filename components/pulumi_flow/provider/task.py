@@ -17,10 +17,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
+from pulumi_flow import declarations as d
 from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.money import as_number, cents_up, limit_price, maybe_usd, show, usd
-from pulumi_flow.provider.base import FlowProvider, apply_rules, pause_before_retry, recorded_inputs
+from pulumi_flow.provider.base import (
+    FlowProvider,
+    apply_rules,
+    declared_inputs,
+    pause_before_retry,
+    recorded_inputs,
+)
 from pulumi_flow.provider.session import (
     FlowProviderError,
     flow_session,
@@ -31,30 +38,27 @@ from pulumi_flow.provider.session import (
 if TYPE_CHECKING:
     from flow import Flow, Task
 
-INFRASTRUCTURE = "infrastructure"
-WORKLOAD = "workload"
-DEFAULT_READY_TIMEOUT_MINUTES = 30.0
+INFRASTRUCTURE, WORKLOAD = d.INFRASTRUCTURE, d.WORKLOAD
+DEFAULT_READY_TIMEOUT_MINUTES = d.DEFAULT_READY_TIMEOUT_MINUTES
+DELETE_FIRST, CREATE_FIRST = d.DELETE_FIRST, d.CREATE_FIRST
 
+# Every key set below is derived from the one declaration of the resource (`pulumi_flow.declarations.TASK`).
 # Inputs whose change means different machines: the bid is replaced, old one first.
-REPLACE_KEYS = ("role", "instance_type", "num_instances", "region", "command", "image", "env", "volumes",
-                "ssh_keys", "max_run_time_hours", "task_name")
+REPLACE_KEYS = d.TASK.keys(d.Change.REPLACE)
 # Inputs changed in place on Mithril, by PATCH of the bid: its price, and whether it is paused.
-UPDATE_KEYS = ("max_price_per_hour", "paused")
+UPDATE_KEYS = d.TASK.keys(d.Change.UPDATE)
 # Inputs that only steer how `create` waits or how a replacement is ordered: recorded, but a change of
 # them touches nothing on Mithril, so it is no change at all.
-WAIT_KEYS = ("wait_until", "ready_timeout_minutes", "replacement")
-DELETE_FIRST, CREATE_FIRST = "delete-first", "create-first"
+WAIT_KEYS = d.TASK.keys(d.Change.NONE)
 # What decides the machines and what runs on them: a digest of these is part of the bid's name.
-SPEC_KEYS = tuple(k for k in REPLACE_KEYS if k != "task_name")
-# Fixed at creation, like the name: which state owns the bid (`pulumi_flow.naming`). Never a change.
-INPUT_KEYS = (*REPLACE_KEYS, *UPDATE_KEYS, *WAIT_KEYS, naming.AUTO_NAMED, naming.OWNER)
-OUTPUT_KEYS = ("task_id", "bid_name", "status", "bid_status", "instance_ids", "public_ips", "private_ips",
-               "ssh_user", "ssh_port", "market_price_per_hour", "resolved_region")
+SPEC_KEYS = d.TASK.bid_name_keys
+INPUT_KEYS = d.TASK.input_keys
+OUTPUT_KEYS = d.TASK.output_keys
 
 TERMINAL = ("completed", "failed", "cancelled")
 PREEMPTED_INSTANCE = "STATUS_PREEMPTED"
 # What an input absent from older state meant: no change when a newer version adds the input.
-DEFAULTS: dict[str, Any] = {"paused": False, "replacement": "delete-first"}
+DEFAULTS: dict[str, Any] = d.TASK.was
 T = TypeVar("T")
 # Set when this process is told to stop (`pulumi-flow run` on Ctrl-C): every wait for machines ends at
 # once, and a create that was waiting cancels its own bid on the way out, so nothing is left billing.
@@ -64,52 +68,15 @@ STOP_WAITING = threading.Event()
 # and `ready_timeout_minutes`.
 OPERATION_TIMEOUT: ContextVar[float | None] = ContextVar("OPERATION_TIMEOUT", default=None)
 
-FIELD_RULES = {
-    "role": v.role,
-    "instance_type": v.instance_type,
-    "num_instances": v.num_instances,
-    "max_price_per_hour": v.price,
-    "command": v.command,
-    "region": v.region,
-    "image": v.image,
-    "env": v.env,
-    "ssh_keys": v.ssh_keys,
-    "max_run_time_hours": v.max_run_time_hours,
-    "task_name": v.task_name,
-    "wait_until": v.wait_until,
-    "ready_timeout_minutes": v.ready_timeout_minutes,
-    "volumes": v.mounts,
-    naming.AUTO_NAMED: v.flag,
-    naming.OWNER: v.owner,
-    "paused": v.flag,
-    "replacement": v.replacement,
-}
-REQUIRED = ("role", "instance_type", "max_price_per_hour", "task_name")
-# An infrastructure task without a command idles (`sleep infinity`): what an imported bid records, since
-# Mithril keeps only the startup script Flow generated around the command, not the command itself.
-OPTIONAL_NONE = ("region", "image", "max_run_time_hours", "command", naming.AUTO_NAMED, naming.OWNER)
+FIELD_RULES = d.TASK.rules
+REQUIRED = d.TASK.required
+OPTIONAL_NONE = d.TASK.optional
 IDLE_COMMAND = "sleep infinity"
 
 
 def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
     """Normalise and validate; unknowns (preview) pass through untouched."""
-    inputs: dict[str, Any] = {k: news.get(k) for k in INPUT_KEYS}
-    errors: list[v.InputError] = []
-    unknown_keys = set(news) - set(INPUT_KEYS) - {"__provider"} - set(OUTPUT_KEYS)
-    for key in sorted(unknown_keys):
-        errors.append(v.InputError(key, news[key], "is not a FlowTask input",
-                                   f"use only {', '.join(INPUT_KEYS)}"))
-    if inputs["num_instances"] is None:
-        inputs["num_instances"] = 1
-    if inputs["paused"] is None:
-        inputs["paused"] = False
-    if inputs["replacement"] is None:
-        inputs["replacement"] = DELETE_FIRST
-    inputs["env"] = news.get("env") or {}
-    inputs["volumes"] = news.get("volumes") or []
-    inputs["ssh_keys"] = news.get("ssh_keys") or []
-    if news.get("ready_timeout_minutes") is None:
-        inputs["ready_timeout_minutes"] = DEFAULT_READY_TIMEOUT_MINUTES
+    inputs, errors = declared_inputs(d.TASK, news, "FlowTask")
     if news.get("wait_until") is None and not v.is_unknown(news.get("role")):
         inputs["wait_until"] = "running" if news.get("role") == INFRASTRUCTURE else "submitted"
     for key in REQUIRED:
@@ -629,23 +596,17 @@ class FlowTaskProvider(FlowProvider):
 
     @staticmethod
     def _imported_inputs(task: Task) -> dict[str, Any]:
+        """What an import records: what Mithril tells of the bid, and for the rest what `check` would fill in."""
         meta = task.provider_metadata or {}
         return {
+            **d.TASK.filled(),
             "role": INFRASTRUCTURE,
             "instance_type": task.instance_type,
             "num_instances": task.num_instances,
             "max_price_per_hour": _as_optional_number(maybe_usd(meta.get("limit_price"))),
-            "command": None,
-            "volumes": [],
             "region": task.region,
-            "image": None,
-            "env": {},
-            "ssh_keys": [],
-            "max_run_time_hours": None,
             "task_name": task.name,
             naming.AUTO_NAMED: False,
             "paused": meta.get("bid_status") == "Paused",
-            "replacement": DELETE_FIRST,
             "wait_until": "running",
-            "ready_timeout_minutes": DEFAULT_READY_TIMEOUT_MINUTES,
         }

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
+from pulumi_flow import declarations as d
 from pulumi_flow import naming
 from pulumi_flow import validation as v
-from pulumi_flow.provider.base import FlowProvider, apply_rules, recorded_inputs
+from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs
 from pulumi_flow.provider.session import (
     FlowProviderError,
     flow_session,
@@ -35,26 +36,19 @@ class VolumeNameTakenError(FlowProviderError):
     """A volume of the name the user chose exists already, and this state cannot prove it made it."""
 
 
-REPLACE_KEYS = ("size_gb", "interface", "region")
-UPDATE_KEYS = ("volume_name",)
-# Opting in to losing the data: a change of a REPLACE_KEY is refused at `check` without it.
+# Every key set below is derived from the one declaration of the resource (`pulumi_flow.declarations.VOLUME`).
+REPLACE_KEYS = d.VOLUME.keys(d.Change.REPLACE)
+UPDATE_KEYS = d.VOLUME.keys(d.Change.UPDATE)
+# Opting in to losing the data: a change of a REPLACE_KEY is refused without it.
 ALLOW_REPLACEMENT = "allow_replacement"
-INPUT_KEYS = ("volume_name", "size_gb", "interface", "region", ALLOW_REPLACEMENT, naming.AUTO_NAMED, naming.OWNER)
-OUTPUT_KEYS = ("volume_id", "attached_to")
-FIELD_RULES = {"volume_name": v.volume_name, "size_gb": v.size_gb, "interface": v.interface, "region": v.region,
-               ALLOW_REPLACEMENT: v.flag, naming.AUTO_NAMED: v.flag, naming.OWNER: v.owner}
+INPUT_KEYS = d.VOLUME.input_keys
+OUTPUT_KEYS = d.VOLUME.output_keys
+FIELD_RULES = d.VOLUME.rules
 
 
 def check_volume_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
-    inputs: dict[str, Any] = {k: news.get(k) for k in INPUT_KEYS}
-    if inputs["interface"] is None:
-        inputs["interface"] = "file"
-    if inputs[ALLOW_REPLACEMENT] is None:
-        inputs[ALLOW_REPLACEMENT] = False
-    errors: list[v.InputError] = []
-    for key in sorted(set(news) - set(INPUT_KEYS) - set(OUTPUT_KEYS) - {"__provider"}):
-        errors.append(v.InputError(key, news[key], "is not a FlowVolume input", f"use only {', '.join(INPUT_KEYS)}"))
-    for key in ("volume_name", "size_gb"):
+    inputs, errors = declared_inputs(d.VOLUME, news, "FlowVolume")
+    for key in d.VOLUME.required:
         if inputs[key] is None:
             errors.append(v.InputError(key, None, "is required", f"set {key} on the FlowVolume"))
     apply_rules(inputs, FIELD_RULES, errors, skip_none=INPUT_KEYS)
@@ -141,7 +135,7 @@ class FlowVolumeProvider(FlowProvider):
             if volume is None:
                 return ReadResult("", {})
             observed = self._observe(volume)
-            if "volume_name" not in props:  # import
+            if "volume_name" not in props:  # import: what Mithril tells; `check` fills in the rest
                 inputs = {"volume_name": volume.name, "size_gb": volume.size_gb,
                           "interface": _interface(volume), "region": volume.region, naming.AUTO_NAMED: False}
                 return ReadResult(volume_id, {**inputs, **observed}, inputs=inputs)
