@@ -1,0 +1,93 @@
+"""The README's real path, typed as a user types it: `pulumi install`, `pulumi stack init`, `pulumi preview|up
+--policy-pack ../../policies/` in the example's directory, then `state unprotect --all` and `destroy`.
+
+The CLI runs the program directory and the pack directory through its own Python language host (built beside it
+by scripts/install-pulumi), each in the virtualenv `pulumi install` made from its requirements.txt: nothing of the
+test's own Python environment is on PATH. The virtualenvs are kept between runs (gitignored), as a user's are.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.real_engine import OFFLINE_ENV
+from tests.engine.conftest import EXAMPLES, ROOT
+
+pytestmark = pytest.mark.engine
+
+PACK_DIR = "../../policies/"
+
+
+def user_env(cli_dir: Path, tmp_path: Path, mithril: RunningEmulator) -> dict[str, str]:
+    """A shell with the CLI on PATH, a local backend, and Mithril's address: no virtualenv active."""
+    virtualenv = os.environ.get("VIRTUAL_ENV")
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep)
+            if p and not (virtualenv and p.startswith(virtualenv))]
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("VIRTUAL_ENV", "PULUMI_PYTHON_CMD") and not k.startswith(("MITHRIL_", "FLOW_"))}
+    # Plugin acquisition stays on, as a user has it: `pulumi install` must find no plugin to download.
+    offline = {k: v for k, v in OFFLINE_ENV.items() if k != "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"}
+    return {**base, **offline, **mithril.env, "PATH": os.pathsep.join([str(cli_dir), *path]),
+            "PULUMI_HOME": str(tmp_path / "pulumi-home"), "PULUMI_BACKEND_URL": (tmp_path / "state").as_uri()}
+
+
+def pulumi(env: Mapping[str, str], cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=cwd, env=dict(env), capture_output=True,
+                          text=True, timeout=900)
+    if check and done.returncode != 0:
+        raise AssertionError(f"pulumi {' '.join(args)} in {cwd} exited {done.returncode}:\n"
+                             f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+@pytest.fixture
+def shell(pulumi_cli: Path, tmp_path: Path, mithril: RunningEmulator) -> dict[str, str]:
+    if not (pulumi_cli / "pulumi-language-python").is_file():
+        raise AssertionError(f"{pulumi_cli} has no pulumi-language-python: run scripts/install-pulumi, which builds "
+                             f"the language hosts from ../shared (the README's path needs them)")
+    env = user_env(pulumi_cli, tmp_path, mithril)
+    (tmp_path / "state").mkdir()
+    pulumi(env, ROOT / "policies", "install")
+    return env
+
+
+def test_the_readme_path_in_examples_complete(shell: dict[str, str], mithril: RunningEmulator) -> None:
+    example = EXAMPLES / "complete"
+    installed = pulumi(shell, example, "install")
+    assert "error" not in installed.stderr.lower(), installed.stderr  # no attempt to download a `flow` plugin
+    pulumi(shell, example, "stack", "init", "dev")
+    try:
+        preview = pulumi(shell, example, "preview", "--policy-pack", PACK_DIR)
+        assert "pulumi-flow-policies@v0.1.0" in preview.stdout and "+ 8 to create" in preview.stdout
+        assert mithril.control.write_requests() == [], "a preview places no bid"
+        assert "using pulumi-resource-flow from $PATH" not in preview.stdout + preview.stderr
+
+        pulumi(shell, example, "up", "--yes", "--policy-pack", PACK_DIR)
+        assert len(mithril.control.live_bids()) == 1 and len(mithril.control.live_volumes()) == 2
+        pulumi(shell, example, "preview", "--expect-no-changes", "--policy-pack", PACK_DIR)
+        pulumi(shell, example, "refresh", "--yes", "--expect-no-changes")
+    finally:
+        pulumi(shell, example, "state", "unprotect", "--all", "--yes")
+        pulumi(shell, example, "destroy", "--yes")
+        pulumi(shell, example, "stack", "rm", "dev", "--yes")
+    assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
+
+
+def test_the_underbid_example_is_refused_by_name_and_nothing_is_written(shell: dict[str, str],
+                                                                      mithril: RunningEmulator) -> None:
+    example = EXAMPLES / "underbid"
+    pulumi(shell, example, "install")
+    pulumi(shell, example, "stack", "init", "dev")
+    try:
+        refused = pulumi(shell, example, "up", "--yes", "--policy-pack", PACK_DIR, check=False)
+    finally:
+        pulumi(shell, example, "stack", "rm", "dev", "--yes", "--force")
+    assert refused.returncode != 0
+    assert "infrastructure-bid-floor" in refused.stdout + refused.stderr
+    assert mithril.control.write_requests() == []
