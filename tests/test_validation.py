@@ -226,3 +226,15 @@ def test_a_command_that_cannot_fit_the_startup_script_even_compressed_is_refused
 def test_a_long_command_that_compresses_passes_as_it_would_at_create() -> None:
     repetitive = "echo step\n" * 20_000  # 200,000 bytes; the SDK's gzip bootstrap is under 1,000
     assert v.command(repetitive) == repetitive
+
+
+def test_an_output_inside_env_passes_until_it_is_known() -> None:
+    """`env` values are Input[str]: an Output is checked by the provider once known, and is never put through
+    str() (whose text is Pulumi's "Calling __str__ on an Output" warning)."""
+    import pulumi
+
+    token = pulumi.Output.from_input("s3cr3t")
+    assert v.env({"TOKEN": token, "MODE": "train"})["TOKEN"] is token
+    with pytest.raises(v.InputError) as refused:
+        v.env({"TOKEN": token, "PIN": 1234})
+    assert "__str__" not in str(refused.value) and "1234" not in str(refused.value)

@@ -277,9 +277,7 @@ SECRET = Shown("[secret]")
 
 
 def _kind(value: object) -> str:
-    """A value described without being shown."""
-    if is_unknown(value):
-        return "a Pulumi Output (resolve it with .apply, or pass the Output as the whole env)"
+    """A value described without being shown (never through its str(): an Output's is Pulumi's warning text)."""
     return f"a {type(value).__name__}"
 
 
@@ -291,6 +289,8 @@ def env(value: object, field: str = "env") -> dict[str, str]:
         if not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
             raise InputError(f"{field}.{key}", key, "is not a valid environment variable name",
                              "use letters, digits and '_', not starting with a digit")
+        if is_unknown(item):
+            continue  # an Output (Input[str]): checked by the provider once it is known
         if not isinstance(item, str):
             raise InputError(f"{field}.{key}", SECRET, f"must be a string, not {_kind(item)}",
                              f"give {field}.{key} as a string (quote it in the program)")

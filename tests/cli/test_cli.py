@@ -215,10 +215,11 @@ def test_errors_name_their_context(tmp_path: Path) -> None:
     assert bare.returncode == 2 and "no Pulumi.yaml, so this is not a Pulumi project" in bare.stderr
 
 
-def test_a_run_never_touches_what_an_earlier_kept_run_owns(engine_env: tuple[str, dict[str, str]],
-                                                          mithril: RunningEmulator) -> None:
+def test_a_run_never_touches_what_an_earlier_kept_run_owns(mithril: RunningEmulator) -> None:
     """Same program, same project, same resource names: the second run has a stack and an owner token of its own,
-    so its teardown cancels and deletes only what it created (the first run's volumes are protected data)."""
+    so its teardown cancels and deletes only what it created (the first run's volumes are protected data). On the
+    real engine the same rule is tested between two states (tests/engine/test_identity_on_engine.py)."""
+    engine_env: tuple[str, dict[str, str]] = ("builtin", {})
     env = dict(mithril.env)
     kept = run(engine_env, "examples/complete", "--keep", "--no-policies", env=env)
     assert kept.returncode == 0, kept.stdout + kept.stderr
