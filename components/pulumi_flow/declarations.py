@@ -10,9 +10,10 @@ holds every one of them to this module).
 Adding an optional input to a task is one field here, e.g. Mithril's notification email:
 
     notification_email: pulumi.Input[str] | None = declared_input(
-        Change.REPLACE, STRING, "Where Mithril writes about the bid.", rule=v.email)
+        Change.UPDATE, STRING, "Where Mithril writes about the bid.", rule=<a validation rule>)
 
-and its docs; what it must then do on Mithril is the provider's own code.
+plus two valid values of it in tests/test_declarations.py (a test asks for them) and its docs; what it must then
+do on Mithril is the provider's own code.
 """
 
 from __future__ import annotations
