@@ -129,3 +129,27 @@ def test_a_bare_family_is_refused_because_the_floor_is_per_gpu() -> None:
 def test_maybe_usd_reads_money_and_gives_none_for_the_rest() -> None:
     assert money.maybe_usd("$12.50") == Decimal("12.50")
     assert money.maybe_usd(None) is None
+
+
+@pytest.mark.parametrize(("wire", "amount", "cents"), [
+    ("$12", Decimal("12"), 1_200), ("$12.5", Decimal("12.5"), 1_250), ("$12.50", Decimal("12.50"), 1_250),
+    ("$0.01", Decimal("0.01"), 1), ("$0", Decimal("0"), 0), ("$9999999.99", Decimal("9999999.99"), 999_999_999),
+])
+def test_mithrils_wire_prices_are_read_exactly_and_round_trip(wire: str, amount: Decimal, cents: int) -> None:
+    assert money.from_wire(wire) == amount
+    assert money.in_cents(money.from_wire(wire)) == cents
+    assert money.from_cents(cents) == amount
+    assert money.limit_price(money.from_cents(cents)) == f"${amount:.2f}"
+
+
+@pytest.mark.parametrize("wire", ["12.50", "$ 5", "$1_000", "$1,000.00", "$inf", "$1e3", "$12.505", "$-1", "$01",
+                                  "$12.", "$10000000", 12.5, None, ""])
+def test_anything_but_mithrils_wire_form_is_refused_as_a_wire_price(wire: object) -> None:
+    with pytest.raises(money.NotMoneyError) as caught:
+        money.from_wire(wire)
+    assert caught.value.value == wire and caught.value.expected == "a dollar string such as '$12.50'"
+
+
+def test_a_fraction_of_a_cent_is_refused_not_dropped() -> None:
+    with pytest.raises(money.NotMoneyError, match="a whole number of cents"):
+        money.in_cents(Decimal("12.505"))

@@ -12,12 +12,16 @@ preempted or fail the bid floor.
 from __future__ import annotations
 
 import math
+import re
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 # Float arithmetic in a program (`3.125 * 8 * 1.1` is 27.500000000000004) leaves noise far below
 # a micro-dollar; it is cut there, so that noise never adds a cent.
 MICRO = Decimal("0.000001")
+# Mithril's wire form of a price, exactly as the Flow SDK sends it (`"$25.60"`): digits, at most two decimals,
+# nothing else (no "$ 5", "$1_000", "$1,000.00", "$inf" or "$1e308").
+WIRE_PRICE = re.compile(r"^\$(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$")
 
 
 class NotMoneyError(ValueError):
@@ -73,6 +77,25 @@ def cents_up(amount: Decimal) -> Decimal:
 def limit_price(amount: Decimal | float | int) -> str:
     """Mithril's wire form of a bid, `"$25.60"`; a sub-cent amount is rounded up, never down."""
     return f"${cents_up(usd(amount)):.2f}"
+
+
+def from_wire(text: object) -> Decimal:
+    """A price in Mithril's wire form (`"$12.5"`, `"$12.50"`), exactly; anything else is NotMoneyError."""
+    if not isinstance(text, str) or not WIRE_PRICE.fullmatch(text):
+        raise NotMoneyError(text, "a dollar string such as '$12.50'")
+    return Decimal(text[1:])
+
+
+def in_cents(amount: Decimal) -> int:
+    """A whole-cent amount as an integer number of cents; a fraction of a cent is refused, never dropped."""
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise NotMoneyError(amount, "a whole number of cents")
+    return int(cents)
+
+
+def from_cents(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
 
 
 def show(amount: Decimal | float | int) -> str:

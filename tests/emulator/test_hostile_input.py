@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pulumi_flow.emulator import Settings
-from pulumi_flow.emulator.models import PROJECT_ID
+from pulumi_flow.emulator.records import PROJECT_ID
 from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 
 A100_8X = "it_Sg1nDx1I8NFep60J"

@@ -8,15 +8,10 @@ from typing import Any
 
 import pytest
 
-from pulumi_flow.emulator.models import (
-    PROJECT_ID,
-    EmulatorError,
-    MithrilBackend,
-    NotFound,
-    Settings,
-    _iso,
-    parse_dollars,
-)
+from pulumi_flow.emulator.bodies import parse_dollars
+from pulumi_flow.emulator.exceptions import EmulatorError, NotFound
+from pulumi_flow.emulator.models import MithrilBackend, Settings
+from pulumi_flow.emulator.records import PROJECT_ID, iso_time
 
 A100_8X = "it_Sg1nDx1I8NFep60J"
 
@@ -479,10 +474,10 @@ def test_a_bid_records_its_launch_specification_and_when_it_ended(backend: Mithr
     assert bid["deactivated_at"] is None
     clock.now += 42
     cancelled = backend.cancel_bid(bid["fid"]) or backend.get_bid(bid["fid"])
-    assert cancelled["deactivated_at"] == _iso(clock.now)
+    assert cancelled["deactivated_at"] == iso_time(clock.now)
     other, _ = backend.create_bid(bid_body(), None)
     clock.now += 1
-    assert backend.terminate_bid(other["fid"])["deactivated_at"] == _iso(clock.now)
+    assert backend.terminate_bid(other["fid"])["deactivated_at"] == iso_time(clock.now)
 
 
 def test_a_mounted_volume_names_its_bids_and_cannot_be_deleted(backend: MithrilBackend, clock: Clock) -> None:

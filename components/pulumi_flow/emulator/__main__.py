@@ -6,7 +6,8 @@ import argparse
 import contextlib
 import sys
 
-from pulumi_flow.emulator.models import PROJECT_NAME, Settings
+from pulumi_flow.emulator.models import Settings
+from pulumi_flow.emulator.records import PROJECT_NAME
 from pulumi_flow.emulator.server import MithrilEmulator
 
 

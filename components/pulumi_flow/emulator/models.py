@@ -3,7 +3,8 @@
 The backend answers in plain dictionaries shaped like Mithril's API models so that
 `responses.py` only has to move them on and off the wire. Time is lazy: every call
 first advances the auction to "now", so nothing runs in the background and a test
-can drive the clock.
+can drive the clock. What it sells is `catalog.py`, what it keeps is `records.py`, the
+checks a request passes before any state is looked at are `bodies.py`, its refusals `exceptions.py`.
 """
 
 from __future__ import annotations
@@ -11,130 +12,47 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
-PROJECT_ID = "proj_emulator0001"
-PROJECT_NAME = "emulator"
-USER_ID = "user_emulator0001"
-ORG_ID = "org_emulator0001"
-
-BID_OPEN = "Open"
-BID_ALLOCATED = "Allocated"
-BID_PREEMPTING = "Preempting"
-BID_PAUSED = "Paused"
-BID_TERMINATED = "Terminated"
-
-INSTANCE_NEW = "STATUS_NEW"
-INSTANCE_RUNNING = "STATUS_RUNNING"
-INSTANCE_PREEMPTED = "STATUS_PREEMPTED"
-INSTANCE_TERMINATED = "STATUS_TERMINATED"
-INSTANCE_PAUSED = "STATUS_PAUSED"
-
-
-class EmulatorError(Exception):
-    """A request the real API would refuse; `status` is the HTTP status it would use."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-
-
-class NotFound(EmulatorError):
-    def __init__(self, kind: str, ident: str) -> None:
-        super().__init__(404, f"{kind} {ident!r} not found")
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def dollars(cents: int) -> str:
-    return f"${cents // 100}.{cents % 100:02d}"
-
-
-# The form the SDK sends (`"$25.60"`): digits, at most two decimals, nothing else (no "$ 5", "$1_000",
-# "$1,000.00", "$inf" or "$1e308").
-PRICE = re.compile(r"^\$(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$")
-MAX_STARTUP_SCRIPT = 10_000  # the SDK's own limit on a script it sends
-
-
-def parse_dollars(text: object, field: str) -> int:
-    """`"$12.50"` -> 1250 cents, exactly; refuses anything else the way Mithril's validation does."""
-    if not isinstance(text, str) or not PRICE.fullmatch(text):
-        raise EmulatorError(422, f"{field} must be a dollar string such as '$12.50', got {text!r}", field)
-    whole, _, cents = text[1:].partition(".")
-    value = int(whole) * 100 + int((cents + "00")[:2])
-    if value <= 0:
-        raise EmulatorError(422, f"{field} must be positive, got {text!r}", field)
-    return value
-
-
-@attrs.frozen
-class InstanceType:
-    fid: str
-    name: str
-    gpu_type: str
-    num_gpus: int
-    gpu_memory_gb: int
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "fid": self.fid,
-            "name": self.name,
-            "num_cpus": 26 * self.num_gpus,
-            "cpu_type": "Intel",
-            "ram_gb": 225 * self.num_gpus,
-            "num_gpus": self.num_gpus,
-            "gpu_type": self.gpu_type,
-            "gpu_memory_gb": self.gpu_memory_gb,
-            "gpu_socket": "SXM4" if self.gpu_type == "A100" else "SXM5",
-            "local_storage_gb": 1000 * self.num_gpus,
-            "network_type": "InfiniBand" if self.num_gpus == 8 else None,
-            "ib_count": 8 if self.num_gpus == 8 else 0,
-            "bridge_count": 4 if self.num_gpus == 8 else 0,
-            "hourly_price": 0.0,
-        }
-
-
-# Mithril's own fids and names (as seeded in the Flow SDK), so the SDK's built-in
-# probes of H100/H200 ids meet types it knows.
-CATALOG: tuple[InstanceType, ...] = (
-    InstanceType("it_RrgkIZz6c9BZu5gi", "a100-80gb.sxm.1x", "A100", 1, 80),
-    InstanceType("it_TiAPxzKNi4xO0IAr", "a100-80gb.sxm.2x", "A100", 2, 80),
-    InstanceType("it_4TugeYWOov5FllEf", "a100-80gb.sxm.4x", "A100", 4, 80),
-    InstanceType("it_Sg1nDx1I8NFep60J", "a100-80gb.sxm.8x", "A100", 8, 80),
-    InstanceType("it_5ECSoHQjLBzrp5YM", "h100-80gb.sxm.8x", "H100", 8, 80),
-    InstanceType("it_7RHoQUztab9lU9Ne", "h200.8x", "H200", 8, 141),
+from pulumi_flow.emulator.bodies import (
+    ApiKeyRequest,
+    BidRequest,
+    BidUpdate,
+    SshKeyRequest,
+    VolumeRequest,
+    volume_name,
+)
+from pulumi_flow.emulator.catalog import CATALOG, REGIONS, RESERVED_MARKUP, opening_market
+from pulumi_flow.emulator.exceptions import Conflict, EmulatorError, NotFound, Unprocessable
+from pulumi_flow.emulator.records import (
+    BID_ALLOCATED,
+    BID_OPEN,
+    BID_PAUSED,
+    BID_TERMINATED,
+    INSTANCE_NEW,
+    INSTANCE_PAUSED,
+    INSTANCE_PREEMPTED,
+    INSTANCE_RUNNING,
+    INSTANCE_TERMINATED,
+    PROJECT_ID,
+    PROJECT_NAME,
+    Bid,
+    Instance,
+    SshKey,
+    Volume,
+    dollars,
+    iso_time,
+    new_id,
 )
 
-# Spot market per GPU-hour in cents, per region. The other regions the Flow SDK knows sell no GPUs,
-# like the regions a volume can land in when nobody names one (the SDK's default region among them).
-GPU_REGIONS: dict[str, dict[str, int]] = {
-    "us-central1-a": {"A100": 200, "H100": 300, "H200": 400},
-    "eu-central1-a": {"A100": 220, "H100": 320, "H200": 420},
-}
-def _sdk_regions() -> list[str]:
-    """Mithril's regions as the Flow SDK ships them (resources/data/regions.json): one list, not two."""
-    from flow.resources.loader import get_valid_regions
-
-    return list(get_valid_regions("mithril"))
-
-
-STORAGE_ONLY_REGIONS: tuple[str, ...] = tuple(r for r in _sdk_regions() if r not in GPU_REGIONS)
-RESERVED_MARKUP = 2  # reserved price = spot price x this
+__all__ = ["PROJECT_ID", "PROJECT_NAME", "EmulatorError", "MithrilBackend", "NotFound", "Settings"]
 
 
 @attrs.define
@@ -148,120 +66,6 @@ class Settings:
     request_timeout: float = 10.0  # seconds a client may take to send a request; then 408
 
 
-@attrs.define
-class Instance:
-    fid: str
-    name: str
-    bid: str
-    instance_type: str
-    region: str
-    created_at: float
-    ssh_destination: str
-    private_ip: str
-    status: str = INSTANCE_NEW
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "fid": self.fid,
-            "name": self.name,
-            "project": PROJECT_ID,
-            "created_at": _iso(self.created_at),
-            "created_by": USER_ID,
-            "instance_type": self.instance_type,
-            "region": self.region,
-            "bid": self.bid,
-            "reservation": None,
-            "ssh_destination": self.ssh_destination if self.status == INSTANCE_RUNNING else None,
-            "private_ip": self.private_ip,
-            "status": self.status,
-        }
-
-
-@attrs.define
-class Bid:
-    fid: str
-    name: str
-    region: str
-    instance_type: str
-    limit_price_cents: int
-    quantity: int
-    launch_specification: dict[str, Any]
-    created_at: float
-    status: str = BID_OPEN
-    open_since: float = 0.0
-    deactivated_at: float | None = None
-    instances: list[str] = attrs.Factory(list)
-
-    @property
-    def live(self) -> bool:
-        return self.status != BID_TERMINATED
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "fid": self.fid,
-            "name": self.name,
-            "project": PROJECT_ID,
-            "created_by": USER_ID,
-            "created_at": _iso(self.created_at),
-            "deactivated_at": _iso(self.deactivated_at),
-            "limit_price": dollars(self.limit_price_cents),
-            "instance_quantity": self.quantity,
-            "instance_type": self.instance_type,
-            "region": self.region,
-            "instances": list(self.instances),
-            "launch_specification": self.launch_specification,
-            "status": self.status,
-        }
-
-
-@attrs.define
-class Volume:
-    fid: str
-    name: str
-    region: str
-    capacity_gb: int
-    interface: str
-    created_at: float
-    deleted_at: float | None = None
-
-    def to_api(self, attached_bids: list[str]) -> dict[str, Any]:
-        return {
-            "fid": self.fid,
-            "name": self.name,
-            "region": self.region,
-            "created_at": _iso(self.created_at),
-            "deleted_at": _iso(self.deleted_at),
-            "capacity_gb": self.capacity_gb,
-            "project": PROJECT_ID,
-            "interface": self.interface,
-            "bids": attached_bids,
-            "reservations": [],
-            "attachments": {},
-        }
-
-
-@attrs.define
-class SshKey:
-    fid: str
-    name: str
-    public_key: str
-    created_at: float
-    required: bool = False
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "fid": self.fid,
-            "name": self.name,
-            "project": PROJECT_ID,
-            "public_key": self.public_key,
-            "created_at": _iso(self.created_at),
-            "required": self.required,
-        }
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
-
 
 class MithrilBackend:
     """The auction: bids, instances, volumes and prices of one project."""
@@ -273,11 +77,7 @@ class MithrilBackend:
         # Notified after every request and control action: tests wait on the cloud's state, not on time.
         self._changed = threading.Condition(self._lock)
         self.instance_types = {it.fid: it for it in CATALOG}
-        self.market_cents: dict[tuple[str, str], int] = {
-            (it.fid, region): per_gpu[it.gpu_type] * it.num_gpus
-            for region, per_gpu in GPU_REGIONS.items()
-            for it in CATALOG
-        }
+        self.market_cents: dict[tuple[str, str], int] = opening_market()
         self.bids: dict[str, Bid] = {}
         self.instances: dict[str, Instance] = {}
         self.volumes: dict[str, Volume] = {}
@@ -325,7 +125,7 @@ class MithrilBackend:
         for index in range(bid.quantity):
             n = next(self._ips)
             inst = Instance(
-                fid=_new_id("inst"),
+                fid=new_id("inst"),
                 name=f"{bid.name}-{index}",
                 bid=bid.fid,
                 instance_type=bid.instance_type,
@@ -355,7 +155,7 @@ class MithrilBackend:
         return [it.to_api() for it in self.instance_types.values()]
 
     def regions(self) -> list[str]:
-        return [*GPU_REGIONS, *STORAGE_ONLY_REGIONS]
+        return list(REGIONS)
 
     def availability(self) -> list[dict[str, Any]]:
         with self._now():
@@ -393,7 +193,7 @@ class MithrilBackend:
                     with contextlib.suppress(NotFound):  # a type not sold here has no series (/current: nulls)
                         fids.add(self.instance_type_fid(name))
             series = [
-                {"instance_type": it, "region": r, "timestamps": [_iso(now)], "spot_prices": [dollars(cents)],
+                {"instance_type": it, "region": r, "timestamps": [iso_time(now)], "spot_prices": [dollars(cents)],
                  "reserved_prices": [dollars(cents * RESERVED_MARKUP)], "region_disabled": False}
                 for (it, r), cents in sorted(self.market_cents.items())
                 if (fids is None or it in fids) and region in (None, r)
@@ -445,7 +245,7 @@ class MithrilBackend:
             if (instance_type, region) not in self.market_cents:
                 raise NotFound("market", f"{instance_type}@{region}")
             if cents <= 0:
-                raise EmulatorError(422, "price must be positive", "price")
+                raise Unprocessable("price must be positive", "price")
             self.market_cents[(instance_type, region)] = cents
             self._advance(self.clock())
 
@@ -457,59 +257,35 @@ class MithrilBackend:
             replayed = self._replay("bid", idempotency_key)
             if replayed is not None:
                 return self.bids[replayed].to_api(), False
-            it_fid = _require_str(body, "instance_type")
-            region = _require_str(body, "region")
-            if it_fid not in self.instance_types:
-                raise EmulatorError(422, f"unknown instance type {it_fid!r}", "instance_type")
-            if (it_fid, region) not in self.market_cents:
-                raise EmulatorError(422, f"instance type {it_fid} is not sold in region {region!r}", "region")
-            if body.get("project") != PROJECT_ID:
-                raise EmulatorError(422, f"unknown project {body.get('project')!r}", "project")
-            quantity = body.get("instance_quantity")
-            if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= 256:
-                raise EmulatorError(422, f"instance_quantity must be an integer 1..256, got {quantity!r}",
-                                    "instance_quantity")
-            spec = body.get("launch_specification")
-            if not isinstance(spec, dict):
-                raise EmulatorError(422, "launch_specification must be an object", "launch_specification")
-            for key in ("volumes", "ssh_keys"):
-                items = spec.get(key, [])
-                if items is not None and (not isinstance(items, list) or not all(isinstance(i, str) for i in items)):
-                    raise EmulatorError(422, f"launch_specification.{key} must be a list of ids, got {items!r}",
-                                        f"launch_specification.{key}")
-            script = spec.get("startup_script")
-            if script is not None and (not isinstance(script, str) or len(script) > MAX_STARTUP_SCRIPT):
-                raise EmulatorError(422, f"launch_specification.startup_script must be a string of at most "
-                                         f"{MAX_STARTUP_SCRIPT} characters", "launch_specification.startup_script")
-            volume_ids = spec.get("volumes") or []
-            for vid in volume_ids:
-                vol = self.volumes.get(vid)
-                if vol is None or vol.deleted_at is not None:
-                    raise EmulatorError(422, f"volume {vid!r} does not exist", "launch_specification.volumes")
-                if vol.region != region:
-                    raise EmulatorError(
-                        422, f"volume {vid} is in {vol.region}, the bid is in {region}", "launch_specification.volumes")
-                if vol.interface == "Block" and (quantity > 1 or self._attached_bids(vid)):
-                    raise EmulatorError(
-                        422, f"block volume {vid} can attach to one instance only", "launch_specification.volumes")
-            name = _require_str(body, "name")
-            limit = parse_dollars(body.get("limit_price"), "limit_price")
+            request = BidRequest.parse(body)
+            self._check_placement(request)
             bid = Bid(
-                fid=_new_id("bid"), name=name, region=region, instance_type=it_fid,
-                limit_price_cents=limit, quantity=quantity,
-                launch_specification={
-                    "volumes": list(volume_ids),
-                    "ssh_keys": list(spec.get("ssh_keys") or []),
-                    "startup_script": spec.get("startup_script"),
-                    "kubernetes_cluster": None,
-                    "image_version": spec.get("image_version"),
-                    "memory_gb": None,
-                },
-                created_at=now, open_since=now,
+                fid=new_id("bid"), name=request.name, region=request.region, instance_type=request.instance_type,
+                limit_price_cents=request.limit_price_cents, quantity=request.quantity,
+                launch_specification=request.launch_specification(), created_at=now, open_since=now,
             )
             self.bids[bid.fid] = bid
             self._remember("bid", idempotency_key, bid.fid)
             return bid.to_api(), True
+
+    def _check_placement(self, request: BidRequest) -> None:
+        """What a well-formed bid must also meet in this project: a type sold in its region, and volumes that
+        exist there and can take its instances."""
+        if request.instance_type not in self.instance_types:
+            raise Unprocessable(f"unknown instance type {request.instance_type!r}", "instance_type")
+        if (request.instance_type, request.region) not in self.market_cents:
+            raise Unprocessable(f"instance type {request.instance_type} is not sold in region {request.region!r}",
+                                "region")
+        for vid in request.volumes:
+            vol = self.volumes.get(vid)
+            if vol is None or vol.deleted_at is not None:
+                raise Unprocessable(f"volume {vid!r} does not exist", "launch_specification.volumes")
+            if vol.region != request.region:
+                raise Unprocessable(f"volume {vid} is in {vol.region}, the bid is in {request.region}",
+                                    "launch_specification.volumes")
+            if vol.interface == "Block" and (request.quantity > 1 or self._attached_bids(vid)):
+                raise Unprocessable(f"block volume {vid} can attach to one instance only",
+                                    "launch_specification.volumes")
 
     def _replay(self, kind: str, key: str | None) -> str | None:
         """The id a repeated Idempotency-Key created on the same endpoint, or None. Whatever the body: the Flow SDK
@@ -550,21 +326,14 @@ class MithrilBackend:
     def update_bid(self, fid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._now() as now:
             bid = self._bid(fid)
-            unapplied = sorted(set(body) - {"limit_price", "paused"})
-            if unapplied:
-                # Answering 200 while changing nothing would tell the client its change was made.
-                raise EmulatorError(422, f"only limit_price and paused can be changed on a bid, not {unapplied}",
-                                    unapplied[0])
+            update = BidUpdate.parse(body)
             if not bid.live:
-                raise EmulatorError(409, f"bid {fid} is terminated and cannot be changed")
-            if body.get("limit_price") is not None:
-                bid.limit_price_cents = parse_dollars(body["limit_price"], "limit_price")
-            paused = body.get("paused")
-            if paused is not None and not isinstance(paused, bool):
-                raise EmulatorError(422, f"paused must be a boolean, got {paused!r}", "paused")
-            if paused is True and bid.status != BID_PAUSED:
+                raise Conflict(f"bid {fid} is terminated and cannot be changed")
+            if update.limit_price_cents is not None:
+                bid.limit_price_cents = update.limit_price_cents
+            if update.paused is True and bid.status != BID_PAUSED:
                 self._pause(bid)
-            elif paused is False and bid.status == BID_PAUSED:
+            elif update.paused is False and bid.status == BID_PAUSED:
                 self._resume(bid, now)
             self._advance(now)
             return bid.to_api()
@@ -614,21 +383,9 @@ class MithrilBackend:
             if replayed is not None:
                 vol = self.volumes[replayed]
                 return vol.to_api(self._attached_bids(vol.fid))
-            name = _volume_name(body)
-            region = _require_str(body, "region")
-            if region not in self.regions():
-                raise EmulatorError(422, f"unknown region {region!r}", "region")
-            interface = body.get("disk_interface")
-            if interface not in ("Block", "File"):
-                raise EmulatorError(422, f"disk_interface must be 'Block' or 'File', got {interface!r}",
-                                    "disk_interface")
-            size = body.get("size_gb")
-            if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 16384:
-                raise EmulatorError(422, f"size_gb must be an integer 1..16384, got {size!r}", "size_gb")
-            if body.get("project") != PROJECT_ID:
-                raise EmulatorError(422, f"unknown project {body.get('project')!r}", "project")
-            vol = Volume(fid=_new_id("vol"), name=name, region=region, capacity_gb=size,
-                         interface=interface, created_at=now)
+            request = VolumeRequest.parse(body, REGIONS)
+            vol = Volume(fid=new_id("vol"), name=request.name, region=request.region, capacity_gb=request.size_gb,
+                         interface=request.interface, created_at=now)
             self.volumes[vol.fid] = vol
             self._remember("volume", idempotency_key, vol.fid)
             return vol.to_api([])
@@ -644,7 +401,7 @@ class MithrilBackend:
         with self._now():
             vol = self._live_volume(fid)
             if "name" in body:
-                vol.name = _volume_name(body)
+                vol.name = volume_name(body)
             return vol.to_api(self._attached_bids(fid))
 
     def _live_volume(self, fid: str) -> Volume:
@@ -658,26 +415,23 @@ class MithrilBackend:
             vol = self._live_volume(fid)
             users = [b for b in self._attached_bids(fid)]
             if users:
-                raise EmulatorError(409, f"volume {fid} is attached to live bids {users}")
+                raise Conflict(f"volume {fid} is attached to live bids {users}")
             vol.deleted_at = now
 
     # -- identity -----------------------------------------------------------------------
 
     def create_ssh_key(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._now() as now:
-            name = _require_str(body, "name")
-            public_key = body.get("public_key")
-            if public_key is not None and (not isinstance(public_key, str) or not public_key.strip()):
-                raise EmulatorError(422, f"public_key must be an OpenSSH public key string, got {public_key!r}",
-                                    "public_key")
+            request = SshKeyRequest.parse(body)
+            public_key = request.public_key
             private_key = None
             if not public_key:
                 # Generated keys: the 201 carries the private half once, as Mithril does.
                 token = secrets.token_hex(16)
                 public_key = f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{token} emulator"
                 private_key = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{token}\n-----END OPENSSH PRIVATE KEY-----\n"
-            key = SshKey(fid=_new_id("sshkey"), name=name, public_key=public_key, created_at=now,
-                         required=bool(body.get("required", False)))
+            key = SshKey(fid=new_id("sshkey"), name=request.name, public_key=public_key, created_at=now,
+                         required=request.required)
             self.ssh_keys[key.fid] = key
             return {**key.to_api(), "private_key": private_key}
 
@@ -693,7 +447,7 @@ class MithrilBackend:
                 raise NotFound("ssh key", fid)
             unknown = sorted(set(body) - {"required"})
             if unknown or not isinstance(body.get("required"), bool):
-                raise EmulatorError(422, f"only `required` (a boolean) can be changed on an SSH key, got {body!r}",
+                raise Unprocessable(f"only `required` (a boolean) can be changed on an SSH key, got {body!r}",
                                     "required")
             key.required = body["required"]
             return key.to_api()
@@ -705,15 +459,12 @@ class MithrilBackend:
 
     def create_api_key(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._now() as now:
-            name = _require_str(body, "name")
-            expires_at = body.get("expires_at")
-            if expires_at is not None and not (isinstance(expires_at, str) and _parses_as_time(expires_at)):
-                raise EmulatorError(422, f"expires_at must be an ISO 8601 date-time, got {expires_at!r}", "expires_at")
+            request = ApiKeyRequest.parse(body)
             secret = f"fkey_{secrets.token_hex(16)}"
-            fid = _new_id("apikey")
+            fid = new_id("apikey")
             record: dict[str, Any] = {
-                "fid": fid, "name": name, "created_at": _iso(now),
-                "expires_at": body.get("expires_at") or _iso(now + 86400),
+                "fid": fid, "name": request.name, "created_at": iso_time(now),
+                "expires_at": request.expires_at or iso_time(now + 86400),
                 "deactivated_at": None, "snippet": secret[:9] + "...",
             }
             self.api_keys[fid] = record
@@ -734,7 +485,7 @@ class MithrilBackend:
         with self._now() as now:
             bid = self._bid(fid)
             if bid.status != BID_ALLOCATED:
-                raise EmulatorError(409, f"bid {fid} is {bid.status}, only an Allocated bid can be preempted")
+                raise Conflict(f"bid {fid} is {bid.status}, only an Allocated bid can be preempted")
             self._preempt(bid, now)
             return bid.to_api()
 
@@ -792,25 +543,6 @@ class MithrilBackend:
             self._ips = itertools.count(len(self.instances) + 1)
 
 
-VOLUME_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # Mithril's spec, CreateVolumeRequest.name
-
-
-def _volume_name(body: dict[str, Any]) -> str:
-    name = _require_str(body, "name")
-    if not VOLUME_NAME.fullmatch(name) or len(name) > 63:
-        raise EmulatorError(422, f"name must match {VOLUME_NAME.pattern} (at most 63 characters), got {name!r}",
-                            "name")
-    return name
-
-
-def _parses_as_time(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
 def _idempotency_entries(saved: Any) -> dict[tuple[str, str], str]:
     """Saved keys: [[kind, key, id], ...]; older state files map a key to [kind, body digest, id], or to an id."""
     if isinstance(saved, list):
@@ -820,10 +552,3 @@ def _idempotency_entries(saved: Any) -> dict[tuple[str, str], str]:
         kind, fid = (value[0], value[-1]) if isinstance(value, list) else ("bid", value)
         entries[(kind, key)] = fid
     return entries
-
-
-def _require_str(body: dict[str, Any], field: str) -> str:
-    value = body.get(field)
-    if not isinstance(value, str) or not value:
-        raise EmulatorError(422, f"{field} is required and must be a non-empty string, got {value!r}", field)
-    return value

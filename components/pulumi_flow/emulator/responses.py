@@ -9,15 +9,10 @@ from typing import Any
 
 import attrs
 
+from pulumi_flow.emulator.exceptions import EmulatorError
 from pulumi_flow.emulator.faults import FaultPlan
-from pulumi_flow.emulator.models import (
-    ORG_ID,
-    PROJECT_ID,
-    PROJECT_NAME,
-    USER_ID,
-    EmulatorError,
-    MithrilBackend,
-)
+from pulumi_flow.emulator.models import MithrilBackend
+from pulumi_flow.emulator.records import ORG_ID, PROJECT_ID, PROJECT_NAME, USER_ID
 
 
 @attrs.frozen

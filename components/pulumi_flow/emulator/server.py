@@ -14,8 +14,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pulumi_flow.emulator import spec, urls
+from pulumi_flow.emulator.exceptions import EmulatorError
 from pulumi_flow.emulator.faults import FaultPlan
-from pulumi_flow.emulator.models import PROJECT_NAME, EmulatorError, MithrilBackend, Settings
+from pulumi_flow.emulator.models import MithrilBackend, Settings
+from pulumi_flow.emulator.records import PROJECT_NAME
 from pulumi_flow.emulator.responses import (
     MithrilResponses,
     Request,
