@@ -25,13 +25,12 @@ class MissingThresholdError(ValueError):
     def __init__(self, family: str, instance_type: str, known: Mapping[str, object]) -> None:
         self.family = family
         self.instance_type = instance_type
-        super().__init__(
-            f"no on-demand threshold is known for GPU family {family!r} (instance type {instance_type!r}); "
-            f"known families: {', '.join(sorted(known)) or 'none'}. Fix: give the cluster an explicit "
-            f"max_price_per_hour, and configure the policy pack's threshold, e.g. "
-            f'{{"infrastructure-bid-floor": {{"thresholds": {{"{family}": 7.5}}}}}} '
-            f"(USD per GPU-hour) in --policy-pack-config"
-        )
+        self.problem = (f"no on-demand threshold is known for GPU family {family!r} (instance type "
+                        f"{instance_type!r}); known families: {', '.join(sorted(known)) or 'none'}")
+        self.fix = (f"give the cluster an explicit max_price_per_hour, and configure the policy pack's threshold, "
+                    f'e.g. {{"infrastructure-bid-floor": {{"thresholds": {{"{family}": 7.5}}}}}} '
+                    f"(USD per GPU-hour) in --policy-pack-config")
+        super().__init__(f"{self.problem}. Fix: {self.fix}")
 
 
 def gpu_family_and_count(instance_type: str) -> tuple[str, int]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pulumi_flow.emulator import Settings
-from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider import CreateRolledBackError, FlowProviderError, FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 
 from .conftest import checked_task, checked_volume
@@ -308,9 +308,10 @@ def test_a_failed_create_whose_bid_is_already_gone_says_nothing_is_left_billing(
     else:
         mithril.control.add_fault(kind="accept_then_fail", method="DELETE", path="/v2/spot/bids/.*", status=502,
                                   times=100)
-    with pytest.raises(FlowProviderError) as caught:
+    with pytest.raises(CreateRolledBackError) as caught:
         task_provider.create(checked_task(ready_timeout_minutes=0.01, num_instances=1))
-    assert str(caught.value).endswith("was cancelled, nothing is left billing"), caught.value
+    assert caught.value.problem.endswith(f"bid {caught.value.bid_id} was cancelled, nothing is left billing")
+    assert caught.value.fix == "raise max_price_per_hour or ready_timeout_minutes", "the timeout's own fix is kept"
     if gone == "terminated, answers lost":
         assert mithril.control.live_bids() == []
 

@@ -61,8 +61,8 @@ def prices_command(args: argparse.Namespace, console: Console) -> int:
     credentials = Credentials.resolve()
     if not credentials.api_key:
         raise MissingApiKeyError(
-            "prices: no Mithril API key. Fix: export MITHRIL_API_KEY=fkey_... (to read the emulator's prices, "
-            "start `pulumi-flow emulator` and export the MITHRIL_API_URL it prints and any fkey_ key)")
+            "prices: no Mithril API key", "export MITHRIL_API_KEY=fkey_... (to read the emulator's prices, start "
+            "`pulumi-flow emulator` and export the MITHRIL_API_URL it prints and any fkey_ key)")
     with scrubbed(credentials.api_key, "reading prices"), flow_session(credentials) as flow, \
             console.status("reading Mithril's prices"):
         quotes = read_quotes(flow)

@@ -67,7 +67,7 @@ def _threshold(instance_type: str) -> float:
     try:
         return as_number(pricing.default_bid(instance_type))
     except pricing.MissingThresholdError as exc:
-        raise v.InputError("TrainingClusterArgs.max_price_per_hour", None, str(exc).split(". Fix:")[0],
+        raise v.InputError("TrainingClusterArgs.max_price_per_hour", None, exc.problem,
                            "give an explicit max_price_per_hour, and configure the policy pack's "
                            f"threshold for {exc.family!r}") from None
 

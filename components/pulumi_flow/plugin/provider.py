@@ -39,8 +39,9 @@ from pulumi_flow.components.volumes import TYPE as VOLUMES_TYPE
 from pulumi_flow.components.volumes import DataVolumes, DataVolumesArgs, VolumeMount, VolumeSpec
 from pulumi_flow.plugin import schema
 from pulumi_flow.provider.base import FlowProvider
+from pulumi_flow.provider.errors import FlowProviderError
 from pulumi_flow.provider.owner import FlowOwnerProvider
-from pulumi_flow.provider.session import CONFIG_KEYS, FlowProviderError
+from pulumi_flow.provider.session import CONFIG_KEYS
 from pulumi_flow.provider.task import OPERATION_TIMEOUT, STOP_WAITING, FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
 from pulumi_flow.resources import (
@@ -108,7 +109,7 @@ class FlowResourceProvider(p.Provider):
         provider = self._providers.get(resource_type)
         if provider is None:
             raise FlowProviderError(f"the flow provider has no custom resource {resource_type!r}; it serves "
-                             f"{sorted(self._providers)} and the components {sorted(COMPONENTS)}")
+                                    f"{sorted(self._providers)} and the components {sorted(COMPONENTS)}")
         return provider
 
     async def get_schema(self, request: p.GetSchemaRequest) -> p.GetSchemaResponse:

@@ -12,7 +12,8 @@ from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, Resource
 from pulumi_flow import validation as v
 from pulumi_flow.declarations import Declaration
 from pulumi_flow.naming import OWNER, keep_auto_name, keep_owner
-from pulumi_flow.provider.session import CONFIG_KEYS, Credentials, FlowProviderError
+from pulumi_flow.provider.errors import FlowProviderError
+from pulumi_flow.provider.session import CONFIG_KEYS, Credentials
 
 # Our own retries (reads through a blip, a cancel, the lookup of a bid whose answer was lost) pause a little
 # longer after each failure, on top of the Flow SDK's HTTP backoff. Tests shrink it (`quick_retries`).

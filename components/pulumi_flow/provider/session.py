@@ -17,23 +17,19 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
+from pulumi_flow.provider.errors import FlowProviderError, MissingApiKeyError
+
 if TYPE_CHECKING:
     from flow import Flow
+
+__all__ = ["CONFIG_KEYS", "ENV_KEYS", "Credentials", "FlowProviderError", "MissingApiKeyError", "flow_session",
+           "forget_cached_state", "open_flow", "raise_clean", "redact", "scrubbed"]
 
 CONFIG_KEYS = {"api_key": "flow:apiKey", "api_url": "flow:apiUrl", "project": "flow:project",
                "region": "flow:region"}
 ENV_KEYS = {"api_key": "MITHRIL_API_KEY", "api_url": "MITHRIL_API_URL", "project": "MITHRIL_PROJECT",
             "region": "MITHRIL_REGION"}
 _KEY_PATTERN = re.compile(r"fkey_[A-Za-z0-9_-]+")
-
-
-class FlowProviderError(Exception):
-    """An operation on Mithril failed; the message is safe to show and to store."""
-
-
-class MissingApiKeyError(FlowProviderError):
-    """No Mithril API key anywhere; raised before any network call. The message is the provider's advice
-    (Pulumi config or environment); other callers say what fits them."""
 
 
 @attrs.frozen
@@ -83,7 +79,7 @@ def scrubbed(secret: str | None, context: str) -> Iterator[None]:
     try:
         yield
     except FlowProviderError as exc:
-        exc.args = (redact(str(exc), secret),)  # the same error, its kind and data kept, its text scrubbed
+        exc.scrub(lambda text: redact(text, secret))  # the same error, its kind and data kept, its text scrubbed
         _raise_alone(exc)
     except Exception as exc:  # noqa: BLE001 - every error leaves through here, scrubbed
         raise_clean(exc, secret, context)
@@ -92,9 +88,7 @@ def scrubbed(secret: str | None, context: str) -> Iterator[None]:
 def open_flow(credentials: Credentials) -> Flow:
     """A Flow client on Mithril with these credentials; raises before any network call without a key."""
     if not credentials.api_key:
-        raise MissingApiKeyError(
-            "no Mithril API key: set MITHRIL_API_KEY in the environment of `pulumi`, or run "
-            "`pulumi config set --secret flow:apiKey <key>`")
+        raise MissingApiKeyError
     from flow import Flow
     from flow.application.config.config import Config
 

@@ -20,7 +20,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi_flow import declarations as d
 from pulumi_flow import naming
 from pulumi_flow import validation as v
-from pulumi_flow.money import as_number, cents_up, limit_price, maybe_usd, show, usd
+from pulumi_flow.money import as_number, cents_up, limit_price, maybe_usd, usd
 from pulumi_flow.provider.base import (
     FlowProvider,
     apply_rules,
@@ -28,12 +28,17 @@ from pulumi_flow.provider.base import (
     pause_before_retry,
     recorded_inputs,
 )
-from pulumi_flow.provider.session import (
+from pulumi_flow.provider.errors import (
+    BelowMarketError,
+    BidLookupError,
+    CreateRolledBackError,
     FlowProviderError,
-    flow_session,
-    forget_cached_state,
-    scrubbed,
+    NoAnswerError,
+    NotOurBidError,
+    NotReadyError,
+    StillBillingError,
 )
+from pulumi_flow.provider.session import flow_session, forget_cached_state, scrubbed
 
 if TYPE_CHECKING:
     from flow import Flow, Task
@@ -102,22 +107,6 @@ def _cross_field_errors(inputs: Mapping[str, Any]) -> list[v.InputError]:
         errors.append(v.InputError("wait_until", "completed", "infrastructure runs until deleted and never completes",
                                    "use 'running' (the default) or 'submitted'"))
     return errors
-
-
-class CreateRolledBackError(FlowProviderError):
-    """A create failed after placing its bid, and cancelled it: nothing it made is left on Mithril."""
-
-    def __init__(self, message: str, *, bid_id: str) -> None:
-        super().__init__(message)
-        self.bid_id = bid_id
-
-
-class BidLookupError(FlowProviderError):
-    """Mithril could not be asked whether a bid of a name is live; `cause` is the last error, alone."""
-
-    def __init__(self, message: str, *, cause: str) -> None:
-        super().__init__(message)
-        self.cause = cause
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -199,11 +188,10 @@ class FlowTaskProvider(FlowProvider):
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
                 refusal = self._cancel(flow, task_id)
                 if refusal is None:
-                    raise CreateRolledBackError(f"{exc}; bid {task_id} was cancelled, nothing is left billing",
-                                                bid_id=task_id) from None
-                raise FlowProviderError(
+                    raise CreateRolledBackError(exc, bid_id=task_id) from None
+                raise StillBillingError(
                     f"{exc}; bid {task_id} could NOT be cancelled ({refusal}) and may still bill, and Pulumi will not "
-                    f"record it. Fix: cancel it with `flow cancel {task_id}`") from None
+                    f"record it", f"cancel it with `flow cancel {task_id}`", bid_id=task_id, refusal=refusal) from None
             return CreateResult(task_id, outs)
 
     def update(self, task_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -241,9 +229,10 @@ class FlowTaskProvider(FlowProvider):
         with scrubbed(creds.api_key, f"deleting Flow task {task_id}"), flow_session(creds) as flow:
             refusal = self._cancel(flow, task_id)
             if refusal is not None:
-                raise FlowProviderError(
+                raise StillBillingError(
                     f"deleting Flow task {task_id}: bid {task_id} is still live ({refusal}), so Pulumi keeps it in "
-                    f"the stack. Fix: run `pulumi destroy` again, or cancel it with `flow cancel {task_id}`")
+                    f"the stack", f"run `pulumi destroy` again, or cancel it with `flow cancel {task_id}`",
+                    bid_id=task_id, refusal=refusal)
 
     def delete_unrecorded(self, props: Mapping[str, Any]) -> str | None:
         """Cancel the bid that a create with these (checked) inputs may have placed without the engine ever
@@ -255,7 +244,7 @@ class FlowTaskProvider(FlowProvider):
             try:
                 existing = self._find_own_bid(flow, name)
             except BidLookupError as exc:
-                raise FlowProviderError(f"Mithril's bid list did not answer: {exc.cause}") from None
+                raise NoAnswerError(f"Mithril's bid list did not answer: {exc.cause}", cause=exc.cause) from None
         if existing is None:
             return None
         self.delete(str(existing["fid"]), dict(props))
@@ -310,17 +299,17 @@ class FlowTaskProvider(FlowProvider):
             if vol is None:
                 raise FlowProviderError(
                     f"volumes: volume {mount['volume_id']!r} (mounted at {mount['mount_path']}) does not exist on "
-                    f"Mithril. Fix: run `pulumi refresh` so the volume is recreated, or remove the mount")
+                    f"Mithril", "run `pulumi refresh` so the volume is recreated, or remove the mount")
             regions[mount["volume_id"]] = str(vol.region)
         distinct = sorted(set(regions.values()))
         if len(distinct) > 1:
             raise FlowProviderError(
-                f"volumes: the mounted volumes live in different regions ({regions}); a task runs in one region. "
-                f"Fix: create all of the task's volumes in one region")
+                f"volumes: the mounted volumes live in different regions ({regions}); a task runs in one region",
+                "create all of the task's volumes in one region")
         if wanted is not None and distinct and distinct[0] != wanted:
             raise FlowProviderError(
                 f"region={wanted!r}: the mounted volumes are in {distinct[0]!r}, and Mithril mounts only within a "
-                f"region. Fix: set region={distinct[0]!r} or leave region out")
+                f"region", f"set region={distinct[0]!r} or leave region out")
         return distinct[0] if distinct else wanted
 
     def _task_config(self, props: Mapping[str, Any], region: str | None) -> Any:
@@ -372,8 +361,8 @@ class FlowTaskProvider(FlowProvider):
             if existing is not None:
                 raise FlowProviderError(
                     f"replacement='create-first': a live bid named {name!r} ({existing['fid']}) already runs these "
-                    f"exact machines, so a second one cannot be told from it. Fix: use replacement='delete-first' "
-                    f"for this change, or change what runs")
+                    f"exact machines, so a second one cannot be told from it",
+                    "use replacement='delete-first' for this change, or change what runs")
         for _ in range(attempts):
             forget_cached_state()
             try:
@@ -389,16 +378,16 @@ class FlowTaskProvider(FlowProvider):
                 # A live bid of our name (NameConflictError), or an answer lost on the way back.
                 try:
                     existing = self._find_own_bid(flow, name)
-                except FlowProviderError:
+                except BidLookupError as lookup:
                     refused = _refusal(exc)
                     if refused is None:
                         raise
                     # Mithril answered, and said no: not an answer lost, even when it cannot be read now.
-                    raise FlowProviderError(
-                        f"Mithril refused the bid for task {name!r} (HTTP {refused}, "
-                        f"{type(exc).__name__}: {exc}), so nothing should have been placed; it could not be read "
-                        f"back to confirm. If `flow status` shows a bid named {name!r}, run `pulumi up` again to "
-                        f"adopt it") from None
+                    raise NoAnswerError(
+                        f"Mithril refused the bid for task {name!r} (HTTP {refused}, {type(exc).__name__}: {exc}), "
+                        f"so nothing should have been placed; it could not be read back to confirm",
+                        f"if `flow status` shows a bid named {name!r}, run `pulumi up` again to adopt it",
+                        cause=lookup.cause) from None
                 if existing is None:
                     if isinstance(exc, NameConflictError):
                         continue  # it ended in between: place ours
@@ -406,12 +395,9 @@ class FlowTaskProvider(FlowProvider):
             mismatch = self._mismatch(flow, existing, props, region)
             if mismatch is None:
                 return str(existing["fid"])
-            raise FlowProviderError(
-                f"a live bid named {name!r} ({existing['fid']}) exists, but {mismatch}, so it is not this "
-                f"resource's bid and is left untouched. Fix: if it is a leftover of this stack, cancel it "
-                f"(`flow cancel {existing['fid']}`) and run `pulumi up` again")
-        raise FlowProviderError(f"could not place the bid for task {name!r}: a live bid of that name kept "
-                                f"reappearing. Fix: cancel it with `flow cancel {name}` and run `pulumi up` again")
+            raise NotOurBidError(name=name, bid_id=str(existing["fid"]), mismatch=mismatch)
+        raise FlowProviderError(f"could not place the bid for task {name!r}: a live bid of that name kept reappearing",
+                                f"cancel it with `flow cancel {name}` and run `pulumi up` again")
 
     @staticmethod
     def _raise_if_under_market(flow: Flow, props: Mapping[str, Any], region: str | None) -> None:
@@ -426,13 +412,8 @@ class FlowTaskProvider(FlowProvider):
         bid = cents_up(usd(props["max_price_per_hour"]))
         if not markets or bid >= min(markets.values()):
             return
-        least = cents_up(min(markets.values()))
-        prices = ", ".join(f"{name} {show(price)}" for name, price in sorted(markets.items()))
-        raise FlowProviderError(
-            f"max_price_per_hour={show(bid)}: below the market for {props['instance_type']} (now {prices} per "
-            f"instance-hour). Mithril allocates a bid at or above the market, so the least bid that would be "
-            f"allocated is {show(least)}; nothing was placed. Fix: set max_price_per_hour to at least {least} (a "
-            f"cluster also needs headroom above it, or it is preempted when the market rises)")
+        raise BelowMarketError(instance_type=str(props["instance_type"]), bid=bid,
+                               least=cents_up(min(markets.values())), markets=markets)
 
     @staticmethod
     def _find_own_bid(flow: Flow, name: str, attempts: int = 3) -> dict[str, Any] | None:
@@ -448,11 +429,7 @@ class FlowTaskProvider(FlowProvider):
             except Exception as exc:  # noqa: BLE001 - retried, then reported with what to do
                 last = exc
                 pause_before_retry(attempt)
-        raise BidLookupError(
-            f"the bid request for task {name!r} got no answer and Mithril could not be asked whether it was "
-            f"placed ({type(last).__name__}: {last}). A bid named {name!r} may be live: run `pulumi up` again "
-            f"to adopt it (never a second bid), or cancel it with `flow cancel {name}`",
-            cause=f"{type(last).__name__}: {last}")
+        raise BidLookupError(name=name, cause=f"{type(last).__name__}: {last}")
 
     @staticmethod
     def _mismatch(flow: Flow, bid: Mapping[str, Any], props: Mapping[str, Any], region: str | None) -> str | None:
@@ -496,10 +473,8 @@ class FlowTaskProvider(FlowProvider):
                     f"task {task_id} ended ({status}) before it was running")
             if time.monotonic() >= deadline:
                 bid_status = (task.provider_metadata or {}).get("bid_status")
-                raise FlowProviderError(
-                    f"task {task_id} was not {until} within {_duration(timeout)} (status {status}, bid "
-                    f"{bid_status}, {len(task.ssh_hosts or [])}/{count} instances up). A bid that stays Open is "
-                    f"usually below the market. Fix: raise max_price_per_hour or {bound}")
+                raise NotReadyError(task_id=task_id, until=until, waited=_duration(timeout), status=status,
+                                    bid_status=bid_status, up=len(task.ssh_hosts or []), wanted=count, bound=bound)
             if STOP_WAITING.wait(min(interval, max(deadline - time.monotonic(), 0))):
                 raise FlowProviderError(f"interrupted while waiting for task {task_id} to be {until}")
             if time.monotonic() - started >= self.steady_poll_seconds:

@@ -17,24 +17,18 @@ from pulumi_flow import declarations as d
 from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs
-from pulumi_flow.provider.session import (
+from pulumi_flow.provider.errors import (
     FlowProviderError,
-    flow_session,
-    forget_cached_state,
-    scrubbed,
+    VolumeGoneError,
+    VolumeInUseError,
+    VolumeNameTakenError,
+    VolumeReplacementRefusedError,
 )
+from pulumi_flow.provider.session import flow_session, forget_cached_state, scrubbed
 
 if TYPE_CHECKING:
     from flow import Flow
     from flow.sdk.models import Volume
-
-class VolumeReplacementRefusedError(FlowProviderError):
-    """A change would replace a volume (a new, empty one; the old deleted) and allow_replacement is not set."""
-
-
-class VolumeNameTakenError(FlowProviderError):
-    """A volume of the name the user chose exists already, and this state cannot prove it made it."""
-
 
 # Every key set below is derived from the one declaration of the resource (`pulumi_flow.declarations.VOLUME`).
 REPLACE_KEYS = d.VOLUME.keys(d.Change.REPLACE)
@@ -71,7 +65,8 @@ class FlowVolumeProvider(FlowProvider):
         existing = {k: val for k, val in (olds or {}).items() if val is not None}  # a create sends no inputs
         if existing.get("volume_name") and not result.failures and not result.inputs.get(ALLOW_REPLACEMENT):
             for key in (k for k in _replaced_by(existing, result.inputs) if k in existing):
-                result.failures.append(CheckFailure(key, _replacement_refused(olds, key, result.inputs.get(key))))
+                problem, fix = _replacement_refused(olds, key, result.inputs.get(key))
+                result.failures.append(CheckFailure(key, f"{problem}. Fix: {fix}"))
         return result
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -81,8 +76,8 @@ class FlowVolumeProvider(FlowProvider):
         # was. A value still unknown (a preview) is judged by the `diff` that `up` runs once it is known.
         refused = [k for k in replaces if not v.is_unknown(news.get(k))]
         if refused and not news.get(ALLOW_REPLACEMENT):
-            raise VolumeReplacementRefusedError(
-                f"volume {olds.get('volume_name')!r}: {_replacement_refused(olds, refused[0], news.get(refused[0]))}")
+            problem, fix = _replacement_refused(olds, refused[0], news.get(refused[0]))
+            raise VolumeReplacementRefusedError(f"volume {olds.get('volume_name')!r}: {problem}", fix, key=refused[0])
         updates = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
         # Create first: the old volume, and its data, stay until the new one exists.
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=False)
@@ -125,7 +120,7 @@ class FlowVolumeProvider(FlowProvider):
                 http.request(method="PATCH", url=f"/v2/volumes/{volume_id}", json={"name": news["volume_name"]})
             volume = self._find(flow, volume_id)
             if volume is None:
-                raise FlowProviderError(f"volume {volume_id} no longer exists. Fix: run `pulumi refresh`")
+                raise VolumeGoneError(volume_id)
             return UpdateResult({**self._inputs(news), **self._observe(volume)})
 
     def read(self, volume_id: str, props: dict[str, Any]) -> ReadResult:
@@ -152,10 +147,7 @@ class FlowVolumeProvider(FlowProvider):
                 return
             users = self._live_users(flow, volume)
             if users:
-                raise FlowProviderError(
-                    f"refusing to delete volume {volume_id} ({volume.name}): live task(s) {', '.join(users)} still "
-                    f"mount it and deleting it would destroy the data under them. Fix: delete or change those tasks "
-                    f"first (in Pulumi, make them depend on the volume so they go first)")
+                raise VolumeInUseError(volume_id=volume_id, volume_name=str(volume.name), users=users)
             try:
                 flow.volumes.delete(volume_id)
             except Exception as exc:
@@ -216,12 +208,7 @@ class FlowVolumeProvider(FlowProvider):
         taken = [volume for volume in flow.volumes.list() if volume.name == name]
         if taken:
             found = "; ".join(f"{vol.volume_id}, {vol.size_gb} GB in {vol.region}" for vol in taken)
-            raise VolumeNameTakenError(
-                f"volume_name={name!r}: a volume of that name already exists in this Mithril project ({found}), "
-                f"and nothing on Mithril says which Pulumi state made it, so it is neither adopted nor doubled. "
-                f"Fix: if an interrupted `pulumi up` of this stack made it, adopt it with `pulumi import "
-                f"flow:index:Volume <resource name> {taken[0].volume_id}` (flow:hosting plugin); otherwise choose "
-                f"another volume_name, or leave it out for a generated one")
+            raise VolumeNameTakenError(name=name, found=found, volume_id=str(taken[0].volume_id))
 
     @staticmethod
     def _gpu_region(flow: Flow) -> str:
@@ -229,9 +216,8 @@ class FlowVolumeProvider(FlowProvider):
         volume there could never be mounted."""
         regions = sorted({row.region for row in flow.pricing.market() if row.region and row.gpu_count})
         if not regions:
-            raise FlowProviderError(
-                "region: Mithril reports no region selling GPUs, so a volume could be stranded. "
-                "Fix: set region on the volume or MITHRIL_REGION")
+            raise FlowProviderError("region: Mithril reports no region selling GPUs, so a volume could be stranded",
+                                    "set region on the volume or MITHRIL_REGION")
         return regions[0]
 
     @staticmethod
@@ -251,10 +237,11 @@ class FlowVolumeProvider(FlowProvider):
         return users
 
 
-def _replacement_refused(olds: Mapping[str, Any], key: str, new: Any) -> str:
+def _replacement_refused(olds: Mapping[str, Any], key: str, new: Any) -> tuple[str, str]:
+    """(problem, fix) of a change that would replace a volume and lose its data."""
     return (f"{olds.get(key)!r} -> {new!r}: Mithril cannot change a volume's {key}; applying this creates a new EMPTY "
-            f"volume and deletes {olds.get('volume_name')!r} with its data. Fix: keep {key}={olds.get(key)!r}, or, "
-            f"to accept losing the data, set allow_replacement=True on this volume")
+            f"volume and deletes {olds.get('volume_name')!r} with its data",
+            f"keep {key}={olds.get(key)!r}, or, to accept losing the data, set allow_replacement=True on this volume")
 
 
 def _tag_new_auto_name(olds: Mapping[str, Any], inputs: dict[str, Any]) -> None:
