@@ -29,8 +29,8 @@ import pulumi
 
 from pulumi_flow import TrainingCluster, TrainingClusterArgs
 from pulumi_flow.emulator import Settings
+from pulumi_flow.engines.pulumi_cli import PulumiEngine, find_cli
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
-from pulumi_flow.testing.real_engine import PulumiEngine, find_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = str(ROOT / "policies" / "pulumi-analyzer-flow")

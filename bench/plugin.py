@@ -25,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pulumi_flow.emulator import Settings
+from pulumi_flow.engines.pulumi_cli import PulumiEngine, find_cli
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
 from pulumi_flow.testing.languages import Program, build_typescript
-from pulumi_flow.testing.real_engine import PulumiEngine, find_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = str(ROOT / "policies" / "pulumi-analyzer-flow")

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pulumi_flow.engines.plugins import PolicyPackProcess, StackResource
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
-from pulumi_flow.testing.engine import PolicyPackProcess, StackResource
 
 PACK = Path(__file__).resolve().parents[1] / "policies"
 ALWAYS_PASS = '''

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pulumi_flow.engines.pulumi_cli import find_cli
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.real_engine import find_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 

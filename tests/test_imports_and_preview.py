@@ -10,9 +10,9 @@ import pytest
 
 import pulumi_flow.provider.session as session
 from pulumi_flow import FlowTask, FlowTaskArgs, FlowVolume, FlowVolumeArgs
+from pulumi_flow.engines.builtin import run_stack
 from pulumi_flow.resources import OWNER_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.runner import run_stack
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from pulumi_flow.engines.plugins import PolicyPackProcess, StackResource
 from pulumi_flow.resources import TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.engine import PolicyPackProcess, StackResource
 from pulumi_flow_policies.pack import CLONE_FILES, LAUNCHER
 
 pytestmark = pytest.mark.slow

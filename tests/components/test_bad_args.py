@@ -17,9 +17,9 @@ from pulumi_flow import (
     TrainingJobArgs,
     VolumeSpec,
 )
+from pulumi_flow.engines.builtin import StackError, run_stack
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.runner import StackError, run_stack
 
 
 def _cluster(**kw: Any) -> Callable[[], Any]:

@@ -21,9 +21,9 @@ from pulumi_flow import (
     TrainingJobArgs,
     VolumeSpec,
 )
+from pulumi_flow.engines.builtin import UNKNOWN, run_stack
 from pulumi_flow.resources import OWNER_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.runner import UNKNOWN, run_stack
 
 
 def seed_program() -> None:

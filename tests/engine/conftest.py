@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pulumi_flow.emulator import Settings
+from pulumi_flow.engines.pulumi_cli import PulumiEngine
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
-from pulumi_flow.testing.real_engine import PulumiEngine
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

@@ -8,9 +8,9 @@ import pulumi
 import pytest
 
 from pulumi_flow import DataVolumes, DataVolumesArgs, TrainingCluster, TrainingClusterArgs
+from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
 from pulumi_flow.resources import TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
 from tests.engine.conftest import PACK
 
 pytestmark = pytest.mark.engine

@@ -9,8 +9,8 @@ import attrs
 import pytest
 from pulumi import automation as auto
 
+from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
 from tests.engine.conftest import EXAMPLES, PACK, PACK_NAME
 
 pytestmark = pytest.mark.engine

@@ -17,8 +17,8 @@ from pulumi_flow import (
     TrainingJob,
     TrainingJobArgs,
 )
+from pulumi_flow.engines.pulumi_cli import PulumiEngine
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.real_engine import PulumiEngine
 from tests.engine.conftest import PACK
 
 pytestmark = pytest.mark.engine

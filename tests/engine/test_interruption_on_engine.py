@@ -17,9 +17,9 @@ import pytest
 from pulumi import automation as auto
 
 from pulumi_flow.emulator import Settings
+from pulumi_flow.engines.pulumi_cli import PulumiEngine, cli_processes, descendants
 from pulumi_flow.resources import TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
-from pulumi_flow.testing.real_engine import PulumiEngine, cli_processes, descendants
 from tests.engine.conftest import EXAMPLES, PACK
 
 pytestmark = pytest.mark.engine

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from pulumi_flow.engines.pulumi_cli import PulumiEngine
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.languages import Program, build_go, build_typescript
-from pulumi_flow.testing.real_engine import PulumiEngine
 from tests.engine.conftest import EXAMPLES, PACK
 
 pytestmark = pytest.mark.engine

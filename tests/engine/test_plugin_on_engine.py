@@ -15,9 +15,9 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
+from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
 from pulumi_flow.provider.session import Credentials, open_flow
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
 from tests.engine.conftest import EXAMPLES, PACK, PACK_NAME
 
 pytestmark = pytest.mark.engine

@@ -15,8 +15,8 @@ import pytest
 from pulumi import automation as auto
 
 from pulumi_flow.emulator import Settings
+from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
-from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
 from tests.engine.conftest import EXAMPLES, PACK
 
 pytestmark = pytest.mark.engine

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pulumi_flow.engines.pulumi_cli import OFFLINE_ENV
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.real_engine import OFFLINE_ENV
 from tests.engine.conftest import EXAMPLES, ROOT
 
 pytestmark = pytest.mark.engine

@@ -18,8 +18,8 @@ import pytest
 
 from pulumi_flow.emulator import Settings
 from pulumi_flow.emulator.server import MithrilEmulator
+from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
 from pulumi_flow.testing.emulator import EmulatorControl, sdk_environment
-from pulumi_flow.testing.real_engine import PulumiEngine, Transcript
 from tests.engine.conftest import EXAMPLES, PACK
 
 pytestmark = pytest.mark.engine

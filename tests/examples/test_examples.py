@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pulumi_flow.engines.builtin import UNKNOWN, evaluate_policies, run_stack
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.runner import UNKNOWN, evaluate_policies, run_stack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -12,10 +12,10 @@ from pulumi.runtime.proto import provider_pb2
 
 from pulumi_flow import __version__
 from pulumi_flow.emulator import Settings
+from pulumi_flow.engines.plugins import FlowPluginProcess, ProviderError, secret, to_struct
 from pulumi_flow.plugin import schema
 from pulumi_flow.resources import PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE
 from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator, running_emulator
-from pulumi_flow.testing.engine import FlowPluginProcess, ProviderError, secret, to_struct
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
-from pulumi_flow.testing.engine import PolicyPackProcess, StackResource
+from pulumi_flow.engines.plugins import PolicyPackProcess, StackResource
 
 from .conftest import CLUSTER, JOB, TASK_TYPE, UNKNOWN, VOLUME, VOLUME_TYPE, task, urn_of
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from pulumi_flow.engines.plugins import UNKNOWN, DynamicProviderProcess, FlowPluginProcess, ProviderError, secret
 from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.resources import PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator
-from pulumi_flow.testing.engine import UNKNOWN, DynamicProviderProcess, FlowPluginProcess, ProviderError, secret
 
 pytestmark = pytest.mark.slow
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from pulumi_flow import declarations as d
+from pulumi_flow.engines.plugins import UNKNOWN
 from pulumi_flow.naming import OWNER_RE, owner_tag
 from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.engine import UNKNOWN
 
 from .conftest import OWNER, checked_task, checked_volume
 

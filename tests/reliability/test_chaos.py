@@ -19,10 +19,10 @@ from typing import Any
 import attrs
 import pytest
 
+from pulumi_flow.engines.plugins import DynamicProviderProcess, ProviderError, secret
 from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator, running_emulator
-from pulumi_flow.testing.engine import DynamicProviderProcess, ProviderError, secret
 
 pytestmark = pytest.mark.slow
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from pulumi_flow.engines.plugins import DynamicProviderProcess, ProviderError, secret
 from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator
-from pulumi_flow.testing.engine import DynamicProviderProcess, ProviderError, secret
 
 from ..provider.test_bad_inputs import GOOD_TASK, GOOD_VOLUME, TASK_CASES, VOLUME_CASES
 

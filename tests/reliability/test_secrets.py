@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from pulumi_flow.emulator import Settings
+from pulumi_flow.engines.builtin import run_stack
+from pulumi_flow.engines.plugins import DynamicProviderProcess, ProviderError, secret
 from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
-from pulumi_flow.testing.engine import DynamicProviderProcess, ProviderError, secret
-from pulumi_flow.testing.runner import run_stack
 
 pytestmark = pytest.mark.slow
 

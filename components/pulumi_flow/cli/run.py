@@ -1,4 +1,4 @@
-"""`pulumi-flow run`: what `pulumi up --policy-pack` would do to a program, in-process."""
+"""`pulumi-flow run`: what `pulumi up --policy-pack` would do to a program, then its teardown, on either engine."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
@@ -21,23 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pulumi_flow.cli.console import Console
+from pulumi_flow.engines import Engine, PolicyBlocked, ProgramError, Registration, StackRun, TearDown
+from pulumi_flow.engines.builtin import UNKNOWN
 from pulumi_flow.money import show, usd
-from pulumi_flow.provider.task import STOP_WAITING
 from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
-from pulumi_flow.testing.runner import (
-    UNKNOWN,
-    PolicyBlocked,
-    Registration,
-    StackError,
-    StackRun,
-    TearDown,
-    UnrecordedCreate,
-    evaluate_policies,
-    owned_name,
-    policy_judge,
-    run_stack,
-    tear_down,
-)
 
 SHORT_TYPES = {TASK_TYPE: "FlowTask", VOLUME_TYPE: "FlowVolume"}
 
@@ -48,21 +34,6 @@ class UsageError(Exception):
 
 class ProgramFailed(Exception):
     """The user's program raised: said as its type, message and the program's own file and line."""
-
-
-def program_error(exc: BaseException, main: Path) -> str:
-    """`TypeError: ... (__main__.py:12)`: the innermost frame in the program's own directory. An InputError
-    already names the field, the value and the fix, so it is said as it is."""
-    from pulumi_flow.validation import InputError
-
-    where = ""
-    home = main.parent.resolve()
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if Path(frame.filename).resolve().is_relative_to(home):
-            where = f" ({frame.filename}:{frame.lineno})"
-            break
-    kind = "" if isinstance(exc, InputError) else f"{type(exc).__name__}: "
-    return f"the program failed: {kind}{exc}{where}"
 
 
 def _program(path: str) -> tuple[Path, str]:
@@ -132,70 +103,73 @@ def _mithril(console: Console) -> Iterator[str]:
             console.print("this places real bids; they are cancelled at the end unless --keep", "yellow")
         yield url
         return
-    from pulumi_flow.testing.emulator import running_emulator
+    from pulumi_flow.emulator.embedded import running_emulator
 
     with running_emulator() as emulator:
         console.print(f"no MITHRIL_API_URL: using a local Mithril emulator at {emulator.url}", "dim")
         yield emulator.url
 
 
-def _pulumi_cli(choice: str, console: Console) -> Path | None:
-    """The Pulumi CLI to run on, or None for the built-in engine; says which in one line."""
-    from pulumi_flow.testing.real_engine import PulumiCliMissingError, cli_version, find_cli
+def _engine(args: argparse.Namespace, console: Console, main: Path, project: str, config: dict[str, str],
+            policy_config: dict[str, Any]) -> Engine:
+    """The engine to run on (the Pulumi CLI if asked for or found, else the built-in one), said in one line."""
+    from pulumi_flow.engines.builtin import BuiltinEngine
+    from pulumi_flow.engines.pulumi_cli import PulumiCliEngine, PulumiCliMissingError, find_cli
 
-    if choice == "builtin":
-        console.print("engine: built-in (in-process, Pulumi's mocks and the real providers)", "dim")
-        return None
+    pack_dir = Path(args.policy_pack).resolve() if args.policy_pack else None
+    builtin = BuiltinEngine(main, project=project, stack=args.stack, config=config, pack_dir=pack_dir,
+                            policy_config=policy_config)
+    if args.engine == "builtin":
+        console.print(f"engine: {builtin.description}", "dim")
+        return builtin
     try:
         cli_dir = find_cli()
     except PulumiCliMissingError as exc:
-        if choice == "pulumi":
+        if args.engine == "pulumi":
             raise UsageError(f"--engine pulumi: {exc}") from None
         console.print("engine: built-in (no Pulumi CLI found; `scripts/install-pulumi` builds one, or put "
                       "`pulumi` on PATH)", "dim")
-        return None
-    console.print(f"engine: Pulumi CLI {cli_version(cli_dir)} at {cli_dir}", "dim")
-    return cli_dir
+        return builtin
+    engine = PulumiCliEngine(cli_dir, main, project=project, stack=args.stack, config=config, pack_dir=pack_dir,
+                             policy_config_file=args.policy_pack_config, keep=args.keep, on_output=console.print)
+    console.print(f"engine: {engine.description}", "dim")
+    return engine
 
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
+    """Preview, judge, up, report, and tear down in `finally`: one pipeline whatever the engine, so an error or a
+    Ctrl-C never leaves a bid billing."""
     main, project = _program(args.program)
     if args.stack is None:
         args.stack = f"run-{secrets.token_hex(4)}"  # a stack of its own: never one of the user's
     config = _config(args.config)
     policy_config = _policy_config(args.policy_pack_config)
-    pack_dir = args.policy_pack
-    cli_dir = _pulumi_cli(args.engine, console)
+    engine = _engine(args, console, main, project, config, policy_config)
     print_policy_configuration(console, policy_config)
+    policies = not args.no_policies
+    name = f"{project}/{args.stack}"
 
-    if cli_dir is not None:
-        import tempfile
+    def progress(message: str) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if engine.narrates else console.status(message)
 
-        from pulumi_flow.cli.engine_run import run_on_engine
-        from pulumi_flow_policies.pack import write_pack
-
-        with _mithril(console), tempfile.TemporaryDirectory(prefix="pulumi-flow-pack-") as scratch:
-            pack = Path(pack_dir) if pack_dir else write_pack(Path(scratch) / "pack")
-            return run_on_engine(args, console, cli_dir=cli_dir, main=main, project=project, config=config,
-                                 pack_dir=pack.resolve())
-
-    with _mithril(console), FirstCtrlC() as stop:
-        with console.status(f"previewing {project}/{args.stack}"):
-            try:
+    with _mithril(console), engine, CtrlC(engine) as stop:
+        try:
+            with progress(f"previewing {name}"):
                 started = time.monotonic()
-                preview = run_stack(main, project=project, stack=args.stack, preview=True, config=config)
-            except StackError as exc:
-                if stop.requested:
-                    raise KeyboardInterrupt from None
-                raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
-        console.print(f"Preview of {project}/{args.stack}: {_plural(len(preview.resources), 'resource')} in "
-                      f"{time.monotonic() - started:.1f}s", "bold")
-        print_tree(console, preview)
-        if not args.no_policies:
-            with console.status("evaluating the policy pack"):
-                verdicts = evaluate_policies(preview, pack_dir, policy_config)
-            print_verdicts(console, verdicts)
-            if any(v.blocking for v in verdicts):
+                preview = engine.preview(policies=policies)
+        except PolicyBlocked as exc:
+            print_verdicts(console, exc.verdicts)
+            console.print("blocked by mandatory policy violations: nothing was created", "red", "bold")
+            return 1
+        except Exception as exc:
+            raise _failure(exc, stop, main) from exc
+        if preview.run is not None and not engine.narrates:
+            console.print(f"Preview of {name}: {_plural(len(preview.run.resources), 'resource')} in "
+                          f"{time.monotonic() - started:.1f}s", "bold")
+            print_tree(console, preview.run)
+        if policies:
+            print_verdicts(console, preview.verdicts)
+            if preview.blocked:
                 console.print("blocked by mandatory policy violations: nothing was created", "red", "bold")
                 return 1
         if args.preview:
@@ -203,65 +177,69 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         if stop.requested:
             raise KeyboardInterrupt
 
-        created: list[tuple[str, str, dict[str, Any]]] = []
-        unrecorded: list[UnrecordedCreate] = []
         blocked = False
         try:
             try:
-                with console.status(f"creating {project}/{args.stack}"), contextlib.ExitStack() as judging:
-                    judge = None if args.no_policies else judging.enter_context(
-                        policy_judge(pack_dir, project, args.stack, policy_config))
+                with progress(f"creating {name}"):
                     started = time.monotonic()
-                    run = run_stack(main, project=project, stack=args.stack, preview=False, config=config,
-                                    judge=judge)
-            except StackError as exc:
-                created, unrecorded = exc.created, exc.unrecorded
-                if stop.requested:
-                    raise KeyboardInterrupt from None
-                if isinstance(exc.__cause__, PolicyBlocked):
-                    print_verdicts(console, exc.__cause__.verdicts)
-                    console.print(f"blocked by mandatory policy violations: {exc.__cause__}", "red", "bold")
-                    blocked = True
-                    return 1
-                raise ProgramFailed(program_error(exc.__cause__ or exc, main)) from exc
-            created = run.created
+                    outcome = engine.up(policies=policies)
+            except PolicyBlocked as exc:
+                # A resource the preview could not judge (its inputs unknown then) was refused before its create:
+                # a policy verdict, exit 1 as at preview, and what `up` did make is torn down.
+                print_verdicts(console, exc.verdicts)
+                console.print(f"blocked by mandatory policy violations: {exc}", "red", "bold")
+                blocked = True
+                return 1
+            except Exception as exc:
+                raise _failure(exc, stop, main) from exc
+            run = outcome.run
+            assert run is not None, "an up always has a view of the stack"
             console.print()
-            console.print(f"Created {project}/{args.stack}: {_plural(len(run.created), 'resource')} in "
+            console.print(f"Created {name}: {_plural(len(run.created), 'resource')} in "
                           f"{time.monotonic() - started:.1f}s", "bold")
             print_tree(console, run)
             print_outputs(console, run.outputs)
-            if not args.no_policies:
-                with console.status("evaluating the policy pack on the result"):
-                    final_verdicts = evaluate_policies(run, pack_dir, policy_config)
-                print_verdicts(console, final_verdicts)
-                if any(v.blocking for v in final_verdicts):
+            if policies:
+                print_verdicts(console, outcome.verdicts)
+                if outcome.blocked:
                     console.print("blocked by mandatory policy violations on the result: tearing it down", "red",
                                   "bold")
                     blocked = True
         finally:
             # Whatever ended the run (success, an error, Ctrl-C), what it created is torn down.
             if args.keep and not blocked:
-                if created:
-                    console.print(f"kept {_plural(len(created), 'resource')} running; no Pulumi state tracks them",
-                                  "yellow")
-            elif (created or unrecorded) and stop.abandoned:
-                console.print("second Ctrl-C: not tearing down; still live on Mithril: "
-                              + ", ".join([resource_id for _t, resource_id, _o in created]
-                                          + [f"maybe {owned_name(a)}" for a in unrecorded]), "red")
-            elif created or unrecorded:
+                kept = engine.kept()
+                if kept:
+                    console.print(kept, "yellow")
+            elif stop.abandoned:
+                left = engine.live()
+                if left:
+                    console.print("second Ctrl-C: not tearing down; still live on Mithril: " + ", ".join(left), "red")
+            else:
                 stop.tearing_down = True
-                teardown(console, created, unrecorded)
+                teardown(console, engine)
     return 1 if blocked else 0
 
 
-class FirstCtrlC:
-    """The first Ctrl-C asks the run to stop: every wait for machines ends, a create that was waiting
-    cancels its own bid, the program fails through its own error path (never a KeyboardInterrupt inside
-    asyncio) and what was created is torn down. A second Ctrl-C is Python's: it stops the teardown."""
+def _failure(exc: Exception, stop: CtrlC, main: Path) -> BaseException:
+    """What a failed preview or up becomes: the user's Ctrl-C, or the program's error said plainly."""
+    if stop.requested:
+        return KeyboardInterrupt()
+    if isinstance(exc, ProgramError):
+        return ProgramFailed(exc.describe(main))
+    return exc
 
-    def __init__(self) -> None:
+
+class CtrlC:
+    """Ctrl-C during a run, whatever the engine. The first asks the engine to stop (every wait for machines ends,
+    nothing new starts) and the run to tear down what was created; the program fails through its own error path
+    (never a KeyboardInterrupt inside asyncio). A second one before the teardown skips it; during the teardown it
+    is Python's and stops it. Either way what is left is named."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.requested = False
-        self.abandoned = False  # a second Ctrl-C before the teardown began: skip it
+        self.abandoned = False
         self.tearing_down = False
         self._previous: Any = None
 
@@ -269,15 +247,15 @@ class FirstCtrlC:
         if self.requested:
             if self.tearing_down:
                 raise KeyboardInterrupt  # plain Python code here: safe to interrupt
-            self.abandoned = True  # inside the asyncio run: raising there would wedge it
+            self.abandoned = True  # inside the engine's run: raising there could wedge it
+            self.engine.abandon()
             return
         self.requested = True
-        STOP_WAITING.set()
         print("Ctrl-C: stopping, and tearing down what was created (Ctrl-C again to leave it)", file=sys.stderr,
               flush=True)
+        self.engine.stop()
 
-    def __enter__(self) -> FirstCtrlC:
-        STOP_WAITING.clear()
+    def __enter__(self) -> CtrlC:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
@@ -285,38 +263,37 @@ class FirstCtrlC:
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-        STOP_WAITING.clear()
 
 
-def teardown(console: Console, created: list[tuple[str, str, dict[str, Any]]],
-             unrecorded: list[UnrecordedCreate] | None = None) -> None:
+def teardown(console: Console, engine: Engine) -> None:
     """Delete what the run created, and what a failed create may have made on Mithril (found by its owned name);
-    report every failure with the command that ends it, and respect a second Ctrl-C. The run keeps no state, so
-    no advice here may send the user to one."""
-    deleted: list[tuple[str, str]] = []
+    report every failure with the command that ends it, and respect a second Ctrl-C. The run keeps no state (or
+    a throw-away one), so no advice here may send the user to one."""
     try:
         with console.status("tearing down"):
-            result = tear_down(created, deleted, unrecorded or ())
+            result = engine.tear_down()
     except KeyboardInterrupt:
-        left = [resource_id for _typ, resource_id, _outs in created if (_typ, resource_id) not in deleted]
-        console.print(f"second Ctrl-C: stopped tearing down; still live on Mithril: {', '.join(left)}", "red")
+        console.print(f"second Ctrl-C: stopped tearing down; still live on Mithril: {', '.join(engine.live())}",
+                      "red")
         raise
-    bids = sum(t == TASK_TYPE for t, _ in result.deleted)
+    if not result.deleted and not result.failed and not result.unfound:
+        return
+    bids = result.count(TASK_TYPE)
     console.print(torn_down(bids, len(result.deleted) - bids), "dim")
     report_unfound(console, result)
 
 
 def report_unfound(console: Console, result: TearDown) -> None:
     """Every teardown failure, with the command that ends it; a raise if anything may be left live."""
-    for typ, name, why in result.unfound:
-        if typ == TASK_TYPE:
-            console.print(f"could not tell whether bid {name!r} was placed ({why}). If `flow status` lists it, "
-                          f"cancel it: flow cancel --yes {name}", "red")
+    for unfound in result.unfound:
+        if unfound.type == TASK_TYPE:
+            console.print(f"could not tell whether bid {unfound.name!r} was placed ({unfound.why}). If `flow status` "
+                          f"lists it, cancel it: flow cancel --yes {unfound.name}", "red")
         else:
-            console.print(f"could not tell whether volume {name!r} was made ({why}). If `flow volume list` shows "
-                          f"it, delete it: flow volume delete {name}", "red")
-    for typ, resource_id, why in result.failed:
-        console.print(f"could not delete {SHORT_TYPES.get(typ, typ)} {resource_id}: {why}", "red")
+            console.print(f"could not tell whether volume {unfound.name!r} was made ({unfound.why}). If `flow volume "
+                          f"list` shows it, delete it: flow volume delete {unfound.name}", "red")
+    for failed in result.failed:
+        console.print(f"could not delete {SHORT_TYPES.get(failed.type, failed.type)} {failed.id}: {failed.why}", "red")
     left = len(result.failed) + len(result.unfound)
     if left:
         raise RuntimeError(f"teardown left {_plural(left, 'resource')} live on Mithril (listed above)")

@@ -22,9 +22,9 @@ from typing import Any
 import attrs
 import yaml
 
+from pulumi_flow.engines.pulumi_cli import PulumiEngine
 from pulumi_flow.plugin import sdk
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.real_engine import PulumiEngine
 
 DRIVERS = Path(__file__).resolve().parent / "drivers"
 CACHE = Path(os.environ.get("PULUMI_FLOW_CACHE", Path.home() / ".cache" / "pulumi-flow"))

@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 
+from pulumi_flow.engines.builtin import StackRun, evaluate_policies, run_stack
 from pulumi_flow.testing.emulator import RunningEmulator
-from pulumi_flow.testing.runner import StackRun, evaluate_policies, run_stack
 
 Program = Callable[[], Any] | str | Path
 

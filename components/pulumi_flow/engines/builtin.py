@@ -1,4 +1,4 @@
-"""Run a Pulumi program in-process, with our real providers behind Pulumi's mocks.
+"""The built-in engine: a Pulumi program in-process, with our real providers behind Pulumi's mocks.
 
 `run_stack(program)` registers every resource through a mock monitor whose resource hook
 runs the real `FlowTask`/`FlowVolume` provider: `check` always (bad input fails the run as it
@@ -13,6 +13,7 @@ This replaces the seed pattern of monkeypatching `flow.run` with a lambda: what 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import runpy
 import sys
 import threading
@@ -21,7 +22,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pulumi
 from pulumi.dynamic import ResourceProvider
 from pulumi.runtime import mocks as pulumi_mocks
@@ -29,8 +29,22 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from pulumi_flow.provider import FlowOwnerProvider, FlowTaskProvider, FlowVolumeProvider
-from pulumi_flow.provider.task import STOP_WAITING, CreateRolledBackError
+from pulumi_flow.engines._engine import (
+    Created,
+    Engine,
+    Failed,
+    Outcome,
+    PolicyBlocked,
+    ProgramError,
+    Registration,
+    StackRun,
+    TearDown,
+    Unfound,
+    UnrecordedCreate,
+)
+from pulumi_flow.engines.plugins import Verdict
+from pulumi_flow.provider import CreateRolledBackError, FlowOwnerProvider, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider.task import STOP_WAITING
 from pulumi_flow.resources import OWNER_TYPE, OWNER_TYPES, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.validation import is_unknown
 
@@ -49,78 +63,23 @@ UNKNOWN = _Unknown()
 SETTLE_SECONDS = 60.0
 
 
-@attrs.frozen
-class UnrecordedCreate:
-    """A create that failed after it may have reached Mithril (an answer lost, a stop): the engine has no id for
-    what it may have made, only its checked inputs, from which the bid's or volume's owned name follows."""
-
-    type: str
-    name: str
-    inputs: Mapping[str, Any]
-
-
 class StackError(Exception):
     """The program failed as `pulumi up` would fail: bad input, a provider error, or a crash.
 
-    `created` lists what was created before the failure (type, id, outputs), as the engine's
+    `created` lists what was created before the failure, as the engine's
     state would after a partial `up`; `unrecorded` the creates that failed, whose bid or volume may exist."""
 
-    created: list[tuple[str, str, dict[str, Any]]]
+    created: list[Created]
     registrations: list[Registration]
     unrecorded: list[UnrecordedCreate]
 
-    def __init__(self, message: str, created: list[tuple[str, str, dict[str, Any]]] | None = None,
+    def __init__(self, message: str, created: list[Created] | None = None,
                  registrations: list[Registration] | None = None,
                  unrecorded: list[UnrecordedCreate] | None = None) -> None:
         super().__init__(message)
         self.created = list(created or [])
         self.registrations = list(registrations or [])  # what the monitor received before the failure
         self.unrecorded = list(unrecorded or [])
-
-
-@attrs.define
-class Registration:
-    urn: str
-    type: str
-    name: str
-    custom: bool
-    parent: str | None
-    inputs: dict[str, Any]
-    protect: bool
-    depends_on: list[str]
-    ignore_changes: list[str]
-    retain_on_delete: bool
-    custom_timeouts: dict[str, str] | None
-    delete_before_replace: bool
-    property_dependencies: dict[str, list[str]] = attrs.Factory(dict)
-    id: str = ""
-    outputs: dict[str, Any] = attrs.Factory(dict)
-    checked_inputs: dict[str, Any] | None = None
-
-
-@attrs.define
-class StackRun:
-    project: str
-    stack: str
-    preview: bool
-    resources: list[Registration]
-    outputs: dict[str, Any]
-    created: list[tuple[str, str, dict[str, Any]]] = attrs.Factory(list)
-
-    def of_type(self, type_: str) -> list[Registration]:
-        return [r for r in self.resources if r.type == type_]
-
-    def named(self, name: str) -> Registration:
-        matches = [r for r in self.resources if r.name == name]
-        if len(matches) != 1:
-            raise KeyError(f"{len(matches)} resources named {name!r}: {[r.name for r in self.resources]}")
-        return matches[0]
-
-    def children(self, parent: Registration) -> list[Registration]:
-        return [r for r in self.resources if r.parent == parent.urn]
-
-    def by_urn(self, urn: str) -> Registration:
-        return next(r for r in self.resources if r.urn == urn)
 
 
 class ProviderMocks(pulumi.runtime.Mocks):
@@ -132,7 +91,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
         self.judge = judge
         self.project, self.stack = project, stack
         self.poll_interval_seconds = poll_interval_seconds
-        self.created: list[tuple[str, str, dict[str, Any]]] = []
+        self.created: list[Created] = []
         self.unrecorded: list[UnrecordedCreate] = []
         self.checked: dict[tuple[str, str], dict[str, Any]] = {}
         self._in_flight = 0
@@ -171,7 +130,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
         try:
             created = provider.create(checked.inputs)
             if args.typ not in OWNER_TYPES:  # an owner is only a token in state: nothing on Mithril to tear down
-                self.created.append((args.typ, created.id, dict(created.outs or {})))
+                self.created.append(Created(args.typ, created.id, dict(created.outs or {})))
         except CreateRolledBackError:
             raise  # it cancelled what it placed
         except BaseException:
@@ -309,33 +268,24 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
                     created=list(mocks.created))
 
 
-@attrs.frozen
-class TearDown:
-    deleted: list[tuple[str, str]]
-    failed: list[tuple[str, str, str]]  # (type, id, why)
-    # (type, Mithril name, why): a failed create whose bid or volume could not be looked up, so may be live
-    unfound: list[tuple[str, str, str]] = attrs.Factory(list)
-
-
-def tear_down(created: list[tuple[str, str, dict[str, Any]]],
-              deleted: list[tuple[str, str]] | None = None,
+def tear_down(created: Sequence[Created], deleted: list[Created] | None = None,
               unrecorded: Sequence[UnrecordedCreate] = ()) -> TearDown:
     """Delete what a run created, tasks before the volumes they mount, past any failure: every one is
     tried and every failure reported. `deleted` fills as it goes, so an interrupted teardown still says
     what it did. Each create in `unrecorded` is looked up by its owned name on Mithril and removed too."""
     done = deleted if deleted is not None else []
-    failed: list[tuple[str, str, str]] = []
-    unfound: list[tuple[str, str, str]] = []
+    failed: list[Failed] = []
+    unfound: list[Unfound] = []
     for typ in (TASK_TYPE, VOLUME_TYPE):
-        for created_type, resource_id, outs in reversed(created):
-            if created_type != typ:
+        for made in reversed(created):
+            if made.type != typ:
                 continue
             try:
-                PROVIDERS[typ]().delete(resource_id, outs)
+                PROVIDERS[typ]().delete(made.id, dict(made.outputs))
             except Exception as exc:  # noqa: BLE001 - reported with the rest; the others are still tried
-                failed.append((typ, resource_id, str(exc)))
+                failed.append(Failed(typ, made.id, str(exc)))
                 continue
-            done.append((typ, resource_id))
+            done.append(made)
         for attempt in unrecorded:
             if attempt.type != typ:
                 continue
@@ -343,10 +293,10 @@ def tear_down(created: list[tuple[str, str, dict[str, Any]]],
             try:
                 found = provider.delete_unrecorded(attempt.inputs)  # type: ignore[attr-defined]
             except Exception as exc:  # noqa: BLE001 - reported with the rest; the others are still tried
-                unfound.append((typ, owned_name(attempt), str(exc)))
+                unfound.append(Unfound(typ, owned_name(attempt), str(exc)))
                 continue
             if found is not None:
-                done.append((typ, found))
+                done.append(Created(typ, found))
     return TearDown(done, failed, unfound)
 
 
@@ -359,7 +309,7 @@ def owned_name(attempt: UnrecordedCreate) -> str:
 
 def _wire(value: Any) -> Any:
     """Plain JSON for the analyzer: preview unknowns become the engine's unknown sentinel."""
-    from pulumi_flow.testing.engine import UNKNOWN as WIRE_UNKNOWN
+    from pulumi_flow.engines.plugins import UNKNOWN as WIRE_UNKNOWN
 
     if value is UNKNOWN or is_unknown(value):
         return WIRE_UNKNOWN
@@ -376,7 +326,7 @@ def _policy_pack(pack_dir: str | Path | None, project: str, stack: str, dry_run:
     """The pack (pulumi-flow's own unless `pack_dir`), launched as the CLI launches it and configured."""
     import tempfile
 
-    from pulumi_flow.testing.engine import PolicyPackProcess
+    from pulumi_flow.engines.plugins import PolicyPackProcess
 
     with tempfile.TemporaryDirectory(prefix="pulumi-flow-pack-") as scratch:
         if pack_dir is None:
@@ -389,7 +339,7 @@ def _policy_pack(pack_dir: str | Path | None, project: str, stack: str, dry_run:
 
 
 def _stack_resource(reg: Registration, properties: Mapping[str, Any]) -> Any:
-    from pulumi_flow.testing.engine import StackResource
+    from pulumi_flow.engines.plugins import StackResource
 
     return StackResource(type=reg.type, name=reg.name, urn=reg.urn, properties=_wire(properties),
                          protect=reg.protect, parent=reg.parent or "", dependencies=tuple(reg.depends_on),
@@ -408,33 +358,91 @@ def evaluate_policies(run: StackRun, pack_dir: str | Path | None = None,
     return verdicts
 
 
-class PolicyBlocked(Exception):
-    """A resource was refused by a mandatory policy before it was created; `verdicts` says why."""
-
-    def __init__(self, name: str, verdicts: list[Any]) -> None:
-        super().__init__(f"{name!r} not created: blocked by mandatory policy "
-                         + "; ".join(f"{v.policy}: {v.message}" for v in verdicts if v.blocking))
-        self.verdicts = verdicts
-
-
 @contextmanager
 def policy_judge(pack_dir: str | Path | None, project: str, stack: str,
                  policy_config: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[Judge]:
     """A `judge` for `run_stack`: the pack's `Analyze` on each resource's checked inputs before its create, which
     raises `PolicyBlocked` on a mandatory violation (the real engine does the same per resource during `up`)."""
-    from pulumi_flow.testing.engine import StackResource
+    from pulumi_flow.engines.plugins import StackResource
 
     with _policy_pack(pack_dir, project, stack, False, policy_config) as pack:
         def judge(urn: str, resource_type: str, name: str, inputs: dict[str, Any]) -> None:
             verdicts = pack.analyze(StackResource(type=resource_type, name=name, urn=urn, properties=_wire(inputs)))
             if any(v.blocking for v in verdicts):
-                raise PolicyBlocked(name, verdicts)
+                raise PolicyBlocked(f"{name!r} not created: blocked by mandatory policy "
+                                    + "; ".join(f"{v.policy}: {v.message}" for v in verdicts if v.blocking), verdicts)
 
         yield judge
 
 
+class BuiltinEngine(Engine):
+    """The built-in engine: the program in this process, Pulumi's mocks in front of the real providers (check
+    always, create only on `up`), and the pack launched as the CLI launches it, per resource before its create
+    and on the result. It keeps no state: what `up` made is known from this run alone."""
+
+    description = "built-in (in-process, Pulumi's mocks and the real providers)"
+
+    def __init__(self, program: Path, *, project: str, stack: str, config: Mapping[str, str],
+                 pack_dir: str | Path | None = None,
+                 policy_config: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.program, self.project, self.stack = program, project, stack
+        self.config, self.pack_dir, self.policy_config = dict(config), pack_dir, dict(policy_config or {})
+        self._created: list[Created] = []
+        self._unrecorded: list[UnrecordedCreate] = []
+        self._deleted: list[Created] = []
+
+    def preview(self, *, policies: bool) -> Outcome:
+        try:
+            run = run_stack(self.program, project=self.project, stack=self.stack, preview=True, config=self.config)
+        except StackError as exc:
+            raise ProgramError(exc.__cause__ or exc) from exc
+        return Outcome(run, self._verdicts(run) if policies else [])
+
+    def up(self, *, policies: bool) -> Outcome:
+        try:
+            with contextlib.ExitStack() as judging:
+                judge = judging.enter_context(policy_judge(self.pack_dir, self.project, self.stack,
+                                                           self.policy_config)) if policies else None
+                run = run_stack(self.program, project=self.project, stack=self.stack, preview=False,
+                                config=self.config, judge=judge)
+        except StackError as exc:
+            self._created, self._unrecorded = exc.created, exc.unrecorded
+            if isinstance(exc.__cause__, PolicyBlocked):
+                raise exc.__cause__ from None
+            raise ProgramError(exc.__cause__ or exc) from exc
+        self._created = list(run.created)
+        return Outcome(run, self._verdicts(run) if policies else [])
+
+    def _verdicts(self, run: StackRun) -> list[Verdict]:
+        return evaluate_policies(run, self.pack_dir, self.policy_config)
+
+    def tear_down(self) -> TearDown:
+        return tear_down(self._created, self._deleted, self._unrecorded)
+
+    def live(self) -> list[str]:
+        return ([made.id for made in self._created if made not in self._deleted]
+                + [f"maybe {owned_name(attempt)}" for attempt in self._unrecorded])
+
+    def stop(self) -> None:
+        STOP_WAITING.set()
+
+    def kept(self) -> str:
+        count = len(self._created)
+        if not count:
+            return ""
+        return f"kept {count} resource{'' if count == 1 else 's'} running; no Pulumi state tracks them"
+
+    def __enter__(self) -> BuiltinEngine:
+        STOP_WAITING.clear()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        STOP_WAITING.clear()
+
+
 __all__ = [
     "UNKNOWN",
+    "BuiltinEngine",
     "PolicyBlocked",
     "ProviderMocks",
     "RecordingMonitor",
