@@ -32,8 +32,8 @@ def through_provider(index: int) -> None:
     provider.poll_interval_seconds = POLL
     inputs = provider.check({}, {**INPUTS, "task_name": f"prov-{index}"}).inputs
     created = provider.create(inputs)
-    provider.read(created.id, created.outs)
-    provider.delete(created.id, created.outs)
+    provider.read(created.id, created.outs or {})
+    provider.delete(created.id, created.outs or {})
 
 
 def through_sdk(index: int, fresh: bool = True) -> None:

@@ -1,5 +1,3 @@
-//go:build !automation
-
 package main
 
 import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"

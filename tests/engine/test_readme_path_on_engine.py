@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -79,10 +80,25 @@ def test_the_readme_path_in_examples_complete(shell: dict[str, str], mithril: Ru
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
 
 
+def preview_example(env: Mapping[str, str], example: str) -> subprocess.CompletedProcess[str]:
+    """`scripts/preview-example`, the step the `policy` workflow runs for each example, with pulumi-flow's
+    virtualenv on PATH as the workflow's `pip install .` puts it (the YAML programs need pulumi-resource-flow)."""
+    path = os.pathsep.join([env["PATH"], str(Path(sys.executable).parent)])
+    try:
+        return subprocess.run([str(ROOT / "scripts" / "preview-example"), example], cwd=ROOT,
+                              env={**env, "PATH": path, "PREVIEW_STACK": "workflow"}, capture_output=True, text=True,
+                              timeout=900, check=False)
+    finally:
+        pulumi(env, EXAMPLES / example, "stack", "rm", "workflow", "--yes", "--force", check=False)
+
+
 def test_the_underbid_example_is_refused_by_name_and_nothing_is_written(shell: dict[str, str],
                                                                       mithril: RunningEmulator) -> None:
+    """By the `policy` workflow's own step at preview, then by `pulumi up` as a user types it."""
+    previewed = preview_example(shell, "underbid")
+    assert previewed.returncode == 0, previewed.stdout + previewed.stderr
+    assert "examples/underbid refused by infrastructure-bid-floor, as it must be" in previewed.stdout
     example = EXAMPLES / "underbid"
-    pulumi(shell, example, "install")
     pulumi(shell, example, "stack", "init", "dev")
     try:
         refused = pulumi(shell, example, "up", "--yes", "--policy-pack", PACK_DIR, check=False)
@@ -90,4 +106,13 @@ def test_the_underbid_example_is_refused_by_name_and_nothing_is_written(shell: d
         pulumi(shell, example, "stack", "rm", "dev", "--yes", "--force")
     assert refused.returncode != 0
     assert "infrastructure-bid-floor" in refused.stdout + refused.stderr
+    assert mithril.control.write_requests() == []
+
+
+def test_the_policy_workflow_step_passes_a_compliant_yaml_example(shell: dict[str, str],
+                                                                 mithril: RunningEmulator) -> None:
+    previewed = preview_example(shell, "yaml")
+    assert previewed.returncode == 0, previewed.stdout + previewed.stderr
+    assert "examples/yaml passed the policy pack" in previewed.stdout
+    assert "pulumi-flow-policies@v0.1.0" in previewed.stdout and "+ 4 to create" in previewed.stdout
     assert mithril.control.write_requests() == []
