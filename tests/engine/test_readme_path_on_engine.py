@@ -8,6 +8,7 @@ test's own Python environment is on PATH. The virtualenvs are kept between runs 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 from pulumi_flow.engines.pulumi_cli import OFFLINE_ENV
 from pulumi_flow.testing.emulator import RunningEmulator
 from tests.engine.conftest import EXAMPLES, ROOT
+from tests.engine.test_examples_on_engine import complete_component_inputs, complete_outputs
 
 pytestmark = pytest.mark.engine
 
@@ -71,8 +73,19 @@ def test_the_readme_path_in_examples_complete(shell: dict[str, str], mithril: Ru
 
         pulumi(shell, example, "up", "--yes", "--policy-pack", PACK_DIR)
         assert len(mithril.control.live_bids()) == 1 and len(mithril.control.live_volumes()) == 2
+        complete_outputs(json.loads(pulumi(shell, example, "stack", "output", "--json").stdout), mithril)
+        complete_component_inputs(json.loads(pulumi(shell, example, "stack", "export").stdout)["deployment"])
+
+        mithril.control.clear_requests()
         pulumi(shell, example, "preview", "--expect-no-changes", "--policy-pack", PACK_DIR)
         pulumi(shell, example, "refresh", "--yes", "--expect-no-changes")
+        pulumi(shell, example, "up", "--yes", "--expect-no-changes", "--policy-pack", PACK_DIR)
+        assert mithril.control.write_requests() == [], "no-change runs write nothing"
+
+        # The data volumes are protected: destroy stops, as Pulumi's `protect` does, until they are unprotected.
+        refused = pulumi(shell, example, "destroy", "--yes", check=False)
+        assert refused.returncode != 0 and "protected" in refused.stdout + refused.stderr
+        assert len(mithril.control.live_volumes()) == 2, "no data volume was deleted"
     finally:
         pulumi(shell, example, "state", "unprotect", "--all", "--yes")
         pulumi(shell, example, "destroy", "--yes")
