@@ -29,7 +29,7 @@ import pulumi
 
 from pulumi_flow import TrainingCluster, TrainingClusterArgs
 from pulumi_flow.emulator import Settings
-from pulumi_flow.engines.pulumi_cli import PulumiEngine, find_cli
+from pulumi_flow.engines.pulumi_cli import PulumiCli, find_cli
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,8 +69,8 @@ class Bench:
             elapsed = time.perf_counter() - start
             return elapsed, len(mithril.control.requests())
 
-    def engine(self, tmp: Path) -> PulumiEngine:
-        return PulumiEngine(self.cli, home=tmp / "home", backend=tmp / "state")
+    def engine(self, tmp: Path) -> PulumiCli:
+        return PulumiCli(self.cli, home=tmp / "home", backend=tmp / "state")
 
     def up_complete(self, mithril: RunningEmulator, tmp: Path) -> None:
         stack = self.engine(tmp).project_stack(ROOT / "examples" / "complete", env=mithril.env)

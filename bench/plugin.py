@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pulumi_flow.emulator import Settings
-from pulumi_flow.engines.pulumi_cli import PulumiEngine, find_cli
+from pulumi_flow.engines.pulumi_cli import PulumiCli, find_cli
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
 from pulumi_flow.testing.languages import Program, build_typescript
 
@@ -54,18 +54,18 @@ class Bench:
         self.settings = Settings(allocation_delay=delay, boot_delay=delay)
         self.typescript = typescript
 
-    def measure(self, action: Callable[[RunningEmulator, PulumiEngine], None]) -> tuple[float, int]:
+    def measure(self, action: Callable[[RunningEmulator, PulumiCli], None]) -> tuple[float, int]:
         """Wall time of `action` on a fresh emulator and backend, and the Mithril requests it made."""
         with tempfile.TemporaryDirectory() as tmp, \
                 running_emulator(self.settings, flow_dir=f"{tmp}/flow", set_environ=False) as mithril:
-            engine = PulumiEngine(self.cli, home=Path(tmp) / "home", backend=Path(tmp) / "state")
+            engine = PulumiCli(self.cli, home=Path(tmp) / "home", backend=Path(tmp) / "state")
             start = time.perf_counter()
             action(mithril, engine)
             elapsed = time.perf_counter() - start
             return elapsed, len(mithril.control.requests())
 
-    def typescript_run(self, operation: str) -> Callable[[RunningEmulator, PulumiEngine], None]:
-        def action(mithril: RunningEmulator, engine: PulumiEngine) -> None:
+    def typescript_run(self, operation: str) -> Callable[[RunningEmulator, PulumiCli], None]:
+        def action(mithril: RunningEmulator, engine: PulumiCli) -> None:
             # The program from its directory, by the Node.js language host, as `pulumi up` there runs it.
             stack = self.typescript.stack(engine, mithril, f"bench-{uuid.uuid4().hex[:8]}")
             if operation == "up":
@@ -75,8 +75,8 @@ class Bench:
         return action
 
     @staticmethod
-    def python_run(operation: str) -> Callable[[RunningEmulator, PulumiEngine], None]:
-        def action(mithril: RunningEmulator, engine: PulumiEngine) -> None:
+    def python_run(operation: str) -> Callable[[RunningEmulator, PulumiCli], None]:
+        def action(mithril: RunningEmulator, engine: PulumiCli) -> None:
             stack = engine.project_stack(ROOT / "examples" / "complete", env=mithril.env)
             if operation == "up":
                 assert len(stack.up(policy_packs=[PACK]).outputs["gpu_ips"].value) == 4

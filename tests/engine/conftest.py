@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pulumi_flow.emulator import Settings
-from pulumi_flow.engines.pulumi_cli import PulumiEngine
+from pulumi_flow.engines.pulumi_cli import PulumiCli
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.engine
 
 
 @pytest.fixture
-def engine(pulumi_cli: Path, tmp_path: Path) -> Iterator[PulumiEngine]:
-    yield PulumiEngine(pulumi_cli, home=tmp_path / "pulumi-home", backend=tmp_path / "pulumi-state")
+def engine(pulumi_cli: Path, tmp_path: Path) -> Iterator[PulumiCli]:
+    yield PulumiCli(pulumi_cli, home=tmp_path / "pulumi-home", backend=tmp_path / "pulumi-state")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from pulumi_flow import DataVolumes, DataVolumesArgs, TrainingCluster, TrainingClusterArgs
-from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
+from pulumi_flow.engines.pulumi_cli import PulumiCli, Transcript
 from pulumi_flow.resources import TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 from tests.engine.conftest import PACK
@@ -44,7 +44,7 @@ def writes(mithril: RunningEmulator) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def cluster_stack(engine: PulumiEngine, mithril: RunningEmulator) -> Any:
+def cluster_stack(engine: PulumiCli, mithril: RunningEmulator) -> Any:
     stack = engine.stack("dev", project="flow-cluster", program=cluster_program, env=mithril.env)
     stack.up(policy_packs=[PACK])
     mithril.control.clear_requests()
@@ -166,7 +166,7 @@ def paused_cluster_program() -> None:
     pulumi.export("public_ips", cluster.public_ips)
 
 
-def test_pause_and_resume_as_code(engine: PulumiEngine, mithril: RunningEmulator) -> None:
+def test_pause_and_resume_as_code(engine: PulumiCli, mithril: RunningEmulator) -> None:
     stack = engine.stack("dev", project="flow-pause", program=paused_cluster_program, env=mithril.env)
     (bid_id,) = [outputs(stack.up(policy_packs=[PACK]))["task_id"]]
     mithril.control.clear_requests()
@@ -217,7 +217,7 @@ def timeouts_program() -> None:
                     pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="1m")))
 
 
-def test_custom_timeouts_warn_that_ready_timeout_minutes_governs(engine: PulumiEngine,
+def test_custom_timeouts_warn_that_ready_timeout_minutes_governs(engine: PulumiCli,
                                                                  mithril: RunningEmulator) -> None:
     stack = engine.stack("dev", project="flow-timeouts", program=timeouts_program, env=mithril.env)
     log = Transcript()

@@ -9,7 +9,7 @@ import attrs
 import pytest
 from pulumi import automation as auto
 
-from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
+from pulumi_flow.engines.pulumi_cli import PulumiCli, Transcript
 from pulumi_flow.testing.emulator import RunningEmulator
 from tests.engine.conftest import EXAMPLES, PACK, PACK_NAME
 
@@ -79,7 +79,7 @@ def live_summary(mithril: RunningEmulator) -> tuple[list[tuple[str, int, str]], 
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES_EXPECTED))
-def test_example_lifecycle_on_the_real_engine(example: str, engine: PulumiEngine, mithril: RunningEmulator) -> None:
+def test_example_lifecycle_on_the_real_engine(example: str, engine: PulumiCli, mithril: RunningEmulator) -> None:
     expected = EXAMPLES_EXPECTED[example]
     stack = engine.project_stack(EXAMPLES / example, env=mithril.env)
 

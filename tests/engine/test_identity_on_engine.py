@@ -17,7 +17,7 @@ from pulumi_flow import (
     TrainingJob,
     TrainingJobArgs,
 )
-from pulumi_flow.engines.pulumi_cli import PulumiEngine
+from pulumi_flow.engines.pulumi_cli import PulumiCli
 from pulumi_flow.testing.emulator import RunningEmulator
 from tests.engine.conftest import PACK
 
@@ -39,7 +39,7 @@ def ids(result: Any) -> dict[str, str]:
     return {key: value.value for key, value in result.outputs.items()}
 
 
-def test_a_cluster_and_a_job_of_one_name_created_together_get_two_bids(engine: PulumiEngine,
+def test_a_cluster_and_a_job_of_one_name_created_together_get_two_bids(engine: PulumiCli,
                                                                        mithril: RunningEmulator) -> None:
     stack = engine.stack("dev", project="llama", program=llama_program, env=mithril.env,
                          config={"with_job": "true"})
@@ -50,7 +50,7 @@ def test_a_cluster_and_a_job_of_one_name_created_together_get_two_bids(engine: P
 
 
 def test_a_job_added_later_does_not_adopt_the_cluster_and_leaves_with_its_own_bid(
-        engine: PulumiEngine, mithril: RunningEmulator) -> None:
+        engine: PulumiCli, mithril: RunningEmulator) -> None:
     stack = engine.stack("dev", project="llama", program=llama_program, env=mithril.env)
     cluster = ids(stack.up(policy_packs=[PACK]))["cluster"]
 
@@ -64,7 +64,7 @@ def test_a_job_added_later_does_not_adopt_the_cluster_and_leaves_with_its_own_bi
     assert [b["fid"] for b in mithril.control.live_bids()] == [cluster], "deleting the job kept the cluster"
 
 
-def test_one_program_in_two_stacks_gets_two_bids(engine: PulumiEngine, mithril: RunningEmulator) -> None:
+def test_one_program_in_two_stacks_gets_two_bids(engine: PulumiCli, mithril: RunningEmulator) -> None:
     first = ids(engine.stack("dev", project="llama", program=llama_program, env=mithril.env).up())
     second = ids(engine.stack("prod", project="llama", program=llama_program, env=mithril.env).up())
     assert first["cluster"] != second["cluster"]
@@ -84,8 +84,8 @@ def test_two_states_with_one_project_and_stack_name_never_touch_each_others_reso
         pulumi_cli: Any, tmp_path: Any, mithril: RunningEmulator) -> None:
     """Two teammates, each with their own backend and a stack named `dev`, against one Mithril project: the second
     `up` makes its own bid and volume, and its `destroy` removes only those (the first's volume is data)."""
-    mine = PulumiEngine(pulumi_cli, home=tmp_path / "mine-home", backend=tmp_path / "mine-state")
-    theirs = PulumiEngine(pulumi_cli, home=tmp_path / "theirs-home", backend=tmp_path / "theirs-state")
+    mine = PulumiCli(pulumi_cli, home=tmp_path / "mine-home", backend=tmp_path / "mine-state")
+    theirs = PulumiCli(pulumi_cli, home=tmp_path / "theirs-home", backend=tmp_path / "theirs-state")
     my_stack = mine.stack("dev", project="llama", program=storage_program, env=mithril.env)
     my_outputs = ids(my_stack.up(policy_packs=[PACK]))
     their_stack = theirs.stack("dev", project="llama", program=storage_program, env=mithril.env)

@@ -17,7 +17,7 @@ import pytest
 from pulumi import automation as auto
 
 from pulumi_flow.emulator import Settings
-from pulumi_flow.engines.pulumi_cli import PulumiEngine, cli_processes, descendants
+from pulumi_flow.engines.pulumi_cli import PulumiCli, cli_processes, descendants
 from pulumi_flow.resources import TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
 from tests.engine.conftest import EXAMPLES, PACK
@@ -32,7 +32,7 @@ def slow_mithril(tmp_path: Path) -> Iterator[RunningEmulator]:
         yield m
 
 
-def pulumi_cli_pid(engine: PulumiEngine) -> int:
+def pulumi_cli_pid(engine: PulumiCli) -> int:
     (pid,) = cli_processes(engine.cli_dir)
     return pid
 
@@ -57,7 +57,7 @@ class Background:
         return self.outcome
 
 
-def task_ids_in_state(engine: PulumiEngine, stack: Any) -> list[str]:
+def task_ids_in_state(engine: PulumiCli, stack: Any) -> list[str]:
     return [r["id"] for r in stack.export_stack().deployment["resources"] if r["type"] == TASK_TYPE and r.get("id")]
 
 
@@ -65,7 +65,7 @@ def live_bid_ids(mithril: RunningEmulator) -> list[str]:
     return [b["fid"] for b in mithril.control.live_bids()]
 
 
-def test_sigint_during_create_finishes_the_bid_and_records_it(engine: PulumiEngine,
+def test_sigint_during_create_finishes_the_bid_and_records_it(engine: PulumiCli,
                                                               slow_mithril: RunningEmulator) -> None:
     stack = engine.project_stack(EXAMPLES / "quickstart", env=slow_mithril.env)
     up = Background(stack)
@@ -84,7 +84,7 @@ def test_sigint_during_create_finishes_the_bid_and_records_it(engine: PulumiEngi
     assert live_bid_ids(slow_mithril) == [bid_id] and task_ids_in_state(engine, stack) == [bid_id]
 
 
-def test_sigkill_during_create_is_recovered_by_refresh_then_up(engine: PulumiEngine,
+def test_sigkill_during_create_is_recovered_by_refresh_then_up(engine: PulumiCli,
                                                                slow_mithril: RunningEmulator) -> None:
     stack = engine.project_stack(EXAMPLES / "quickstart", env=slow_mithril.env)
     up = Background(stack)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
+from pulumi_flow.engines.pulumi_cli import PulumiCli, Transcript
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.languages import Program, build_go, build_typescript
 from tests.engine.conftest import EXAMPLES, PACK
@@ -50,12 +50,12 @@ def _summary(result: Any) -> dict[str, int]:
     return {getattr(op, "value", str(op)): count for op, count in (changes or {}).items()}
 
 
-def _destroy(engine: PulumiEngine, stack: Any) -> dict[str, int]:
+def _destroy(engine: PulumiCli, stack: Any) -> dict[str, int]:
     engine.run(stack, "state", "unprotect", "--all", "--yes")
     return _summary(stack.destroy())
 
 
-def test_typescript_complete_example(typescript: Program, engine: PulumiEngine, mithril: RunningEmulator) -> None:
+def test_typescript_complete_example(typescript: Program, engine: PulumiCli, mithril: RunningEmulator) -> None:
     dev = typescript.stack(engine, mithril)
     log = Transcript()
     preview = dev.preview(policy_packs=[PACK], **log.hooks())
@@ -87,7 +87,7 @@ def test_typescript_complete_example(typescript: Program, engine: PulumiEngine, 
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
 
 
-def test_go_quickstart_example(go_program: Program, engine: PulumiEngine, mithril: RunningEmulator) -> None:
+def test_go_quickstart_example(go_program: Program, engine: PulumiCli, mithril: RunningEmulator) -> None:
     dev = go_program.stack(engine, mithril)
     log = Transcript()
     assert _summary(dev.preview(policy_packs=[PACK], **log.hooks())) == {"create": 4}

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
+from pulumi_flow.engines.pulumi_cli import PulumiCli, Transcript
 from pulumi_flow.provider.session import Credentials, open_flow
 from pulumi_flow.testing.emulator import RunningEmulator
 from tests.engine.conftest import EXAMPLES, PACK, PACK_NAME
@@ -40,7 +40,7 @@ def live(mithril: RunningEmulator) -> tuple[list[tuple[str, int, str]], list[int
     return bids, sorted(v["capacity_gb"] for v in mithril.control.live_volumes())
 
 
-def test_yaml_quickstart_lifecycle(engine: PulumiEngine, mithril: RunningEmulator, tmp_path: Path) -> None:
+def test_yaml_quickstart_lifecycle(engine: PulumiCli, mithril: RunningEmulator, tmp_path: Path) -> None:
     stack = engine.local_stack(copy_example("yaml", tmp_path), env=mithril.env)
 
     log = Transcript()
@@ -71,7 +71,7 @@ def test_yaml_quickstart_lifecycle(engine: PulumiEngine, mithril: RunningEmulato
     assert mithril.control.live_bids() == []
 
 
-def test_yaml_complete_mounts_volumes_across_languages(engine: PulumiEngine, mithril: RunningEmulator,
+def test_yaml_complete_mounts_volumes_across_languages(engine: PulumiCli, mithril: RunningEmulator,
                                                        tmp_path: Path) -> None:
     """The seed's complete example from YAML: volume ids flow from DataVolumes into the cluster's mounts."""
     stack = engine.local_stack(copy_example("yaml-complete", tmp_path), env=mithril.env)
@@ -99,7 +99,7 @@ def test_yaml_complete_mounts_volumes_across_languages(engine: PulumiEngine, mit
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
 
 
-def test_yaml_underbid_is_rejected_by_the_pack(engine: PulumiEngine, mithril: RunningEmulator,
+def test_yaml_underbid_is_rejected_by_the_pack(engine: PulumiCli, mithril: RunningEmulator,
                                                tmp_path: Path) -> None:
     program = copy_example("yaml", tmp_path)
     settings = yaml.safe_load((program / "Pulumi.yaml").read_text())
@@ -129,7 +129,7 @@ def _outside_pulumi(mithril: RunningEmulator) -> tuple[str, str]:
 
 
 def test_import_adopts_volumes_and_bids_and_the_next_preview_is_clean(
-        engine: PulumiEngine, mithril: RunningEmulator, tmp_path: Path) -> None:
+        engine: PulumiCli, mithril: RunningEmulator, tmp_path: Path) -> None:
     volume_id, bid_id = _outside_pulumi(mithril)
     program = copy_example("yaml", tmp_path)
     stack = engine.local_stack(program, env=mithril.env)
@@ -158,7 +158,7 @@ def test_import_adopts_volumes_and_bids_and_the_next_preview_is_clean(
 
 
 def test_a_python_stack_moves_to_the_plugin_and_back_without_replacing_anything(
-        engine: PulumiEngine, mithril: RunningEmulator) -> None:
+        engine: PulumiCli, mithril: RunningEmulator) -> None:
     """A stack made with the dynamic resources (today's default) opts into the plugin with `flow:hosting`."""
     stack = engine.project_stack(EXAMPLES / "complete", env=mithril.env)
     stack.up(policy_packs=[PACK])
@@ -192,7 +192,7 @@ def test_a_python_stack_moves_to_the_plugin_and_back_without_replacing_anything(
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
 
 
-def test_a_project_plugin_path_pins_the_plugin_and_the_path_warning_goes(engine: PulumiEngine,
+def test_a_project_plugin_path_pins_the_plugin_and_the_path_warning_goes(engine: PulumiCli,
                                                                          mithril: RunningEmulator,
                                                                          tmp_path: Path) -> None:
     """README "Every Pulumi language": `plugins.providers[].path` in Pulumi.yaml, as written there."""
@@ -210,7 +210,7 @@ def test_a_project_plugin_path_pins_the_plugin_and_the_path_warning_goes(engine:
     assert mithril.control.write_requests() == []
 
 
-def test_custom_timeouts_end_the_wait_for_machines_and_cancel_the_bid(engine: PulumiEngine, mithril: RunningEmulator,
+def test_custom_timeouts_end_the_wait_for_machines_and_cancel_the_bid(engine: PulumiCli, mithril: RunningEmulator,
                                                                       tmp_path: Path) -> None:
     program = copy_example("yaml", tmp_path)
     settings = yaml.safe_load((program / "Pulumi.yaml").read_text())
@@ -228,7 +228,7 @@ def test_custom_timeouts_end_the_wait_for_machines_and_cancel_the_bid(engine: Pu
     assert not [r for r in deployed(stack).values() if r["type"] in PLUGIN_TYPES], "state records no bid"
 
 
-def test_a_bad_component_input_is_named_as_the_program_wrote_it(engine: PulumiEngine, mithril: RunningEmulator,
+def test_a_bad_component_input_is_named_as_the_program_wrote_it(engine: PulumiCli, mithril: RunningEmulator,
                                                                  tmp_path: Path) -> None:
     program = copy_example("yaml", tmp_path)
     settings = yaml.safe_load((program / "Pulumi.yaml").read_text())
@@ -270,7 +270,7 @@ outputs:
 """
 
 
-def test_a_yaml_training_job_runs_its_command_with_its_volume(engine: PulumiEngine, mithril: RunningEmulator,
+def test_a_yaml_training_job_runs_its_command_with_its_volume(engine: PulumiCli, mithril: RunningEmulator,
                                                               tmp_path: Path) -> None:
     program = tmp_path / "job"
     program.mkdir()

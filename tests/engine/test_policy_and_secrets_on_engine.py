@@ -15,7 +15,7 @@ import pytest
 from pulumi import automation as auto
 
 from pulumi_flow.emulator import Settings
-from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
+from pulumi_flow.engines.pulumi_cli import PulumiCli, Transcript
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
 from tests.engine.conftest import EXAMPLES, PACK
 
@@ -25,7 +25,7 @@ H100X8 = "it_5ECSoHQjLBzrp5YM"
 KEY = "fkey_engine_s3cr3t_" + secrets.token_hex(12)
 
 
-def test_underbid_is_rejected_by_name_and_nothing_is_created(engine: PulumiEngine, mithril: RunningEmulator) -> None:
+def test_underbid_is_rejected_by_name_and_nothing_is_created(engine: PulumiCli, mithril: RunningEmulator) -> None:
     stack = engine.project_stack(EXAMPLES / "underbid", env=mithril.env)
     log = Transcript()
     with pytest.raises(auto.CommandError) as failed:
@@ -39,7 +39,7 @@ def test_underbid_is_rejected_by_name_and_nothing_is_created(engine: PulumiEngin
     assert mithril.control.write_requests() == [] and mithril.control.live_bids() == []
 
 
-def test_a_prices_config_from_the_market_changes_the_verdict(engine: PulumiEngine, mithril: RunningEmulator,
+def test_a_prices_config_from_the_market_changes_the_verdict(engine: PulumiCli, mithril: RunningEmulator,
                                                              tmp_path: Path) -> None:
     """`pulumi-flow prices --out` reads Mithril's reserved prices; where H100s are cheap, $30 for 8 is enough."""
     for region in ("us-central1-a", "eu-central1-a"):
@@ -77,7 +77,7 @@ def every_file(*roots: Path) -> Iterator[tuple[Path, str]]:
                 yield path, path.read_text(errors="replace")
 
 
-def test_a_secret_config_key_never_reaches_state_logs_or_errors(engine: PulumiEngine, keyed: RunningEmulator,
+def test_a_secret_config_key_never_reaches_state_logs_or_errors(engine: PulumiCli, keyed: RunningEmulator,
                                                                 tmp_path: Path) -> None:
     env = {k: v for k, v in keyed.env.items() if k != "MITHRIL_API_KEY"}
     stack = engine.project_stack(EXAMPLES / "quickstart", env=env, secrets={"flow:apiKey": KEY})
@@ -127,7 +127,7 @@ def _secret_pin_program() -> None:
 
 
 @pytest.mark.parametrize("hosting", ["dynamic", "plugin"])
-def test_a_secret_input_is_never_repeated_in_an_error(engine: PulumiEngine, mithril: RunningEmulator,
+def test_a_secret_input_is_never_repeated_in_an_error(engine: PulumiCli, mithril: RunningEmulator,
                                                       hosting: str) -> None:
     stack = engine.stack("dev", project="pin", program=_secret_pin_program, env=mithril.env,
                          config={"flow:hosting": hosting})
@@ -155,7 +155,7 @@ def _gpu_box_program() -> None:
     GpuBox("box")
 
 
-def test_a_bid_under_a_type_of_its_own_is_judged_as_a_bid(engine: PulumiEngine, mithril: RunningEmulator) -> None:
+def test_a_bid_under_a_type_of_its_own_is_judged_as_a_bid(engine: PulumiCli, mithril: RunningEmulator) -> None:
     """An 8xA100 bid at $17 against its $25 floor, as `pulumi-python:dynamic/mycorp:GpuBox`: refused, nothing placed."""
     stack = engine.stack("dev", project="box", program=_gpu_box_program, env=mithril.env)
     log = Transcript()
@@ -173,7 +173,7 @@ def _taken_name_program() -> None:
     FlowVolume("data", FlowVolumeArgs(size_gb=100, volume_name="team-data", region="us-central1-a"))
 
 
-def test_a_provider_error_reads_as_its_message_not_a_traceback(engine: PulumiEngine,
+def test_a_provider_error_reads_as_its_message_not_a_traceback(engine: PulumiCli,
                                                                mithril: RunningEmulator) -> None:
     """Another state's volume holds the name this program chose: refused with the id and the fix, and the user reads
     that message, not a Python traceback around it (the dynamic provider's servicer would print one)."""

@@ -18,7 +18,7 @@ import pytest
 
 from pulumi_flow.emulator import Settings
 from pulumi_flow.emulator.server import MithrilEmulator
-from pulumi_flow.engines.pulumi_cli import PulumiEngine, Transcript
+from pulumi_flow.engines.pulumi_cli import PulumiCli, Transcript
 from pulumi_flow.testing.emulator import EmulatorControl, sdk_environment
 from tests.engine.conftest import EXAMPLES, PACK
 
@@ -54,7 +54,7 @@ def _provider_tokens(text: str) -> list[str]:
 
 
 def test_a_0_1_0_stack_refreshes_previews_without_replacing_and_destroys(
-        engine: PulumiEngine, old_cloud: tuple[MithrilEmulator, EmulatorControl], tmp_path: Path) -> None:
+        engine: PulumiCli, old_cloud: tuple[MithrilEmulator, EmulatorControl], tmp_path: Path) -> None:
     emulator, control = old_cloud
     (bid,) = control.live_bids()
     env = sdk_environment(emulator.url, str(tmp_path / "flow"))

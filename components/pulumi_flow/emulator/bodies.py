@@ -93,7 +93,7 @@ class BidRequest:
             raise Unprocessable("launch_specification must be an object", "launch_specification")
         ids: dict[str, tuple[str, ...]] = {}
         for key in ("volumes", "ssh_keys"):
-            items = spec.get(key, [])
+            items = spec.get(key)  # absent and null both mean none
             if items is not None and (not isinstance(items, list) or not all(isinstance(i, str) for i in items)):
                 raise Unprocessable(f"launch_specification.{key} must be a list of ids, got {items!r}",
                                     f"launch_specification.{key}")
@@ -171,7 +171,7 @@ class SshKeyRequest:
         public_key = body.get("public_key")
         if public_key is not None and (not isinstance(public_key, str) or not public_key.strip()):
             raise Unprocessable(f"public_key must be an OpenSSH public key string, got {public_key!r}", "public_key")
-        return cls(name=name, public_key=public_key or None, required=bool(body.get("required", False)))
+        return cls(name=name, public_key=public_key, required=bool(body.get("required", False)))
 
 
 @attrs.frozen
@@ -187,4 +187,4 @@ class ApiKeyRequest:
         expires_at = body.get("expires_at")
         if expires_at is not None and not (isinstance(expires_at, str) and parses_as_time(expires_at)):
             raise Unprocessable(f"expires_at must be an ISO 8601 date-time, got {expires_at!r}", "expires_at")
-        return cls(name=name, expires_at=expires_at or None)
+        return cls(name=name, expires_at=expires_at)

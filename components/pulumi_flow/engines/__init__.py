@@ -1,7 +1,7 @@
 """Engines: the ways pulumi-flow runs a stack, behind one small interface (`Engine`).
 
 - `builtin.BuiltinEngine`: the program in-process, Pulumi's mocks in front of the real providers.
-- `pulumi_cli.PulumiCliEngine`: the real Pulumi CLI through the Automation API (`pulumi_cli.PulumiEngine` is
+- `pulumi_cli.PulumiCliEngine`: the real Pulumi CLI through the Automation API (`pulumi_cli.PulumiCli` is
   the driver underneath, which the engine tests use directly).
 - `plugins`: not an engine but what both stand on to reach a plugin the way the CLI does: a dynamic provider,
   the `flow` provider or the policy pack, started as a process and spoken to over gRPC.

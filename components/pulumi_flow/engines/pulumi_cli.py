@@ -1,6 +1,6 @@
 """The Pulumi CLI as an engine: the real one, driven through Pulumi's Automation API, offline and private.
 
-`PulumiEngine` knows where the CLI is and owns a Pulumi home and a file backend. `stack()` gives an
+`PulumiCli` knows where the CLI is and owns a Pulumi home and a file backend. `stack()` gives an
 Automation API `Stack` whose program is a Pulumi project's `__main__.py` (or any function), served
 to the CLI by the Automation API as an inline program. Everything else is the real thing: the CLI's
 engine plans, diffs and records state, starts the dynamic-provider plugin
@@ -153,8 +153,9 @@ def program_from_dir(program_dir: Path) -> Callable[[], None]:
 
 
 @attrs.frozen
-class PulumiEngine:
-    """A Pulumi CLI with a private home and a local file backend."""
+class PulumiCli:
+    """A Pulumi CLI with a private home and a local file backend: the driver `PulumiCliEngine` and the engine tests
+    stand on (not an engine itself: it runs whatever program and commands it is given)."""
 
     cli_dir: Path
     home: Path
@@ -392,7 +393,7 @@ class PulumiCliEngine(Engine):
         self._timer: threading.Timer | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._root: Path | None = None
-        self._cli: PulumiEngine | None = None
+        self._cli: PulumiCli | None = None
         self._stack: Any = None
 
     # -- the run ------------------------------------------------------------------------------
@@ -409,7 +410,7 @@ class PulumiCliEngine(Engine):
             from pulumi_flow_policies.pack import write_pack
 
             self.pack_dir = write_pack(self._root / "pack")
-        self._cli = PulumiEngine(self.cli_dir, home=self._root / "home", backend=self._root / "state")
+        self._cli = PulumiCli(self.cli_dir, home=self._root / "home", backend=self._root / "state")
         run_program = program_from_file(self.program)
 
         def program() -> None:

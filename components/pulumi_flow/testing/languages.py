@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from pulumi_flow.emulator.embedded import RunningEmulator
-from pulumi_flow.engines.pulumi_cli import PulumiCliMissingError, PulumiEngine, project_runtime
+from pulumi_flow.engines.pulumi_cli import PulumiCliMissingError, PulumiCli, project_runtime
 from pulumi_flow.plugin import sdk
 
 CACHE = Path(os.environ.get("PULUMI_FLOW_CACHE", Path.home() / ".cache" / "pulumi-flow"))
@@ -48,7 +48,7 @@ class Program:
     directory: Path
     env: Mapping[str, str] = attrs.field(factory=dict)
 
-    def stack(self, engine: PulumiEngine, mithril: RunningEmulator, name: str = "dev",
+    def stack(self, engine: PulumiCli, mithril: RunningEmulator, name: str = "dev",
               config: Mapping[str, Any] | None = None) -> Any:
         """A new stack of this directory's project, run by its language host beside the CLI."""
         host = HOSTS.get(project_runtime(self.directory))
