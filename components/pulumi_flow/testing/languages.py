@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from pulumi_flow.emulator.embedded import RunningEmulator
-from pulumi_flow.engines.pulumi_cli import PulumiCliMissingError, PulumiCli, project_runtime
+from pulumi_flow.engines.pulumi_cli import PulumiCli, PulumiCliMissingError, project_runtime
 from pulumi_flow.plugin import sdk
 
 CACHE = Path(os.environ.get("PULUMI_FLOW_CACHE", Path.home() / ".cache" / "pulumi-flow"))
