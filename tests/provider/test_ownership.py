@@ -10,7 +10,9 @@ from __future__ import annotations
 import pytest
 
 from pulumi_flow import naming
-from pulumi_flow.provider import FlowOwnerProvider, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.emulator.records import PROJECT_ID
+from pulumi_flow.provider import FlowOwnerProvider, FlowTaskProvider, FlowVolumeProvider, NoAnswerError
+from pulumi_flow.provider.session import Credentials, flow_session
 from pulumi_flow.provider.task import bid_name
 from pulumi_flow.provider.volume import VolumeNameTakenError
 from pulumi_flow.testing.emulator import RunningEmulator
@@ -119,3 +121,45 @@ def test_an_owner_costs_nothing_and_keeps_its_token(mithril: RunningEmulator) ->
     assert provider.diff(created.id, created.outs, {}).changes is False
     provider.delete(created.id, created.outs)
     assert mithril.control.requests() == []
+
+
+def _volume_behind_our_back(mithril: RunningEmulator, name: str) -> str:
+    """A volume made a moment ago by another client, after this process's Flow SDK cached the volume list (90 s)."""
+    with flow_session(Credentials.resolve()) as flow:
+        flow.volumes.list()
+    body = {"name": name, "region": "us-central1-a", "disk_interface": "File", "size_gb": 100, "project": PROJECT_ID}
+    return str(mithril.backend.create_volume(body)["fid"])
+
+
+def test_a_chosen_name_taken_a_moment_ago_is_seen_through_the_sdks_cache(
+        volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
+    first = _volume_behind_our_back(mithril, "data-1a2b3c4d")
+    second = str(mithril.backend.create_volume({**dict(mithril.backend.volumes[first].to_api([])),
+                                                "disk_interface": "File", "size_gb": 200,
+                                                "project": PROJECT_ID})["fid"])
+    with pytest.raises(VolumeNameTakenError) as refused:
+        volume_provider.create(checked_volume(region="us-central1-a"))
+    assert refused.value.name == "data-1a2b3c4d" and refused.value.volume_id in (first, second)
+    found = refused.value.problem.split("project (", 1)[1].split(")", 1)[0]
+    assert sorted(found.split("; ")) == sorted([f"{first}, 100 GB in us-central1-a",
+                                                f"{second}, 200 GB in us-central1-a"]), found
+    assert f"pulumi import flow:index:Volume <resource name> {refused.value.volume_id}`" in refused.value.fix
+
+
+def test_an_unrecorded_volume_made_a_moment_ago_is_found_through_the_sdks_cache(
+        volume_provider: FlowVolumeProvider, mithril: RunningEmulator) -> None:
+    inputs = checked_volume(region="us-central1-a", auto_named=True)
+    made = _volume_behind_our_back(mithril, inputs["volume_name"])
+    assert volume_provider.delete_unrecorded(inputs) == made
+    assert volume_provider.delete_unrecorded(inputs) is None, "nothing left of that name"
+    assert mithril.control.live_volumes() == []
+
+
+def test_an_unrecorded_bid_that_cannot_be_looked_up_says_mithril_did_not_answer(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids", status=503, times=1000)
+    with pytest.raises(NoAnswerError) as caught:
+        task_provider.delete_unrecorded(checked_task())
+    assert caught.value.cause.startswith("APIError: ") and caught.value.fix == ""
+    assert str(caught.value) == f"Mithril's bid list did not answer: {caught.value.cause}"
+    mithril.control.clear_faults()

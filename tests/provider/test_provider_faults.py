@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from pulumi_flow.emulator import Settings
-from pulumi_flow.provider import CreateRolledBackError, FlowProviderError, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider import (
+    BidLookupError,
+    CreateRolledBackError,
+    FlowProviderError,
+    FlowTaskProvider,
+    FlowVolumeProvider,
+    NoAnswerError,
+    StillBillingError,
+)
+from pulumi_flow.provider.task import bid_name
 from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator, running_emulator
 
 from .conftest import checked_task, checked_volume
@@ -179,6 +188,7 @@ def test_a_name_conflict_that_keeps_coming_back_is_named_after_three_tries(task_
         task_provider.create(checked_task())
     assert str(caught.value).startswith("could not place the bid for task 'gpu-infra-1a2b3c4d."), caught.value
     assert "kept reappearing" in str(caught.value)
+    assert caught.value.fix.startswith("cancel it with `flow cancel gpu-infra-1a2b3c4d."), caught.value.fix
     assert len(posts()) == 3 and mithril.control.live_bids() == []
 
 
@@ -213,11 +223,12 @@ def test_a_lost_lookup_error_says_what_failed_and_that_the_next_up_adopts(task_p
     inputs = checked_task()
     mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/spot/bids", status=502)
     mithril.control.add_fault(kind="status", method="GET", path="/v2/spot/bids", status=503, skip=1, times=50)
-    with pytest.raises(FlowProviderError) as caught:
+    with pytest.raises(BidLookupError) as caught:
         task_provider.create(inputs)
     message = str(caught.value)
     assert "got no answer and Mithril could not be asked whether it was placed (" in message
     assert "(NoneType" not in message and ": None)" not in message, message
+    assert caught.value.name == bid_name(inputs) and caught.value.cause.startswith("APIError: "), caught.value.cause
 
 
 def test_a_refused_bid_is_called_refused_even_when_mithril_cannot_be_read_after_it(
@@ -229,6 +240,7 @@ def test_a_refused_bid_is_called_refused_even_when_mithril_cannot_be_read_after_
         task_provider.create(checked_task())
     message = str(caught.value)
     assert "Mithril refused the bid for task 'gpu-infra-1a2b3c4d" in message, message
+    assert isinstance(caught.value, NoAnswerError) and caught.value.cause.startswith("APIError: "), caught.value
     assert "(HTTP 400, APIError: " in message
     assert "launch specification rejected" in message
     assert "got no answer" not in message
@@ -288,9 +300,10 @@ def test_a_failed_create_whose_cleanup_cancel_fails_says_the_bid_may_still_bill(
     """Never "nothing is left billing" about a bid Mithril would not cancel: Pulumi records nothing of it."""
     mithril.backend.settings.allocation_delay = 3600.0  # never allocated: the wait times out
     mithril.control.add_fault(kind="status", method="DELETE", path="/v2/spot/bids/.*", status=409, times=100)
-    with pytest.raises(FlowProviderError) as caught:
+    with pytest.raises(StillBillingError) as caught:
         task_provider.create(checked_task(ready_timeout_minutes=0.01, num_instances=1))
     (live,) = mithril.control.live_bids()
+    assert caught.value.bid_id == live["fid"] and caught.value.refusal.startswith("Mithril refused 4 cancels")
     assert str(caught.value).endswith(
         f"; bid {live['fid']} could NOT be cancelled (Mithril refused 4 cancels, the last with APIError: API error "
         f"409: {{\"detail\": \"injected fault 409\"}}) and may still bill, and Pulumi will not record it. Fix: "
@@ -310,6 +323,7 @@ def test_a_failed_create_whose_bid_is_already_gone_says_nothing_is_left_billing(
                                   times=100)
     with pytest.raises(CreateRolledBackError) as caught:
         task_provider.create(checked_task(ready_timeout_minutes=0.01, num_instances=1))
+    assert caught.value.bid_id in mithril.backend.bids, "the id of the bid the create placed and cancelled"
     assert caught.value.problem.endswith(f"bid {caught.value.bid_id} was cancelled, nothing is left billing")
     assert caught.value.fix == "raise max_price_per_hour or ready_timeout_minutes", "the timeout's own fix is kept"
     if gone == "terminated, answers lost":

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider, StillBillingError
 from pulumi_flow.provider.task import bid_name
 from pulumi_flow.testing.emulator import RunningEmulator
 
@@ -453,8 +453,9 @@ def test_delete_that_mithril_keeps_refusing_fails_loudly(task_provider: FlowTask
     created = task_provider.create(checked_task())
     mithril.control.add_fault(kind="status", method="DELETE", path=f"/v2/spot/bids/{created.id}", status=500,
                               times=100)
-    with pytest.raises(Exception):  # noqa: B017 - the SDK's error for a 500, after retries
+    with pytest.raises(StillBillingError) as caught:
         task_provider.delete(created.id, created.outs)
+    assert caught.value.bid_id == created.id and "500" in caught.value.refusal, caught.value
     assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
 
 

@@ -7,7 +7,7 @@ import pytest
 from pulumi_flow import declarations as d
 from pulumi_flow.engines.plugins import UNKNOWN
 from pulumi_flow.naming import OWNER_RE, owner_tag
-from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider import FlowProviderError, FlowTaskProvider, FlowVolumeProvider, VolumeReplacementRefusedError
 from pulumi_flow.testing.emulator import RunningEmulator
 
 from .conftest import OWNER, checked_task, checked_volume
@@ -52,8 +52,11 @@ def test_every_replacing_change_needs_the_opt_in_whatever_the_old_input_was(
     inputs = checked_volume()  # region left out, as state records it
     assert inputs["region"] is None
     olds = {**inputs, "region": "eu-central1-a", "volume_id": "vol_1"}  # outputs: where Mithril put it
-    with pytest.raises(FlowProviderError, match=f"cannot change a volume's {key}.*allow_replacement=True"):
+    with pytest.raises(VolumeReplacementRefusedError, match=f"cannot change a volume's {key}.*allow_replacement=True"
+                       ) as refused:
         volume_provider.diff("vol_1", olds, {**inputs, key: value})
+    assert refused.value.key == key
+    assert refused.value.problem.startswith(f"volume 'data-1a2b3c4d': {olds[key]!r} -> {value!r}: "), refused.value
 
 
 def test_a_replacing_value_unknown_at_preview_is_judged_when_known(volume_provider: FlowVolumeProvider) -> None:
