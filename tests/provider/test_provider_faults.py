@@ -241,6 +241,8 @@ def test_a_refused_bid_is_called_refused_even_when_mithril_cannot_be_read_after_
     message = str(caught.value)
     assert "Mithril refused the bid for task 'gpu-infra-1a2b3c4d" in message, message
     assert isinstance(caught.value, NoAnswerError) and caught.value.cause.startswith("APIError: "), caught.value
+    name = bid_name(checked_task())
+    assert caught.value.fix == f"if `flow status` shows a bid named {name!r}, run `pulumi up` again to adopt it"
     assert "(HTTP 400, APIError: " in message
     assert "launch specification rejected" in message
     assert "got no answer" not in message

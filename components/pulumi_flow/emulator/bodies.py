@@ -171,7 +171,7 @@ class SshKeyRequest:
         public_key = body.get("public_key")
         if public_key is not None and (not isinstance(public_key, str) or not public_key.strip()):
             raise Unprocessable(f"public_key must be an OpenSSH public key string, got {public_key!r}", "public_key")
-        return cls(name=name, public_key=public_key, required=bool(body.get("required", False)))
+        return cls(name=name, public_key=public_key, required=bool(body.get("required")))  # absent: not required
 
 
 @attrs.frozen
