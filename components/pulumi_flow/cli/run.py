@@ -163,7 +163,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             return 1
         except Exception as exc:
             raise _failure(exc, stop, main) from exc
-        if preview.run is not None and not engine.narrates:
+        if preview.run is not None:  # the Pulumi CLI prints its own plan and gives none
             console.print(f"Preview of {name}: {_plural(len(preview.run.resources), 'resource')} in "
                           f"{time.monotonic() - started:.1f}s", "bold")
             print_tree(console, preview.run)

@@ -355,20 +355,6 @@ def state_run(stack: Any, project: str, outputs: dict[str, Any]) -> StackRun:
                     created=created)
 
 
-def planned_run(transcript: Transcript, project: str, stack: str) -> StackRun:
-    """A preview's plan, as the neutral view of the stack: each resource's new state from the engine's events."""
-    resources: dict[str, Registration] = {}
-    for event in transcript.events:
-        step = event.resource_pre_event
-        new = step.metadata.new if step is not None else None
-        if new is None or not _shown(new.type):
-            continue
-        resources[new.urn] = _registration({
-            "urn": new.urn, "type": new.type, "custom": new.custom, "parent": new.parent, "inputs": new.inputs,
-            "protect": new.protect, "id": new.id, "outputs": new.outputs})
-    return StackRun(project=project, stack=stack, preview=True, resources=list(resources.values()), outputs={})
-
-
 class PulumiCliEngine(Engine):
     """`pulumi preview`, `up` and `destroy` by the real Pulumi CLI on a throw-away stack, with the pack given to
     the CLI; the program runs as an inline program. The CLI prints its own progress (`on_output`).
@@ -454,7 +440,8 @@ class PulumiCliEngine(Engine):
             self._stack.preview(**self._policy_options(policies), on_output=self._echo, on_event=log.events.append)
         except auto.CommandError as exc:
             raise self._failed(exc, log, "pulumi preview") from exc
-        return Outcome(planned_run(log, self.project, self.stack_name), verdicts(log) if policies else [])
+        # The CLI has printed its plan; the state holds nothing yet, so there is no view of the stack to give.
+        return Outcome(None, verdicts(log) if policies else [])
 
     def up(self, *, policies: bool) -> Outcome:
         from pulumi import automation as auto
