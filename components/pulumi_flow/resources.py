@@ -34,6 +34,7 @@ from pulumi_flow.provider.owner import FlowOwnerProvider
 from pulumi_flow.provider.task import FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
 
+STACK_TYPE = "pulumi:pulumi:Stack"  # the engine's root resource: a program's own errors are reported on it
 TASK_TYPE = "pulumi-python:dynamic/flow:Task"
 VOLUME_TYPE = "pulumi-python:dynamic/flow:Volume"
 PLUGIN_TASK_TYPE = "flow:index:Task"

@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pulumi.errors import RunError
+
 from pulumi_flow.money import as_number, cents_up, usd
 
 MAX_INSTANCES = 100
@@ -30,8 +32,9 @@ REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 MAX_NAME_LENGTH = 63
 
 
-class InputError(ValueError):
-    """A bad input: which field, what value, and how to fix it."""
+class InputError(ValueError, RunError):
+    """A bad input: which field, what value, and how to fix it. A `RunError` too, so that `pulumi up` says it as
+    this one line (the language host prints a traceback for any other exception)."""
 
     def __init__(self, field: str, value: object, problem: str, fix: str) -> None:
         self.field = field

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,18 +90,47 @@ def test_run_underbid_is_blocked_before_anything_is_created(engine_env: tuple[st
     assert mithril.control.write_requests() == []
 
 
+@pytest.fixture
+def installed_quickstart(tmp_path: Path) -> Path:
+    """examples/quickstart after `pulumi install`: its venv/ is this environment, which holds this pulumi-flow.
+    The program notes which process ran it."""
+    project = tmp_path / "quickstart"
+    shutil.copytree(ROOT / "examples" / "quickstart", project, ignore=shutil.ignore_patterns("venv", "Pulumi.*.yaml"))
+    (project / "venv").symlink_to(sys.prefix)
+    with (project / "__main__.py").open("a") as main:
+        main.write("\nimport pathlib, sys\npathlib.Path(__file__).with_name('ran-by').write_text(sys.executable)\n")
+    return project
+
+
 def test_run_against_a_given_url_tears_down_unless_kept(engine_env: tuple[str, dict[str, str]],
-                                                       mithril: RunningEmulator) -> None:
+                                                       mithril: RunningEmulator, installed_quickstart: Path) -> None:
     env = dict(mithril.env)
-    result = run(engine_env, "examples/quickstart", env=env)
+    result = run(engine_env, str(installed_quickstart), env=env)
     assert result.returncode == 0, result.stderr
     assert f"using emulator at {mithril.url}" in result.stdout
     assert mithril.control.live_bids() == [] and len(mithril.control.requests()) > 10
-    kept = run(engine_env, "examples/quickstart", "--keep", env=env)
+    ran_by = Path((installed_quickstart / "ran-by").read_text()).parent
+    # As `pulumi up` there would, the CLI's language host runs the project in its virtualenv.
+    assert ran_by == (installed_quickstart / "venv" / "bin" if engine_env[0] == "pulumi"
+                      else Path(sys.executable).parent)
+    stack_files = sorted(installed_quickstart.glob("Pulumi.*yaml"))
+    assert stack_files == [installed_quickstart / "Pulumi.yaml"], "the run leaves no stack file behind"
+
+    kept = run(engine_env, str(installed_quickstart), "--keep", env=env)
     assert kept.returncode == 0
-    assert ("kept: the stack's state is in" if engine_env[0] == "pulumi" else "kept 1 resource running") \
-        in kept.stdout
     assert len(mithril.control.live_bids()) == 1
+    if engine_env[0] == "builtin":
+        assert "kept 1 resource running" in kept.stdout
+        return
+    (stack_file,) = set(installed_quickstart.glob("Pulumi.run-*.yaml"))
+    assert f"its file is {stack_file}; destroy it with (cd {installed_quickstart} && PULUMI_BACKEND_URL=" \
+        in kept.stdout
+    command = kept.stdout.split("destroy it with ", 1)[1].splitlines()[0].strip("()").split(" && ", 1)[1]
+    destroyed = subprocess.run(f"{command} --yes --non-interactive", shell=True, cwd=installed_quickstart,
+                               capture_output=True, text=True, env={**os.environ, **env,
+                               "PATH": f"{engine_env[1]['PULUMI_FLOW_CLI_DIR']}{os.pathsep}{os.environ['PATH']}"})
+    assert destroyed.returncode == 0, destroyed.stderr + destroyed.stdout
+    assert mithril.control.live_bids() == [], "the kept stack's own command tears it down"
 
 
 def test_run_engine_auto_says_which_it_chose(pulumi_cli: Path) -> None:
@@ -144,14 +174,32 @@ def test_bad_program_input_fails_cleanly(engine_env: tuple[str, dict[str, str]],
 
 def test_a_program_bug_shows_its_type_and_the_programs_own_line(engine_env: tuple[str, dict[str, str]],
                                                                 tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text("name: buggy\nruntime: python\n")
+    """Run in this Python (the built-in engine, or the CLI's inline fallback), a program error is one line."""
+    runtime = "runtime: python\n" if engine_env[0] == "builtin" else \
+        "runtime:\n  name: python\n  options:\n    virtualenv: venv\n"  # no venv/: the CLI engine runs it inline
+    (tmp_path / "Pulumi.yaml").write_text(f"name: buggy\n{runtime}")
     (tmp_path / "__main__.py").write_text("import pulumi\n\nsizes = {'data': 100}\nprint(sizes['models'])\n")
     result = run(engine_env, str(tmp_path))
     assert result.returncode == 2
+    if engine_env[0] == "pulumi":
+        assert f"the program inline in this Python: {tmp_path / 'venv'} does not exist yet (`pulumi install` " \
+               f"there makes it)" in result.stdout.splitlines()[0]
     assert "error: the program failed: KeyError: 'models'" in result.stderr
     assert f"{tmp_path / '__main__.py'}:4" in result.stderr and "Traceback" not in result.stderr + result.stdout
     debug = run(engine_env, str(tmp_path), "--debug")
     assert "Traceback" in debug.stderr and "KeyError" in debug.stderr
+
+
+def test_a_program_bug_by_its_language_host_reads_as_pulumi_up_shows_it(pulumi_cli: Path, tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: buggy\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text("import pulumi\n\nsizes = {'data': 100}\nprint(sizes['models'])\n")
+    result = run(("pulumi", {"PULUMI_FLOW_CLI_DIR": str(pulumi_cli)}), str(tmp_path))
+    assert result.returncode == 2
+    assert "the program by its language host, as `pulumi up` there" in result.stdout.splitlines()[0]
+    assert f'File "{tmp_path / "__main__.py"}", line 4' in result.stdout and "KeyError: 'models'" in result.stdout
+    assert result.stderr.startswith(
+        "error: the program failed: its error and traceback are in the Pulumi CLI's diagnostics above")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Pulumi.yaml", "__main__.py"], "the run's stack file goes"
 
 
 def test_prices_writes_a_policy_config_that_follows_the_market(mithril: RunningEmulator, tmp_path: Path) -> None:

@@ -140,14 +140,20 @@ class PolicyBlocked(Exception):
 
 
 class ProgramError(Exception):
-    """The user's program raised; `error` is what it raised (for its type and the program's own line)."""
+    """The user's program raised. Run in this process, `error` is what it raised (for its type and the program's
+    own line); run by its language host, it is out of reach, and `reported` is the engine's account of it."""
 
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
+    def __init__(self, error: BaseException | None = None, *, reported: str = "") -> None:
+        super().__init__(str(error) if error is not None else reported)
         self.error = error
+        self.reported = reported.strip()
 
     def describe(self, main: Path) -> str:
-        return describe_program_error(self.error, main)
+        if self.error is not None:
+            return describe_program_error(self.error, main)
+        if "\n" in self.reported:  # a traceback, which the engine has printed where the user reads it
+            return "the program failed: its error and traceback are in the Pulumi CLI's diagnostics above"
+        return f"the program failed: {self.reported}"
 
 
 def describe_program_error(exc: BaseException, main: Path) -> str:

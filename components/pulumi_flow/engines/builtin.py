@@ -45,7 +45,7 @@ from pulumi_flow.engines._engine import (
 from pulumi_flow.engines.plugins import Verdict
 from pulumi_flow.provider import CreateRolledBackError, FlowOwnerProvider, FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.provider.task import STOP_WAITING
-from pulumi_flow.resources import OWNER_TYPE, OWNER_TYPES, TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import OWNER_TYPE, OWNER_TYPES, STACK_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.validation import is_unknown
 
 PROVIDERS: Mapping[str, Callable[[], ResourceProvider]] = {
@@ -165,7 +165,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         except BaseException as exc:
             self.errors.append(exc)
             raise
-        if request.type == "pulumi:pulumi:Stack":
+        if request.type == STACK_TYPE:
             return response
         from pulumi.runtime import rpc
 

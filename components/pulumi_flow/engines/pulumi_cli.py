@@ -7,7 +7,9 @@ engine plans, diffs and records state, starts the dynamic-provider plugin
 (`pulumi-resource-pulumi-python`, which runs `python -u -m pulumi.dynamic`) and the policy pack, and
 `refresh`, `destroy` and `stack export` work on the state it wrote.
 
-`PulumiCliEngine` is this driver behind the engines' interface, as `pulumi-flow run` uses it.
+`PulumiCliEngine` is this driver behind the engines' interface, as `pulumi-flow run` uses it: it runs a
+project by its own language host, as `pulumi up` in its directory would, where the CLI has the host and the
+project's virtualenv exists; otherwise as an inline program in this Python (and says why).
 
 An inline program needs no Python language host (`pulumi-language-python`), and neither does a
 policy pack given as its executable launcher (`policies/pulumi-analyzer-flow`); a CLI built from
@@ -46,7 +48,7 @@ from pulumi_flow.engines._engine import (
 )
 from pulumi_flow.engines.builtin import tear_down
 from pulumi_flow.engines.plugins import Verdict
-from pulumi_flow.resources import TASK_TYPE, TASK_TYPES, VOLUME_TYPE, VOLUME_TYPES
+from pulumi_flow.resources import STACK_TYPE, TASK_TYPE, TASK_TYPES, VOLUME_TYPE, VOLUME_TYPES
 
 OFFLINE_ENV = {
     "PULUMI_SKIP_UPDATE_CHECK": "true",
@@ -60,6 +62,7 @@ REPLACEMENT_STEPS = ("delete-replaced", "replace", "create-replacement")
 # The files a CLI directory must hold: the CLI, and the plugin it execs for Python dynamic providers.
 CLI_FILES = ("pulumi", "pulumi-resource-pulumi-python")
 YAML_HOST = "pulumi-language-yaml"
+PYTHON_HOST = "pulumi-language-python"
 
 
 class PulumiCliMissingError(RuntimeError):
@@ -132,6 +135,29 @@ def project_name(program_dir: Path) -> str:
 def project_runtime(program_dir: Path) -> str:
     runtime = yaml.safe_load((program_dir / "Pulumi.yaml").read_text())["runtime"]
     return str(runtime["name"] if isinstance(runtime, dict) else runtime)
+
+
+def project_virtualenv(program_dir: Path) -> Path | None:
+    """The virtualenv a Python project names in Pulumi.yaml (`runtime.options.virtualenv`), if it names one."""
+    runtime = yaml.safe_load((program_dir / "Pulumi.yaml").read_text())["runtime"]
+    options = (runtime.get("options") or {}) if isinstance(runtime, dict) else {}
+    venv = options.get("virtualenv")
+    return program_dir / str(venv) if venv else None
+
+
+def inline_reason(cli_dir: Path, program_dir: Path) -> str | None:
+    """Why `pulumi up` in `program_dir` would not run the project here as it stands, so it must run inline; None
+    when it would: the CLI has the Python language host and the project's virtualenv (if it names one) exists.
+    Without one named, the host runs `python3` from PATH, which `PulumiCli.env` makes this Python."""
+    host = cli_dir / PYTHON_HOST
+    if not os.access(host, os.X_OK) and shutil.which(PYTHON_HOST) is None:
+        return f"this CLI has no {PYTHON_HOST} (`scripts/install-pulumi` builds it)"
+    if project_runtime(program_dir) != "python":
+        return f"its runtime is {project_runtime(program_dir)!r}"
+    venv = project_virtualenv(program_dir)
+    if venv is not None and not (venv / "bin" / "python").exists():
+        return f"{venv} does not exist yet (`pulumi install` there makes it)"
+    return None
 
 
 def program_from_file(main: Path) -> Callable[[], None]:
@@ -267,6 +293,16 @@ class Transcript:
         chosen = list(final.values()) if final else planned
         return [(op, name) for op, name in chosen if op not in ("same", "refresh")]
 
+    def program_error(self) -> str | None:
+        """What the language host reported the program raised, if it did: its first error that names no resource
+        (the host logs it so) or names the stack."""
+        for event in self.events:
+            diagnostic = event.diagnostic_event
+            if diagnostic is not None and diagnostic.severity == "error" and (
+                    not diagnostic.urn or diagnostic.urn.split("::")[2] == STACK_TYPE):
+                return str(diagnostic.message)
+        return None
+
     def policy_violations(self) -> list[Any]:
         """The engine's own policy events: (policy name, enforcement level, message)."""
         return [e.policy_event for e in self.events if e.policy_event is not None]
@@ -342,7 +378,7 @@ def _registration(resource: Mapping[str, Any]) -> Registration:
 
 
 def _shown(resource_type: str) -> bool:
-    return not resource_type.startswith(PROVIDER_PREFIX) and resource_type != "pulumi:pulumi:Stack"
+    return not resource_type.startswith(PROVIDER_PREFIX) and resource_type != STACK_TYPE
 
 
 def state_run(stack: Any, project: str, outputs: dict[str, Any]) -> StackRun:
@@ -357,7 +393,10 @@ def state_run(stack: Any, project: str, outputs: dict[str, Any]) -> StackRun:
 
 class PulumiCliEngine(Engine):
     """`pulumi preview`, `up` and `destroy` by the real Pulumi CLI on a throw-away stack, with the pack given to
-    the CLI; the program runs as an inline program. The CLI prints its own progress (`on_output`).
+    the CLI. The program runs as `pulumi up` would run it (its language host, its virtualenv, the stack's file
+    `Pulumi.<stack>.yaml` beside it for the run) or, where that cannot work here (`inline_reason`), as an inline
+    program in this Python, whose errors pulumi-flow then says in one line. The CLI prints its own progress
+    (`on_output`).
 
     Stopping it: the first Ctrl-C is passed on to the CLI, which starts no new steps; a create waiting for machines
     cannot be told to stop (`pulumi.dynamic` ignores the engine's Cancel), so after GRACE_SECONDS a second one
@@ -372,7 +411,12 @@ class PulumiCliEngine(Engine):
         self.cli_dir, self.program, self.project, self.stack_name = cli_dir, program, project, stack
         self.config, self.pack_dir, self.policy_config_file = dict(config), pack_dir, policy_config_file
         self.keep, self.on_output = keep, on_output
-        self.description = f"Pulumi CLI {cli_version(cli_dir)} at {cli_dir}"
+        self.project_dir = program.parent.resolve()
+        self.inline_reason = inline_reason(cli_dir, self.project_dir)
+        runs = ("the program by its language host, as `pulumi up` there" if self.inline_reason is None
+                else f"the program inline in this Python: {self.inline_reason}")
+        self.description = f"Pulumi CLI {cli_version(cli_dir)} at {cli_dir}; {runs}"
+        self._stack_file = self.project_dir / f"Pulumi.{stack}.yaml"
         self._failures: list[BaseException] = []
         self._up_log = Transcript()
         self._up_started = False
@@ -397,6 +441,13 @@ class PulumiCliEngine(Engine):
 
             self.pack_dir = write_pack(self._root / "pack")
         self._cli = PulumiCli(self.cli_dir, home=self._root / "home", backend=self._root / "state")
+        env = {k: v for k, v in os.environ.items() if k.startswith(("MITHRIL_", "FLOW_"))}
+        if self.inline_reason is None:
+            if self._stack_file.exists():
+                raise FileExistsError(f"{self._stack_file} exists: the run's stack file would replace it. Fix: "
+                                      f"give the run a stack of its own (--stack), or leave out --stack")
+            self._stack = self._cli.local_stack(self.project_dir, self.stack_name, env=env, config=self.config)
+            return self
         run_program = program_from_file(self.program)
 
         def program() -> None:
@@ -408,12 +459,14 @@ class PulumiCliEngine(Engine):
                 raise pulumi.RunError(describe_program_error(exc, self.program)) from None
 
         self._stack = self._cli.stack(self.stack_name, project=self.project, program=program, config=self.config,
-                                      env={k: v for k, v in os.environ.items() if k.startswith(("MITHRIL_", "FLOW_"))})
+                                      env=env)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self.inline_reason is None and not self.keep:
+            self._stack_file.unlink(missing_ok=True)  # the run's stack is gone: its file in the project goes too
         if self._scratch is not None:
             self._scratch.cleanup()
 
@@ -430,6 +483,9 @@ class PulumiCliEngine(Engine):
             return PolicyBlocked(f"the Pulumi engine refused a resource during `{command}`", found)
         if self._failures:
             return ProgramError(self._failures[0])
+        reported = log.program_error()
+        if reported is not None:
+            return ProgramError(reported=reported)
         return RuntimeError(f"{command} failed (its output is above): {last_error(exc)}")
 
     def preview(self, *, policies: bool) -> Outcome:
@@ -492,5 +548,9 @@ class PulumiCliEngine(Engine):
 
     def kept(self) -> str:
         state = (self._root or Path()) / "state"
-        return (f"kept: the stack's state is in {state}; destroy it with PULUMI_BACKEND_URL={state.as_uri()} "
-                f"PULUMI_CONFIG_PASSPHRASE= pulumi destroy --stack {self.stack_name}")
+        destroy = (f"PULUMI_BACKEND_URL={state.as_uri()} PULUMI_CONFIG_PASSPHRASE= pulumi destroy "
+                   f"--stack {self.stack_name}")
+        if self.inline_reason is None:
+            return (f"kept: the stack's state is in {state} and its file is {self._stack_file}; destroy it with "
+                    f"(cd {self.project_dir} && {destroy})")
+        return f"kept: the stack's state is in {state}; destroy it with {destroy}"
