@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from pulumi_flow.engines.plugins import PolicyPackProcess, StackResource
 from pulumi_flow.resources import TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.languages import build_python
 from pulumi_flow_policies.pack import CLONE_FILES, LAUNCHER
 
 pytestmark = pytest.mark.slow
@@ -94,9 +94,7 @@ def test_run_underbid_is_blocked_before_anything_is_created(engine_env: tuple[st
 def installed_quickstart(tmp_path: Path) -> Path:
     """examples/quickstart after `pulumi install`: its venv/ is this environment, which holds this pulumi-flow.
     The program notes which process ran it."""
-    project = tmp_path / "quickstart"
-    shutil.copytree(ROOT / "examples" / "quickstart", project, ignore=shutil.ignore_patterns("venv", "Pulumi.*.yaml"))
-    (project / "venv").symlink_to(sys.prefix)
+    project = build_python(ROOT / "examples" / "quickstart", tmp_path).directory
     with (project / "__main__.py").open("a") as main:
         main.write("\nimport pathlib, sys\npathlib.Path(__file__).with_name('ran-by').write_text(sys.executable)\n")
     return project

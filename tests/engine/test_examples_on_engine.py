@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -11,6 +12,7 @@ from pulumi import automation as auto
 
 from pulumi_flow.engines.pulumi_cli import PulumiCli, Transcript
 from pulumi_flow.testing.emulator import RunningEmulator
+from pulumi_flow.testing.languages import build_python
 from tests.engine.conftest import EXAMPLES, PACK, PACK_NAME
 
 pytestmark = pytest.mark.engine
@@ -64,8 +66,9 @@ def training_job_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> N
     assert outputs["job_status"] in ("pending", "running")
 
 
-# examples/complete runs as users type it, from its directory (tests/engine/test_readme_path_on_engine.py), with
-# these same checks; the other two run here as inline programs, which need no virtualenv of their own.
+# examples/complete runs as users type it, `pulumi install` included (tests/engine/test_readme_path_on_engine.py),
+# with these same checks; the other two run here from their directory too, by the Python language host, in the
+# virtualenv `build_python` links (what `pulumi install` would make, without waiting for pip).
 EXAMPLES_EXPECTED = {
     "quickstart": Expected(4, [("a100-80gb.sxm.8x", 1, "$25.00")], [], quickstart_outputs, False),
     "training-job": Expected(7, [("a100-80gb.sxm.4x", 1, "$9.00")], [1000], training_job_outputs, True),
@@ -79,9 +82,10 @@ def live_summary(mithril: RunningEmulator) -> tuple[list[tuple[str, int, str]], 
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES_EXPECTED))
-def test_example_lifecycle_on_the_real_engine(example: str, engine: PulumiCli, mithril: RunningEmulator) -> None:
+def test_example_lifecycle_on_the_real_engine(example: str, engine: PulumiCli, mithril: RunningEmulator,
+                                              tmp_path: Path) -> None:
     expected = EXAMPLES_EXPECTED[example]
-    stack = engine.project_stack(EXAMPLES / example, env=mithril.env)
+    stack = build_python(EXAMPLES / example, tmp_path).stack(engine, mithril)
 
     # 1. preview with the pack: the plan, the pack's verdicts, and not one write to Mithril.
     preview_log = Transcript()

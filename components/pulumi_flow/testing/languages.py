@@ -1,4 +1,4 @@
-"""TypeScript and Go programs as users build them: the `flow` SDK generated from the plugin, then their directory.
+"""Python, TypeScript and Go programs as users build them, run from their directory by their language host.
 
     program = build_typescript(Path("examples/typescript"), work_dir, cli_dir)
     stack = program.stack(engine, mithril)           # an Automation API stack of that directory
@@ -8,6 +8,8 @@
 does) and installs its dependencies the way the README says (`npm install`; `go mod tidy`, then `go vet`). The
 program then runs from its directory through the language host beside the CLI (`pulumi-language-nodejs`,
 `pulumi-language-go`, which `scripts/install-pulumi` builds), exactly as `pulumi up` there would run it.
+`build_python` gives a Python project the virtualenv `pulumi install` would make there (pulumi-flow and its
+dependencies): the environment running the tests, linked, so that no test waits for pip.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,13 @@ class Program:
                                         f"builds the language hosts beside the CLI")
         return engine.local_stack(self.directory, name, env={**mithril.env, **self.env},
                                   config={key: str(value) for key, value in (config or {}).items()})
+
+
+def build_python(example: Path, work_dir: Path, environment: Path = Path(sys.prefix)) -> Program:
+    directory = Path(shutil.copytree(example, work_dir / example.name,
+                                     ignore=shutil.ignore_patterns("venv", "Pulumi.*.yaml", "__pycache__")))
+    (directory / "venv").symlink_to(environment, target_is_directory=True)
+    return Program(directory)
 
 
 def build_typescript(example: Path, work_dir: Path, cli_dir: Path) -> Program:
