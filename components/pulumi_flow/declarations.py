@@ -261,6 +261,12 @@ TASK = Declaration("Task", FlowTaskArgs, (
     Output("market_price_per_hour", NUMBER, "What Mithril charged per instance-hour at the last read (the market, "
                                             "at most the bid)."),
     Output("resolved_region", STRING, "The region the task runs in."),
+    Output("spend_usd", NUMBER, "What the bid has cost up to the last read, in USD: the exact sum of what Mithril "
+                                "charged each of its instances, period by period, rounded up to the cent."),
+    Output("preemptions", INTEGER, "How many times Mithril preempted the bid."),
+    Output("running_hours", NUMBER, "Instance-hours Mithril charged the bid for."),
+    Output("preempted_hours", NUMBER, "Hours the bid waited for machines after its preemptions."),
+    Output("last_preempted_at", STRING, "When Mithril last preempted the bid (ISO 8601), if it ever did."),
 ), internal=((naming.AUTO_NAMED, _AUTO_NAMED),))
 
 VOLUME = Declaration("Volume", FlowVolumeArgs, (

@@ -172,6 +172,11 @@ class TaskOutputs:
     market_price_per_hour: pulumi.Output[float]
     max_price_per_hour: pulumi.Output[float]
     resolved_region: pulumi.Output[str]
+    spend_usd: pulumi.Output[float]
+    preemptions: pulumi.Output[int]
+    running_hours: pulumi.Output[float]
+    preempted_hours: pulumi.Output[float]
+    last_preempted_at: pulumi.Output[str]
 
 
 class VolumeOutputs:

@@ -1,6 +1,6 @@
 """pulumi-flow's CrossGuard policies, one module per concern; `policies/__main__.py` assembles the pack."""
 
-from pulumi_flow_policies import bid_floor, budget, regions, volumes, workloads
+from pulumi_flow_policies import bid_floor, budget, regions, spend, volumes, workloads
 
 PACK_NAME = "pulumi-flow-policies"
 
@@ -12,6 +12,8 @@ POLICIES = [
     workloads.policy,
     volumes.protected_policy,
     regions.policy,
+    spend.spend_policy,
+    spend.near_market_policy,
 ]
 
 __all__ = ["PACK_NAME", "POLICIES"]

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from pulumi_flow.emulator import spec as emulator_spec
+from pulumi_flow.emulator.models import MithrilBackend, Settings
 
 
 def spec() -> dict[str, Any]:
@@ -82,3 +83,25 @@ def validated_log(mithril: Any) -> Any:
         if entry["status"] in (0,) or entry["status"] >= 500 or entry["status"] == 429:
             continue  # injected faults carry no spec body
         validate_response(entry["method"], entry["path"], entry["status"], entry.get("body"))
+
+
+class Clock:
+    """The backend's clock, driven by the test: every transition happens exactly when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def backend(clock: Clock) -> MithrilBackend:
+    """The auction without HTTP: bids allocate 10 s after they are placed (or repriced into the market) and
+    instances boot 5 s after allocation."""
+    return MithrilBackend(Settings(allocation_delay=10, boot_delay=5), clock=clock)

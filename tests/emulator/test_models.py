@@ -10,28 +10,11 @@ import pytest
 
 from pulumi_flow.emulator.bodies import parse_dollars
 from pulumi_flow.emulator.exceptions import EmulatorError, NotFound
-from pulumi_flow.emulator.models import MithrilBackend, Settings
+from pulumi_flow.emulator.models import MithrilBackend
 from pulumi_flow.emulator.records import PROJECT_ID, iso_time
+from tests.emulator.conftest import Clock
 
 A100_8X = "it_Sg1nDx1I8NFep60J"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def backend(clock: Clock) -> MithrilBackend:
-    return MithrilBackend(Settings(allocation_delay=10, boot_delay=5), clock=clock)
 
 
 def bid_body(**changes: Any) -> dict[str, Any]:

@@ -192,6 +192,11 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
         ("GET", "/v2/spot/bids/{bid_id}"): (f"/v2/spot/bids/{bid['fid']}", None),
         ("PATCH", "/v2/spot/bids/{bid_id}"): (f"/v2/spot/bids/{bid['fid']}", {"limit_price": "$31.00"}),
         ("GET", "/v2/instances"): (f"/v2/instances?project={project}&bid_fid_in={bid['fid']}", None),
+        ("GET", "/v2/instances/pricing/history"): (
+            f"/v2/instances/pricing/history?project={project}&bid_fid={bid['fid']}&start_time=2024-01-01T00:00:00Z",
+            None),
+        ("GET", "/v2/instances/status/history"): (f"/v2/instances/status/history?project={project}&limit=1", None),
+        ("GET", "/v2/spot/bids/{bid_id}/history"): (f"/v2/spot/bids/{bid['fid']}/history", None),
         ("GET", "/v2/volumes"): (f"/v2/volumes?project={project}", None),
         ("POST", "/v2/volumes"): None,
         ("PATCH", "/v2/volumes/{volume_id}"): (f"/v2/volumes/{volume['fid']}", {"name": "renamed"}),

@@ -52,6 +52,17 @@ def complete_component_inputs(deployment: dict[str, Any]) -> None:
     assert volumes["protect"] is True
 
 
+def complete_cost_outputs(deployment: dict[str, Any], mithril: RunningEmulator) -> None:
+    """What the cluster has cost, in state on the task and on the component that owns it, from Mithril's history."""
+    (task,) = [r for r in deployment["resources"] if r["type"].endswith("flow:Task")]
+    (cluster,) = [r for r in deployment["resources"] if r["type"] == "flow:index:TrainingCluster"]
+    charged = mithril.backend.instance_pricing_history(bid=task["id"])
+    assert len(charged) == 4 and all(row["events"] for row in charged), "each instance billed from its allocation"
+    for outputs in (task["outputs"], cluster["outputs"]):
+        assert outputs["spend_usd"] >= 0 and outputs["preemptions"] == 0 and outputs["last_preempted_at"] is None
+        assert outputs["market_price_per_hour"] == 16.0
+
+
 def quickstart_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> None:
     (bid,) = mithril.control.live_bids()
     assert outputs["task_id"] == bid["fid"] and len(outputs["public_ips"]) == 1

@@ -20,7 +20,7 @@ import pytest
 from pulumi_flow.engines.pulumi_cli import OFFLINE_ENV
 from pulumi_flow.testing.emulator import RunningEmulator
 from tests.engine.conftest import EXAMPLES, ROOT
-from tests.engine.test_examples_on_engine import complete_component_inputs, complete_outputs
+from tests.engine.test_examples_on_engine import complete_component_inputs, complete_cost_outputs, complete_outputs
 
 pytestmark = pytest.mark.engine
 
@@ -83,7 +83,9 @@ def test_the_readme_path_in_examples_complete(shell: dict[str, str], mithril: Ru
         pulumi(shell, example, "up", "--yes", "--policy-pack", PACK_DIR)
         assert len(mithril.control.live_bids()) == 1 and len(mithril.control.live_volumes()) == 2
         complete_outputs(json.loads(pulumi(shell, example, "stack", "output", "--json").stdout), mithril)
-        complete_component_inputs(json.loads(pulumi(shell, example, "stack", "export").stdout)["deployment"])
+        deployment = json.loads(pulumi(shell, example, "stack", "export").stdout)["deployment"]
+        complete_component_inputs(deployment)
+        complete_cost_outputs(deployment, mithril)
 
         mithril.control.clear_requests()
         pulumi(shell, example, "preview", "--expect-no-changes", "--policy-pack", PACK_DIR)

@@ -67,8 +67,11 @@ def check_mounts(owner: str, volumes: Sequence[VolumeMount], num_instances: Any,
 
 
 # What a TrainingCluster's or TrainingJob's state carries, in this order: its registered outputs and its schema's.
+# What the task's money came to (its declaration's cost outputs), passed through as the task reads them.
+COST_OUTPUTS = ("market_price_per_hour", "spend_usd", "preemptions", "running_hours", "preempted_hours",
+                "last_preempted_at")
 OUTPUTS = ("task_id", "status", "instance_ids", "public_ips", "private_ips", "ssh_user", "ssh_port",
-           "max_price_per_hour", "hourly_bid")
+           "max_price_per_hour", "hourly_bid", *COST_OUTPUTS)
 
 
 class TaskComponent(pulumi.ComponentResource):
@@ -82,6 +85,12 @@ class TaskComponent(pulumi.ComponentResource):
     ssh_port: pulumi.Output[int]
     max_price_per_hour: pulumi.Output[float]
     hourly_bid: pulumi.Output[float]
+    market_price_per_hour: pulumi.Output[float]
+    spend_usd: pulumi.Output[float]
+    preemptions: pulumi.Output[int]
+    running_hours: pulumi.Output[float]
+    preempted_hours: pulumi.Output[float]
+    last_preempted_at: pulumi.Output[str]
 
     def _create_task(self, name: str, task_args: FlowTaskArgs, volumes: Sequence[VolumeMount],
                      opts: pulumi.ResourceOptions | None) -> None:
@@ -101,4 +110,6 @@ class TaskComponent(pulumi.ComponentResource):
         self.max_price_per_hour = self.task.max_price_per_hour
         self.hourly_bid = pulumi.Output.all(self.task.max_price_per_hour, task_args.num_instances).apply(
             lambda values: as_number(usd(values[0]) * int(values[1])))
+        for key in COST_OUTPUTS:
+            setattr(self, key, getattr(self.task, key))
         self.register_outputs({key: getattr(self, key) for key in OUTPUTS})

@@ -31,6 +31,16 @@ from pulumi_flow.emulator.bodies import (
 )
 from pulumi_flow.emulator.catalog import CATALOG, REGIONS, RESERVED_MARKUP, opening_market
 from pulumi_flow.emulator.exceptions import Conflict, EmulatorError, NotFound, Unprocessable
+from pulumi_flow.emulator.history import (
+    ALLOCATED,
+    LIMIT_PRICE_CHANGED,
+    PAUSED,
+    PLACED,
+    PREEMPTED,
+    RESUMED,
+    TERMINATED,
+    History,
+)
 from pulumi_flow.emulator.records import (
     BID_ALLOCATED,
     BID_OPEN,
@@ -78,6 +88,7 @@ class MithrilBackend:
         self._changed = threading.Condition(self._lock)
         self.instance_types = {it.fid: it for it in CATALOG}
         self.market_cents: dict[tuple[str, str], int] = opening_market()
+        self.history = History.opening(self.market_cents, clock())
         self.bids: dict[str, Bid] = {}
         self.instances: dict[str, Instance] = {}
         self.volumes: dict[str, Volume] = {}
@@ -115,6 +126,8 @@ class MithrilBackend:
         for inst in self.instances.values():
             if inst.status == INSTANCE_NEW and now - inst.created_at >= self.settings.boot_delay:
                 inst.status = INSTANCE_RUNNING
+                self.history.instance_status(inst.fid, INSTANCE_RUNNING, inst.created_at + self.settings.boot_delay,
+                                             billed=True)
 
     def _market(self, bid: Bid) -> int:
         return self.market_cents[(bid.instance_type, bid.region)]
@@ -122,6 +135,7 @@ class MithrilBackend:
     def _allocate(self, bid: Bid, now: float) -> None:
         bid.status = BID_ALLOCATED
         bid.instances = []
+        self.history.bid_event(bid.fid, ALLOCATED, now, bid.limit_price_cents)
         for index in range(bid.quantity):
             n = next(self._ips)
             inst = Instance(
@@ -137,15 +151,19 @@ class MithrilBackend:
             )
             self.instances[inst.fid] = inst
             bid.instances.append(inst.fid)
+            self.history.instance_started(inst.fid, bid.fid, (bid.instance_type, bid.region), INSTANCE_NEW,
+                                          self._market(bid), now)
 
-    def _release_instances(self, bid: Bid, status: str) -> None:
+    def _release_instances(self, bid: Bid, status: str, now: float) -> None:
         for fid in bid.instances:
             self.instances[fid].status = status
+            self.history.instance_status(fid, status, now, billed=False)
         bid.instances = []
 
     def _preempt(self, bid: Bid, now: float) -> None:
         """Mithril re-queues a preempted bid: back to Open, re-allocated later with new instances."""
-        self._release_instances(bid, INSTANCE_PREEMPTED)
+        self.history.bid_event(bid.fid, PREEMPTED, now, bid.limit_price_cents)
+        self._release_instances(bid, INSTANCE_PREEMPTED, now)
         bid.status = BID_OPEN
         bid.open_since = now
 
@@ -182,23 +200,36 @@ class MithrilBackend:
         return [{"id": f"reg_{name.replace('-', '')}", "name": name, "block_storage_enabled": True,
                  "fileshare_storage_enabled": True, "k8s_enabled": False} for name in self.regions()]
 
-    def price_history(self, instance_types: list[str] | None, region: str | None) -> dict[str, Any]:
-        """`GET /v2/pricing/history`: the emulator keeps no history, so each series is one sample, the
-        market now (instance types by id, Mithril name or `8xa100`)."""
-        with self._now() as now:
+    def price_history(self, instance_types: list[str] | None, region: str | None, start: float | None = None,
+                      end: float | None = None, samples: int = 100) -> dict[str, Any]:
+        """`GET /v2/pricing/history`: each market's price changes in the window (instance types by id, Mithril
+        name or `8xa100`), the latest `samples` of them."""
+        with self._now():
             fids: set[str] | None = None
             if instance_types is not None:
                 fids = set()
                 for name in instance_types:
                     with contextlib.suppress(NotFound):  # a type not sold here has no series (/current: nulls)
                         fids.add(self.instance_type_fid(name))
-            series = [
-                {"instance_type": it, "region": r, "timestamps": [iso_time(now)], "spot_prices": [dollars(cents)],
-                 "reserved_prices": [dollars(cents * RESERVED_MARKUP)], "region_disabled": False}
-                for (it, r), cents in sorted(self.market_cents.items())
-                if (fids is None or it in fids) and region in (None, r)
-            ]
-            return {"series": series, "complete": True, "show_disabled_regions": False}
+            markets = [(it, r) for it, r in sorted(self.market_cents)
+                       if (fids is None or it in fids) and region in (None, r)]
+            return {"series": self.history.series(markets, start, end, samples), "complete": True,
+                    "show_disabled_regions": False}
+
+    def instance_pricing_history(self, *, instance: str | None = None, bid: str | None = None,
+                                 start: float | None = None, end: float | None = None) -> list[dict[str, Any]]:
+        with self._now():
+            return self.history.pricing(instance, bid, start, end)
+
+    def instance_status_history(self, *, instance: str | None = None, bid: str | None = None,
+                                start: float | None = None, end: float | None = None) -> list[dict[str, Any]]:
+        with self._now():
+            return self.history.statuses(instance, bid, start, end)
+
+    def bid_history(self, fid: str) -> dict[str, Any]:
+        with self._now():
+            self._bid(fid)
+            return self.history.bid(fid)
 
     def current_price(self, instance_type: str, region: str | None) -> dict[str, Any]:
         with self._now():
@@ -241,13 +272,15 @@ class MithrilBackend:
 
     def set_market_price(self, instance_type: str, region: str, cents: int) -> None:
         instance_type = self.instance_type_fid(instance_type)
-        with self._lock:
-            if (instance_type, region) not in self.market_cents:
-                raise NotFound("market", f"{instance_type}@{region}")
-            if cents <= 0:
-                raise Unprocessable("price must be positive", "price")
-            self.market_cents[(instance_type, region)] = cents
-            self._advance(self.clock())
+        if (instance_type, region) not in self.market_cents:
+            raise NotFound("market", f"{instance_type}@{region}")
+        if cents <= 0:
+            raise Unprocessable("price must be positive", "price")
+        with self._now() as now:  # what happened at the old price happens first
+            if self.market_cents[(instance_type, region)] != cents:
+                self.market_cents[(instance_type, region)] = cents
+                self.history.price_changed((instance_type, region), cents, now)
+            self._advance(now)
 
     # -- bids -----------------------------------------------------------------------
 
@@ -265,6 +298,7 @@ class MithrilBackend:
                 launch_specification=request.launch_specification(), created_at=now, open_since=now,
             )
             self.bids[bid.fid] = bid
+            self.history.bid_event(bid.fid, PLACED, now, bid.limit_price_cents)
             self._remember("bid", idempotency_key, bid.fid)
             return bid.to_api(), True
 
@@ -329,10 +363,11 @@ class MithrilBackend:
             update = BidUpdate.parse(body)
             if not bid.live:
                 raise Conflict(f"bid {fid} is terminated and cannot be changed")
-            if update.limit_price_cents is not None:
+            if update.limit_price_cents is not None and update.limit_price_cents != bid.limit_price_cents:
                 bid.limit_price_cents = update.limit_price_cents
+                self.history.bid_event(fid, LIMIT_PRICE_CHANGED, now, bid.limit_price_cents)
             if update.paused is True and bid.status != BID_PAUSED:
-                self._pause(bid)
+                self._pause(bid, now)
             elif update.paused is False and bid.status == BID_PAUSED:
                 self._resume(bid, now)
             self._advance(now)
@@ -344,25 +379,31 @@ class MithrilBackend:
             if bid.live:
                 self._terminate(bid, now)
 
-    def _pause(self, bid: Bid) -> None:
+    def _pause(self, bid: Bid, now: float) -> None:
         """Mithril's pause: billing stops, the machines stop but stay the bid's, and come back on resume."""
+        self.history.bid_event(bid.fid, PAUSED, now, bid.limit_price_cents)
         for fid in bid.instances:
             self.instances[fid].status = INSTANCE_PAUSED
+            self.history.instance_status(fid, INSTANCE_PAUSED, now, billed=False)
         bid.status = BID_PAUSED
 
     def _resume(self, bid: Bid, now: float) -> None:
-        """The paused machines boot again; a bid paused before it was allocated waits in the auction."""
+        """The paused machines boot again (billed from now); a bid paused before it was allocated waits in the
+        auction."""
+        self.history.bid_event(bid.fid, RESUMED, now, bid.limit_price_cents)
         if bid.instances:
             for fid in bid.instances:
                 self.instances[fid].status = INSTANCE_NEW
                 self.instances[fid].created_at = now
+                self.history.instance_status(fid, INSTANCE_NEW, now, billed=True)
             bid.status = BID_ALLOCATED
         else:
             bid.status = BID_OPEN
             bid.open_since = now
 
     def _terminate(self, bid: Bid, now: float) -> None:
-        self._release_instances(bid, INSTANCE_TERMINATED)
+        self.history.bid_event(bid.fid, TERMINATED, now, bid.limit_price_cents)
+        self._release_instances(bid, INSTANCE_TERMINATED, now)
         bid.status = BID_TERMINATED
         bid.deactivated_at = now
 
@@ -499,9 +540,9 @@ class MithrilBackend:
 
     def forget_bid(self, fid: str) -> None:
         """The bid vanishes entirely, as if deleted by an operator: reads answer 404."""
-        with self._lock:
+        with self._now() as now:
             bid = self._bid(fid)
-            self._release_instances(bid, INSTANCE_TERMINATED)
+            self._release_instances(bid, INSTANCE_TERMINATED, now)
             del self.bids[fid]
 
     def delete_volume_behind_back(self, fid: str) -> None:
@@ -529,6 +570,7 @@ class MithrilBackend:
                 "volumes": [attrs.asdict(v) for v in self.volumes.values()],
                 "ssh_keys": [attrs.asdict(k) for k in self.ssh_keys.values()],
                 "idempotency": [[kind, key, fid] for (kind, key), fid in self._idempotency.items()],
+                "history": self.history.dump(),
             })
 
     def load(self, text: str) -> None:
@@ -540,6 +582,9 @@ class MithrilBackend:
             self.volumes = {v["fid"]: Volume(**v) for v in data["volumes"]}
             self.ssh_keys = {k["fid"]: SshKey(**k) for k in data["ssh_keys"]}
             self._idempotency = _idempotency_entries(data["idempotency"])
+            # A state file from before the history was kept starts its history now.
+            self.history = (History.load(data["history"]) if "history" in data
+                            else History.opening(self.market_cents, self.clock()))
             self._ips = itertools.count(len(self.instances) + 1)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
@@ -48,6 +49,39 @@ def _in_project(project: Any, *, required: bool = False) -> None:
         return
     if project != PROJECT_ID:
         raise EmulatorError(422, f"unknown project {project!r}; this emulator has {PROJECT_ID!r}", "project")
+
+
+def _time(req: Request, name: str) -> float | None:
+    """A time filter, in the ISO 8601 form the spec's examples give (`2024-01-01T00:00:00Z`)."""
+    raw = req.arg(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise EmulatorError(422, f"{name} must be an ISO 8601 time such as 2024-01-01T00:00:00Z, got {raw!r}",
+                            name) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _history_filters(req: Request) -> dict[str, Any]:
+    _in_project(req.arg("project"), required=True)
+    if req.arg("reservation_fid") is not None:
+        raise EmulatorError(422, "this emulator sells no reservations: reservation_fid matches nothing",
+                            "reservation_fid")
+    return {"instance": req.arg("instance_fid"), "bid": req.arg("bid_fid"), "start": _time(req, "start_time"),
+            "end": _time(req, "end_time")}
+
+
+def _page(req: Request, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mithril's cursor paging: `limit` rows (the spec allows 1..100) from the cursor, and the next cursor."""
+    limit = int(req.arg("limit") or 100)
+    cursor = req.arg("next_cursor") or "0"
+    if not cursor.isdigit():
+        raise EmulatorError(422, f"next_cursor {cursor!r} is not one this emulator gave", "next_cursor")
+    start = int(cursor)
+    more = start + limit < len(rows)
+    return {key: rows[start:start + limit], "next_cursor": str(start + limit) if more else None}
 
 
 class RequestLog:
@@ -139,7 +173,18 @@ class MithrilResponses:
     def price_history(self, req: Request) -> Response:
         wanted = req.arg("instance_types")
         types = [t.strip() for t in wanted.split(",") if t.strip()] if wanted else None
-        return ok(self.backend.price_history(types, req.arg("region")))
+        samples = req.arg("num_samples")  # the spec bounds it (-1..1000); -1 is every sample
+        return ok(self.backend.price_history(types, req.arg("region"), _time(req, "start_time"),
+                                             _time(req, "end_time"), int(samples) if samples is not None else 100))
+
+    def instance_pricing_history(self, req: Request) -> Response:
+        return ok(_page(req, "instances", self.backend.instance_pricing_history(**_history_filters(req))))
+
+    def instance_status_history(self, req: Request) -> Response:
+        return ok(_page(req, "instances", self.backend.instance_status_history(**_history_filters(req))))
+
+    def bid_history(self, req: Request) -> Response:
+        return ok(self.backend.bid_history(req.params["bid_id"]))
 
     def reservations(self, req: Request) -> Response:
         return ok({"data": [], "next_cursor": None})

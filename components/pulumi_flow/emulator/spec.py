@@ -147,8 +147,9 @@ class StricterRule:
 
 STRICTER_THAN_SPEC: tuple[StricterRule, ...] = (
     StricterRule(
-        ("GET /v2/instances", "GET /v2/spot/bids", "GET /v2/ssh-keys", "GET /v2/volumes", "POST /v2/spot/bids",
-         "POST /v2/ssh-keys", "POST /v2/volumes"),
+        ("GET /v2/instances", "GET /v2/instances/pricing/history", "GET /v2/instances/status/history",
+         "GET /v2/spot/bids", "GET /v2/ssh-keys", "GET /v2/volumes", "POST /v2/spot/bids", "POST /v2/ssh-keys",
+         "POST /v2/volumes"),
         r"unknown project .*",
         "A project is an id the spec types as any string; a server answers only for projects that exist. The SDK "
         "resolves MITHRIL_PROJECT to an id from GET /v2/projects before scoping a call to it "
@@ -165,6 +166,17 @@ STRICTER_THAN_SPEC: tuple[StricterRule, ...] = (
         "The spec's size_gb carries pydantic ByteSize bounds but no JSON type, so it admits anything, null "
         "included. The SDK sends a positive integer (facets/storage.py, create_volume: required_positive_int_value) "
         "within flow.utils.volume_limits (MIN_VOLUME_SIZE_GB..MAX_VOLUME_SIZE_GB)."),
+    StricterRule(
+        ("GET /v2/instances/pricing/history", "GET /v2/instances/status/history", "GET /v2/pricing/history"),
+        r"(start|end)_time must be an ISO 8601 time such as .*",
+        "The spec types these as strings of `format: datetime`, which JSON Schema does not know (its format is "
+        "`date-time`), so any string passes the schema; its examples are ISO 8601, and a server can filter by "
+        "time only on a time. The SDK sends ISO 8601 (flow/application/market.py, _history_window_start)."),
+    StricterRule(
+        ("GET /v2/instances/pricing/history", "GET /v2/instances/status/history"),
+        r"next_cursor .* is not one this emulator gave|this emulator sells no reservations: .*",
+        "A cursor is a token the server gave in an earlier page, which the spec types as any string; and the "
+        "emulator sells no reservations (GET /v2/reservation lists none), so a reservation id names nothing."),
     StricterRule(
         ("POST /v2/api-keys",),
         r"name is required and must be a non-empty string, got .*",

@@ -28,6 +28,7 @@ from pulumi_flow.provider.base import (
     pause_before_retry,
     recorded_inputs,
 )
+from pulumi_flow.provider.cost import read_bid_cost
 from pulumi_flow.provider.errors import (
     BelowMarketError,
     BidLookupError,
@@ -184,7 +185,7 @@ class FlowTaskProvider(FlowProvider):
                     task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
                 else:
                     task = self._wait(flow, task_id, props)
-                outs = {**self._inputs(props), **self._transient_retry(lambda: self._observe(task))}
+                outs = {**self._inputs(props), **self._outputs(flow, task)}
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
                 refusal = self._cancel(flow, task_id)
                 if refusal is None:
@@ -212,7 +213,7 @@ class FlowTaskProvider(FlowProvider):
                     # Resumed: the machines boot again; like a create, `up` returns once they run.
                     self._wait(flow, task_id, news)
             task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
-            return UpdateResult({**self._inputs(news), **self._transient_retry(lambda: self._observe(task))})
+            return UpdateResult({**self._inputs(news), **self._outputs(flow, task)})
 
     def _set_paused(self, flow: Flow, task_id: str, paused: bool) -> None:
         """Pause or resume the bid (Mithril stops billing while paused). A lost answer is checked against
@@ -261,7 +262,7 @@ class FlowTaskProvider(FlowProvider):
                 task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
             except TaskNotFoundError:
                 return ReadResult("", {})
-            observed = self._transient_retry(lambda: self._observe(task))
+            observed = self._outputs(flow, task)
             importing = "role" not in props
             role = props.get("role", INFRASTRUCTURE)
             if observed["bid_status"] == "Terminated" and role == INFRASTRUCTURE:
@@ -540,6 +541,13 @@ class FlowTaskProvider(FlowProvider):
         except Exception:  # noqa: BLE001 - unknown: not terminated as far as we can tell
             return False
         return (task.provider_metadata or {}).get("bid_status") == "Terminated"
+
+    def _outputs(self, flow: Flow, task: Task) -> dict[str, Any]:
+        """Every output: Mithril's view of the task, and what it has cost so far (from Mithril's history)."""
+        observed = self._transient_retry(lambda: self._observe(task))
+        api_key = self.credentials.api_key or ""
+        cost = self._transient_retry(lambda: read_bid_cost(flow, api_key, task.task_id))
+        return {**observed, **cost.outputs()}
 
     @staticmethod
     def _observe(task: Task) -> dict[str, Any]:

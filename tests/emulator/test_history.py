@@ -1,0 +1,97 @@
+"""Mithril's history routes, from the auction's own acts on a driven clock: what each instance was charged, period by
+period, its status changes, each bid's events, and the market over time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pulumi_flow.emulator.models import MithrilBackend
+from pulumi_flow.emulator.records import iso_time
+from tests.emulator.conftest import Clock
+from tests.emulator.test_models import A100_8X, bid_body
+
+REGION = "us-central1-a"
+
+
+def seconds(row: dict[str, Any]) -> Decimal:
+    start, end = (datetime.fromisoformat(row[k].replace("Z", "+00:00")) for k in ("start_time", "end_time"))
+    return Decimal((end - start).total_seconds())
+
+
+def test_a_scripted_run_is_billed_at_the_market_period_by_period(backend: MithrilBackend, clock: Clock) -> None:
+    """3 market changes, 2 preemptions, 1 pause, a reprice: every period at the market price, none while paused,
+    preempted or waiting."""
+    bid, _ = backend.create_bid(bid_body(limit_price="$30.00", instance_quantity=1), None)  # market $16.00
+    fid = bid["fid"]
+    clock.now += 10  # allocated at 1010
+    backend.get_bid(fid)
+    clock.now += 3590  # one hour at $16
+    backend.set_market_price(A100_8X, REGION, 2000)  # change 1: $20 at 4600
+    clock.now += 1800
+    backend.set_market_price(A100_8X, REGION, 3100)  # change 2: above the bid: preempted at 6400
+    assert backend.get_bid(fid)["status"] == "Open"
+    clock.now += 600
+    # The reprice at 7000 beats $31: allocated at once, the bid having waited past the allocation delay.
+    assert backend.update_bid(fid, {"limit_price": "$40.00"})["status"] == "Allocated"
+    clock.now += 1210
+    backend.update_bid(fid, {"paused": True})  # paused at 8210
+    clock.now += 3600
+    backend.update_bid(fid, {"paused": False})  # resumed at 11810, billed again
+    clock.now += 900
+    backend.preempt(fid)  # preemption 2 at 12710
+    clock.now += 10
+    backend.get_bid(fid)  # re-allocated at 12720 (the bid beats $31)
+    clock.now += 60
+    backend.set_market_price(A100_8X, REGION, 2500)  # change 3: $25 at 12780
+    clock.now += 120
+    backend.cancel_bid(fid)  # terminated at 12900
+
+    rows = backend.instance_pricing_history(bid=fid)
+    assert len(rows) == 3, "a first instance, and a new one after each preemption"
+    periods = [(e["price_cents"], seconds(e)) for row in rows for e in row["events"]]
+    assert periods == [(1600, 3590), (2000, 1800), (3100, 1210), (3100, 900), (3100, 60), (2500, 120)]
+    spend = sum(Decimal(cents) * secs / 3600 for cents, secs in periods) / 100
+    expected = (Decimal(1600 * 3590) + 2000 * 1800 + 3100 * (1210 + 900 + 60) + 2500 * 120) / 3600 / 100
+    assert spend == expected
+
+    statuses = [[e["status"] for e in row["events"]] for row in backend.instance_status_history(bid=fid)]
+    assert statuses == [
+        ["STATUS_NEW", "STATUS_RUNNING", "STATUS_PREEMPTED"],
+        ["STATUS_NEW", "STATUS_RUNNING", "STATUS_PAUSED", "STATUS_NEW", "STATUS_RUNNING", "STATUS_PREEMPTED"],
+        ["STATUS_NEW", "STATUS_RUNNING", "STATUS_TERMINATED"],
+    ]
+    events = [(e["event_type"], e["limit_price"]) for e in backend.bid_history(fid)["events"]]
+    assert events == [("Placed", "$30.00"), ("Allocated", "$30.00"), ("Preempted", "$30.00"),
+                      ("Limit Price Changed", "$40.00"), ("Allocated", "$40.00"), ("Paused", "$40.00"),
+                      ("Resumed", "$40.00"), ("Preempted", "$40.00"), ("Allocated", "$40.00"),
+                      ("Terminated", "$40.00")]
+
+    (series,) = backend.price_history([A100_8X], REGION, samples=-1)["series"]
+    assert series["spot_prices"] == ["$16.00", "$20.00", "$31.00", "$25.00"]
+    assert series["timestamps"][1:] == [iso_time(4600), iso_time(6400), iso_time(12780)]
+
+
+def test_history_filters_by_instance_and_time_and_keeps_a_running_period_open(backend: MithrilBackend,
+                                                                               clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(instance_quantity=2), None)
+    clock.now += 10
+    instances = backend.get_bid(bid["fid"])["instances"]
+    clock.now += 100
+    (row,) = backend.instance_pricing_history(instance=instances[1])
+    assert row["instance_fid"] == instances[1] and row["events"][0]["end_time"] is None
+    assert backend.instance_pricing_history(bid="bid_nothing") == []
+    later = backend.instance_status_history(bid=bid["fid"], start=clock.now - 50)
+    assert [[e["status"] for e in r["events"]] for r in later] == [[], []], "both booted at 1015, before the window"
+    assert backend.price_history([A100_8X], REGION, samples=0)["series"][0]["spot_prices"] == []
+
+
+def test_history_survives_a_reload(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(), None)
+    clock.now += 10
+    backend.get_bid(bid["fid"])
+    reloaded = MithrilBackend(clock=clock)
+    reloaded.load(backend.dump())
+    assert reloaded.instance_pricing_history(bid=bid["fid"]) == backend.instance_pricing_history(bid=bid["fid"])
+    assert reloaded.bid_history(bid["fid"]) == backend.bid_history(bid["fid"])

@@ -1,0 +1,85 @@
+"""stack-spend-cap and bid-near-market: one compliant case, then one mutation per violation."""
+
+from __future__ import annotations
+
+import pytest
+
+from pulumi_flow_policies import spend
+
+from .conftest import (
+    CLUSTER,
+    JOB,
+    TASK_TYPE,
+    UNKNOWN,
+    VOLUME,
+    VOLUME_TYPE,
+    Res,
+    resource_args,
+    stack_args,
+    task,
+    violations,
+)
+
+# A cluster that has run a while: 2 instances paying the market ($40) under a $50 bid, $1,000 spent so far.
+RUNNING = task(CLUSTER, spend_usd=1000.0, market_price_per_hour=40.0, status="running", task_id="bid_1")
+STACK = [Res(TASK_TYPE, "cluster", RUNNING), Res(VOLUME_TYPE, "data", VOLUME)]
+# 30 days of it at what it pays now: 2 x $40 x 720 h.
+MONTH = 57600.0
+
+
+def test_within_both_caps() -> None:
+    assert violations(spend.spend_policy, stack_args(STACK, {"max_total_usd": 1000.0, "max_30_day_usd": MONTH})) == []
+
+
+def test_no_cap_reports_nothing() -> None:
+    assert violations(spend.spend_policy, stack_args([Res(TASK_TYPE, "c", task(spend_usd=1e9))])) == []
+
+
+def test_spent_over_the_total_cap() -> None:
+    (message,) = violations(spend.spend_policy, stack_args(STACK, {"max_total_usd": 999.99}))
+    assert "the stack has spent $1,000.00: $1,000.00, over max_total_usd=$999.99" in message
+
+
+def test_added_capacity_counts_30_days_of_its_bid_against_the_total() -> None:
+    """A create in this preview has no spend yet: it is judged on spend so far plus its first 30 days at its bid."""
+    adding = [*STACK, Res(TASK_TYPE, "job", JOB)]  # $6 x 1 x 720 h = $4,320
+    assert violations(spend.spend_policy, stack_args(adding, {"max_total_usd": 5320.0})) == []
+    (message,) = violations(spend.spend_policy, stack_args(adding, {"max_total_usd": 5319.99}))
+    assert "plus 30 days of the capacity this adds (job $4,320.00): $5,320.00" in message
+
+
+def test_the_next_30_days_over_the_monthly_cap() -> None:
+    (message,) = violations(spend.spend_policy, stack_args(STACK, {"max_30_day_usd": MONTH - 0.01}))
+    assert "(cluster $80.00/hour) come to $57,600.00, over max_30_day_usd=$57,599.99" in message
+
+
+def test_an_update_in_preview_is_judged_on_its_bid() -> None:
+    """Its cost outputs are unknown until `up`: the bid, the most it can pay, stands in for the market."""
+    repriced = task(RUNNING, spend_usd=UNKNOWN, market_price_per_hour=UNKNOWN, status=UNKNOWN)
+    (message,) = violations(spend.spend_policy, stack_args([Res(TASK_TYPE, "cluster", repriced)],
+                                                          {"max_30_day_usd": MONTH}))
+    assert "(cluster $100.00/hour) come to $72,000.00" in message
+
+
+@pytest.mark.parametrize("stopped", [{"paused": True}, {"status": "cancelled"}])
+def test_paused_and_finished_tasks_bill_nothing_more(stopped: dict[str, object]) -> None:
+    still = [Res(TASK_TYPE, "cluster", task(RUNNING, **stopped))]
+    assert violations(spend.spend_policy, stack_args(still, {"max_30_day_usd": 0.01, "max_total_usd": 1000})) == []
+
+
+def test_a_bid_well_above_the_market_is_fine() -> None:
+    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, RUNNING)) == []  # $50 vs $40: 25%
+
+
+def test_a_bid_within_the_margin_of_the_market_is_advised() -> None:
+    (message,) = violations(spend.near_market_policy,
+                            resource_args(TASK_TYPE, task(RUNNING, market_price_per_hour=46.0), name="cluster"))
+    assert message == ("cluster bids $50.00/instance-hour and the market is $46.00: 8.7% above it, within "
+                       "margin_percent=10, so a small rise preempts it. Fix: raise max_price_per_hour to at least "
+                       "$50.60")
+
+
+def test_the_margin_is_configurable_and_a_new_bid_has_no_market_yet() -> None:
+    close = task(RUNNING, market_price_per_hour=46.0)
+    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, close, config={"margin_percent": 5})) == []
+    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, CLUSTER)) == []

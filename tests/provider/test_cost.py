@@ -1,0 +1,82 @@
+"""What a bid has cost, from Mithril's history: exact sums, rounded up once, and a scripted market on the emulator."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from pulumi_flow.provider import FlowTaskProvider
+from pulumi_flow.provider.cost import BidCost
+from pulumi_flow.testing.emulator import RunningEmulator
+
+from .conftest import checked_task
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+A100_8X = "it_Sg1nDx1I8NFep60J"
+REGION = "us-central1-a"
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+def period(cents: int, start: float, end: float | None) -> dict[str, Any]:
+    return {"price_cents": cents, "start_time": at(start), "end_time": at(end) if end is not None else None}
+
+
+def event(kind: str, seconds: float) -> dict[str, Any]:
+    return {"timestamp": at(seconds), "event_type": kind}
+
+
+def test_spend_is_the_exact_sum_rounded_up_once() -> None:
+    # $16.00/h for 1 s three times: 3 x $0.00444... = $0.01333..., $0.02 rounded up once (each rounded: $0.03).
+    pricing = [{"events": [period(1600, 0, 1), period(1600, 10, 11), period(1600, 20, 21)]}]
+    cost = BidCost.of(pricing, [], T0 + timedelta(hours=1))
+    assert cost.spend == Decimal("0.02") and cost.running_hours == Decimal("0.0008")
+    assert cost.outputs() == {"spend_usd": 0.02, "preemptions": 0, "running_hours": 0.0008, "preempted_hours": 0.0,
+                              "last_preempted_at": None}
+
+
+def test_an_open_period_counts_to_now_and_waiting_after_a_preemption_is_preempted_time() -> None:
+    pricing = [{"events": [period(2000, 0, 3600)]}, {"events": [period(2500, 5400, None)]}]
+    events = [event("Placed", 0), event("Allocated", 0), event("Preempted", 3600), event("Allocated", 5400),
+              event("Preempted", 9000)]
+    cost = BidCost.of(pricing, events, T0 + timedelta(seconds=10800))
+    # $20 for an hour, then $25 from 1.5 h to 3 h (the second instance's period is still open at now).
+    assert cost.spend == Decimal("20") + Decimal("37.50")
+    assert cost.preemptions == 2 and cost.last_preempted_at == at(9000)
+    assert cost.preempted_hours == Decimal("0.5") + Decimal("0.5"), "half an hour waiting, and half an hour so far"
+    assert cost.running_hours == Decimal("2.5")
+
+
+def test_a_scripted_market_is_charged_to_the_cent(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    """3 market changes, 2 preemptions, 1 pause and a reprice: spend_usd is the exact sum of price x duration of
+    every period the emulator billed, rounded up to the cent; `preemptions` is 2."""
+    backend, control = mithril.backend, mithril.control
+    inputs = checked_task()
+    created = task_provider.create(inputs)  # 2 instances, bid $30, market $16
+    assert created.outs["spend_usd"] >= 0 and created.outs["preemptions"] == 0
+    backend.settings.allocation_delay = backend.settings.boot_delay = 0.0
+    control.set_market(A100_8X, REGION, 2000)  # 1
+    control.set_market(A100_8X, REGION, 3100)  # 2: above the bid, preempted
+    repriced = task_provider.update(created.id, created.outs, {**inputs, "max_price_per_hour": 40.0})
+    assert repriced.outs["bid_status"] == "Allocated", "the reprice beats the market: machines again"
+    control.preempt(created.id)
+    control.set_market(A100_8X, REGION, 2500)  # 3, re-allocated by then
+    paused = task_provider.update(created.id, repriced.outs, {**inputs, "max_price_per_hour": 40.0, "paused": True})
+    assert paused.outs["bid_status"] == "Paused"
+
+    read = task_provider.read(created.id, paused.outs).outs
+    rows = backend.instance_pricing_history(bid=created.id)
+    periods = [(e["price_cents"], datetime.fromisoformat(e["start_time"].replace("Z", "+00:00")),
+                datetime.fromisoformat(e["end_time"].replace("Z", "+00:00"))) for r in rows for e in r["events"]]
+    assert {cents for cents, _, _ in periods} == {1600, 2000, 3100, 2500}, "each market the bid was charged"
+    exact = sum(Decimal(cents) * Decimal((end - start) / timedelta(microseconds=1)) / 1_000_000 / 3600
+                for cents, start, end in periods) / 100
+    assert Decimal(str(read["spend_usd"])) == exact.quantize(Decimal("0.01"), ROUND_CEILING)
+    assert read["preemptions"] == 2
+    preempted = [e["timestamp"] for e in backend.bid_history(created.id)["events"] if e["event_type"] == "Preempted"]
+    assert read["last_preempted_at"] == preempted[-1]
+    again = task_provider.read(created.id, read).outs
+    assert again["spend_usd"] == read["spend_usd"], "paused: nothing more is charged"
