@@ -73,6 +73,13 @@ def test_people_see_thousands_separators_and_every_significant_digit(amount: obj
     assert money.show(amount) == text  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("amount", "text"), [
+    (1025.6, "1025.60"), (3.125, "3.125"), (Decimal("46080"), "46080.00"), (0, "0.00"),
+])
+def test_scripts_read_exact_decimal_strings(amount: object, text: str) -> None:
+    assert money.as_text(amount) == text  # type: ignore[arg-type]
+
+
 def test_state_numbers_are_exact_for_whole_cents() -> None:
     assert money.as_number(Decimal("52.50")) == 52.5
     assert isinstance(money.as_number(Decimal("3")), float)

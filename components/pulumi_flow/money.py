@@ -105,6 +105,11 @@ def show(amount: Decimal | float | int) -> str:
     return f"${exact:,.{places}f}"
 
 
+def as_text(amount: Decimal | float | int) -> str:
+    """For scripts (JSON): the exact figure as a string, `1025.60`, `3.125` (a JSON number is a float to most)."""
+    return show(amount)[1:].replace(",", "")
+
+
 def as_number(amount: Decimal) -> float:
     """For Pulumi state and outputs (float64 on the wire): exact for whole cents."""
     return float(amount)

@@ -104,9 +104,11 @@ def validate_near_market(args: ResourceValidationArgs, report: ReportViolation) 
     if not is_task(args) or _status(args.props) in TERMINAL_STATUSES:
         return
     market = _known(args.props, "market_price_per_hour")
-    bid = amount(args.props, "max_price_per_hour")
-    if market is None or bid is None or market == 0:
+    if market is None or market == 0:
         return  # no market read yet: the bid floor judges a new bid
+    bid = amount(args.props, "max_price_per_hour")
+    if bid is None:
+        return
     margin = Decimal(str(number(args.get_config() or {}, "margin_percent", default=DEFAULT_MARGIN_PERCENT)))
     if bid < market * (1 + margin / 100):
         headroom = (bid - market) / market * 100

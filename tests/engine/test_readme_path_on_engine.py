@@ -86,6 +86,11 @@ def test_the_readme_path_in_examples_complete(shell: dict[str, str], mithril: Ru
         deployment = json.loads(pulumi(shell, example, "stack", "export").stdout)["deployment"]
         complete_component_inputs(deployment)
         complete_cost_outputs(deployment, mithril)
+        cost = json.loads(subprocess.run([str(Path(sys.executable).parent / "pulumi-flow"), "cost", "--json"],
+                                         cwd=example, env=shell, capture_output=True, text=True, check=True).stdout)
+        (task,) = cost["tasks"]  # the directory's selected stack, read through the Automation API
+        assert (task["bid_per_instance_hour"], task["market_per_instance_hour"], task["next_30_days_usd"]) == \
+            ("50.00", "16.00", "46080.00")
 
         mithril.control.clear_requests()
         pulumi(shell, example, "preview", "--expect-no-changes", "--policy-pack", PACK_DIR)

@@ -24,6 +24,8 @@ EXPECTED = {
     "workload-runtime-cap": "advisory",
     "data-volume-protected": "advisory",
     "allowed-regions": "mandatory",
+    "stack-spend-cap": "mandatory",
+    "bid-near-market": "advisory",
 }
 
 
@@ -51,6 +53,8 @@ def test_analyzer_info_lists_every_policy_with_level_and_schema(pack: PolicyPack
                for p in info.policies}
     assert set(schemas["infrastructure-bid-floor"]) == {"thresholds", "margin", "source", "generated_at"}
     assert set(schemas["stack-hourly-budget"]) == {"max_hourly_spend"}
+    assert set(schemas["stack-spend-cap"]) == {"max_total_usd", "max_30_day_usd"}
+    assert schemas["bid-near-market"]["margin_percent"]["default"] == 10
     assert schemas["infrastructure-bid-floor"]["margin"]["default"] == 1.0
     assert all(p.description for p in info.policies)
 

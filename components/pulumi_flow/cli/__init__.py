@@ -3,6 +3,7 @@
     pulumi-flow run examples/complete       # preview, policy pack, up, report, tear down
     pulumi-flow emulator --port 8787        # same as python -m pulumi_flow.emulator
     pulumi-flow prices --out thresholds.json
+    pulumi-flow cost --stack dev            # spend, hourly, 30 days, preemptions; each bid's market
     pulumi-flow policy-pack --out ./policy-pack
 """
 
@@ -67,6 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     prices.add_argument("--out", metavar="FILE", help="write the policy pack config here")
     prices.add_argument("--margin", type=float, default=1.0, help="margin to record in the config (default: 1.0)")
 
+    cost = commands.add_parser(
+        "cost", parents=[debug], help="what a stack's bids have spent and will spend, from its state",
+        description="A table per task of the stack (the current directory's, or --stack; or a `pulumi stack "
+                    "export` file with --state): bid, what it pays now, the on-demand floor, spend to its last "
+                    "refresh, hourly now and 30 days at that rate, preemptions; then the stack's total. With "
+                    "MITHRIL_API_KEY set, one line per bid charts its market against its bid over its life.")
+    cost.add_argument("--stack", help="stack name (default: the directory's selected stack)")
+    cost.add_argument("--cwd", default=".", help="the Pulumi project's directory (default: here)")
+    cost.add_argument("--state", metavar="FILE", help="read this `pulumi stack export` file instead of a stack")
+    cost.add_argument("--json", action="store_true", help="print JSON (money as exact decimal strings)")
+    cost.add_argument("--no-chart", action="store_true", help="skip the market charts (no Mithril reads)")
+    cost.add_argument("--html", metavar="FILE", help="also write an HTML report with a chart per bid")
+
     pack = commands.add_parser("policy-pack", parents=[debug],
                                help="write the policy pack's directory (for an installed wheel)",
                                description="Write PulumiPolicy.yaml, __main__.py and requirements.txt: a "
@@ -98,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pulumi_flow.cli.prices import prices_command
 
             return prices_command(args, console)
+        if args.command == "cost":
+            from pulumi_flow.cli.cost import cost_command
+
+            return cost_command(args, console)
         if args.command == "policy-pack":
             from pulumi_flow_policies.pack import write_pack
 

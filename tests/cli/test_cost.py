@@ -1,0 +1,92 @@
+"""`pulumi-flow cost`: a stack's money from its state, and each bid's market against its bid from Mithril's history."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pulumi_flow.cli.cost import BidChart, Series, costs_of, totals
+from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.testing.emulator import RunningEmulator
+
+from .test_cli import cli
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+A100_8X = "it_Sg1nDx1I8NFep60J"
+
+
+def task_state(name: str, task_id: str, **outputs: Any) -> dict[str, Any]:
+    base = {"instance_type": "8xa100", "num_instances": 4, "max_price_per_hour": 50.0, "market_price_per_hour": 16.0,
+            "spend_usd": 12.34, "preemptions": 1, "status": "running", "paused": False}
+    return {"urn": f"urn:pulumi:dev::p::flow:index:TrainingCluster${TASK_TYPE}::{name}", "id": task_id,
+            "type": TASK_TYPE, "outputs": {**base, **outputs}}
+
+
+DEPLOYMENT = {"resources": [
+    task_state("cluster-task", "bid_1"),
+    task_state("paused-task", "bid_2", paused=True, spend_usd=100.0, preemptions=0),
+    {"urn": "urn:pulumi:dev::p::vol::data", "id": "vol_1", "type": VOLUME_TYPE, "outputs": {"size_gb": 100}},
+]}
+
+
+def test_the_stack_total_is_exact_and_a_paused_bid_costs_nothing_from_now() -> None:
+    costs = costs_of(DEPLOYMENT)
+    assert [c.name for c in costs] == ["cluster-task", "paused-task"], "tasks only, by what they are"
+    cluster, paused = costs
+    assert cluster.floor == Decimal("25.00"), "the pack's on-demand floor for 8 A100s: $3.125 x 8"
+    assert cluster.hourly_now == Decimal("64.00") and cluster.next_30_days == Decimal("46080.00")
+    assert paused.hourly_now == 0 and paused.next_30_days == 0
+    assert totals(costs) == {"spend_usd": Decimal("112.34"), "hourly_now_usd": Decimal("64.00"),
+                             "next_30_days_usd": Decimal("46080.00"), "preemptions": 1}
+
+
+@pytest.mark.slow
+def test_the_command_reads_an_exported_state_as_a_table_and_as_json(tmp_path: Path) -> None:
+    state = tmp_path / "dev.json"
+    state.write_text(json.dumps({"version": 3, "deployment": DEPLOYMENT}))
+    table = cli("cost", "--state", str(state), "--stack", "dev")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[1].split() == ["TASK", "BID/h", "PAYS/h", "FLOOR/h", "SPENT", "NOW/h", "30", "DAYS", "PREEMPTED"]
+    assert lines[2].split() == ["cluster-task", "$50.00", "$16.00", "$25.00", "$12.34", "$64.00", "$46,080.00", "1"]
+    assert lines[4].split() == ["total", "$112.34", "$64.00", "$46,080.00", "1"]
+    assert "no MITHRIL_API_KEY in the environment: no chart" in table.stdout
+    as_json = json.loads(cli("cost", "--state", str(state), "--json").stdout)
+    assert as_json["tasks"][0]["spend_usd"] == "12.34" and as_json["tasks"][0]["next_30_days_usd"] == "46080.00"
+    assert as_json["total"] == {"spend_usd": "112.34", "hourly_now_usd": "64.00", "next_30_days_usd": "46080.00",
+                                "preemptions": 1}
+
+
+def test_a_chart_line_marks_where_the_market_was_above_the_bid() -> None:
+    market = Series(((T0, Decimal(16)), (T0 + timedelta(hours=6), Decimal(31)), (T0 + timedelta(hours=9),
+                                                                                  Decimal(20))))
+    bid = Series(((T0, Decimal(30)), (T0 + timedelta(hours=9), Decimal(40))))
+    chart = BidChart("c", T0, T0 + timedelta(hours=12), market, bid)
+    cells, said = chart.line(width=12).split("  ", 1)
+    assert cells[6:9] == "!!!" and "!" not in cells[:6] + cells[9:], "above the bid from 6 h to 9 h"
+    assert said == "market $16.00..$31.00, bid $30.00 then $40.00; above the bid 25% of the time (!)"
+    assert chart.svg().count("<polyline") == 2
+
+
+@pytest.mark.slow
+def test_the_chart_comes_from_mithrils_history(mithril: RunningEmulator, tmp_path: Path) -> None:
+    bid, _ = mithril.backend.create_bid({
+        "project": "proj_emulator0001", "region": "us-central1-a", "instance_type": A100_8X, "limit_price": "$30.00",
+        "instance_quantity": 1, "name": "b", "launch_specification": {"volumes": [], "ssh_keys": []}}, None)
+    mithril.control.set_market(A100_8X, "us-central1-a", 3100)
+    mithril.control.set_market(A100_8X, "us-central1-a", 1800)
+    mithril.backend.cancel_bid(bid["fid"])
+    state = tmp_path / "dev.json"
+    state.write_text(json.dumps({"deployment": {"resources": [task_state("b-task", bid["fid"])]}}))
+    report = tmp_path / "cost.html"
+    result = cli("cost", "--state", str(state), "--html", str(report), env=dict(mithril.env))
+    assert result.returncode == 0, result.stderr
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("b-task: ")]
+    assert line.endswith("market $16.00..$31.00, bid $30.00") or "market $16.00..$31.00, bid $30.00;" in line
+    page = report.read_text()
+    assert "<svg" in page and "b-task" in page and "$46,080.00" in page
