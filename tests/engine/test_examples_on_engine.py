@@ -59,8 +59,14 @@ def complete_cost_outputs(deployment: dict[str, Any], mithril: RunningEmulator) 
     charged = mithril.backend.instance_pricing_history(bid=task["id"])
     assert len(charged) == 4 and all(row["events"] for row in charged), "each instance billed from its allocation"
     for outputs in (task["outputs"], cluster["outputs"]):
-        assert outputs["spend_usd"] >= 0 and outputs["preemptions"] == 0 and outputs["last_preempted_at"] is None
-        assert outputs["market_price_per_hour"] == 16.0
+        assert outputs["spend_usd"] >= 0 and outputs["preemptions"] == 0 and outputs.get("last_preempted_at") is None
+        assert outputs["market_price_per_hour"] == market_of(task["id"], mithril)
+
+
+def market_of(bid_id: str, mithril: RunningEmulator) -> float:
+    """What the bid's market charges per instance-hour now, from the emulator's auction."""
+    bid = mithril.backend.get_bid(bid_id)
+    return mithril.backend.market_cents[(bid["instance_type"], bid["region"])] / 100
 
 
 def quickstart_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> None:
