@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -25,8 +26,8 @@ def period(cents: int, start: float, end: float | None) -> dict[str, Any]:
     return {"price_cents": cents, "start_time": at(start), "end_time": at(end) if end is not None else None}
 
 
-def event(kind: str, seconds: float) -> dict[str, Any]:
-    return {"timestamp": at(seconds), "event_type": kind}
+def statuses(*changes: tuple[str, float]) -> dict[str, Any]:
+    return {"events": [{"timestamp": at(seconds), "status": f"STATUS_{status}"} for status, seconds in changes]}
 
 
 def test_spend_is_the_exact_sum_rounded_up_once() -> None:
@@ -40,14 +41,18 @@ def test_spend_is_the_exact_sum_rounded_up_once() -> None:
 
 def test_an_open_period_counts_to_now_and_waiting_after_a_preemption_is_preempted_time() -> None:
     pricing = [{"events": [period(2000, 0, 3600)]}, {"events": [period(2500, 5400, None)]}]
-    events = [event("Placed", 0), event("Allocated", 0), event("Preempted", 3600), event("Allocated", 5400),
-              event("Preempted", 9000)]
-    cost = BidCost.of(pricing, events, T0 + timedelta(seconds=10800))
+    # Two instances preempted together at 1 h are one preemption; re-allocated at 1.5 h; preempted again at 2.5 h.
+    history = [statuses(("NEW", 0), ("RUNNING", 5), ("PREEMPTED", 3600)),
+               statuses(("NEW", 0), ("RUNNING", 5), ("PREEMPTED", 3600)),
+               statuses(("NEW", 5400), ("RUNNING", 5405), ("PREEMPTED", 9000))]
+    cost = BidCost.of(pricing, history, T0 + timedelta(seconds=10800))
     # $20 for an hour, then $25 from 1.5 h to 3 h (the second instance's period is still open at now).
     assert cost.spend == Decimal("20") + Decimal("37.50")
     assert cost.preemptions == 2 and cost.last_preempted_at == at(9000)
     assert cost.preempted_hours == Decimal("0.5") + Decimal("0.5"), "half an hour waiting, and half an hour so far"
     assert cost.running_hours == Decimal("2.5")
+    ended = BidCost.of(pricing, history, T0 + timedelta(seconds=10800), ended=T0 + timedelta(seconds=9900))
+    assert ended.preempted_hours == Decimal("0.75"), "a bid that ended waiting waited until it ended"
 
 
 def test_a_scripted_market_is_charged_to_the_cent(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
@@ -80,3 +85,15 @@ def test_a_scripted_market_is_charged_to_the_cent(task_provider: FlowTaskProvide
     assert read["last_preempted_at"] == preempted[-1]
     again = task_provider.read(created.id, read).outs
     assert again["spend_usd"] == read["spend_usd"], "paused: nothing more is charged"
+
+
+def test_a_refresh_reads_the_projects_history_once_for_all_its_tasks(task_provider: FlowTaskProvider,
+                                                                     mithril: RunningEmulator) -> None:
+    created = [task_provider.create(checked_task(task_name=f"gpu-{i}-1a2b3c4d", num_instances=1)) for i in range(5)]
+    mithril.control.clear_requests()
+    with ThreadPoolExecutor(5) as pool:  # as the engine reads a refresh's resources: at once
+        reads = list(pool.map(lambda c: task_provider.read(c.id, c.outs).outs, created))
+    paths = [r["path"] for r in mithril.control.requests()]
+    assert paths.count("/v2/instances/pricing/history") == 1 and paths.count("/v2/instances/status/history") == 1
+    for read, made in zip(reads, created, strict=True):
+        assert read["task_id"] == made.id and read["spend_usd"] >= made.outs["spend_usd"], "each its own bid's"

@@ -2,14 +2,21 @@
 period), its preemptions, and the hours it ran and waited.
 
 Mithril's second-price auction charges the market, not the bid, so the bid says nothing of the spend: it comes from
-`GET /v2/instances/pricing/history` (paged) and the preemptions from `GET /v2/spot/bids/{id}/history`, read through
-the Flow SDK's own JSON seam (its retries, its typed errors), never from its cache.
+`GET /v2/instances/pricing/history`, and the preemptions from `GET /v2/instances/status/history` (an instance ends
+`STATUS_PREEMPTED`; the bid's next instance starts when it is re-allocated). Both are read through the Flow SDK's
+own JSON seam (its retries, its typed errors), never from its cache.
+
+A create or an update reads its own bid's rows. A refresh reads every task at once, so its reads share one read of
+the whole project's history (`shared_history`): what a refresh asks of Mithril for the cost does not grow with the
+number of tasks beyond paging.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +27,14 @@ from pulumi_flow.money import as_number, cents_up
 if TYPE_CHECKING:
     from flow import Flow
 
-PREEMPTED = "Preempted"
-ALLOCATED = "Allocated"
+PREEMPTED = "STATUS_PREEMPTED"
+STARTED = "STATUS_NEW"
 HOUR = Decimal(3600)
 HOURS_PLACES = Decimal("0.0001")  # 0.36 s: hours are a gauge, not money
 PAGE = 100  # the most the spec lets a page hold
+# How long one read of the project's history serves the reads that follow it: a refresh's reads all start within
+# this; a later one reads again. Mithril's own SDK keeps bids and instances 5 s.
+SHARE_SECONDS = 2.0
 
 
 def _moment(text: str) -> datetime:
@@ -54,9 +64,10 @@ class BidCost:
                 "last_preempted_at": self.last_preempted_at}
 
     @classmethod
-    def of(cls, pricing: Iterable[Mapping[str, Any]], events: Sequence[Mapping[str, Any]],
-           now: datetime) -> BidCost:
-        """From the bid's instances' price periods and its events; a period still open is counted to `now`."""
+    def of(cls, pricing: Iterable[Mapping[str, Any]], statuses: Iterable[Mapping[str, Any]], now: datetime,
+           ended: datetime | None = None) -> BidCost:
+        """From the price periods and status changes of the bid's instances. A period still open is counted to
+        `now`; so is a wait after a preemption with no instance since, unless the bid `ended` first."""
         cents_seconds = Decimal(0)
         running = Decimal(0)
         for instance in pricing:
@@ -66,36 +77,106 @@ class BidCost:
                 seconds = _seconds(start, end)
                 cents_seconds += Decimal(int(period["price_cents"])) * seconds
                 running += seconds
-        preempted = [e for e in events if e.get("event_type") == PREEMPTED]
+        preempted: set[str] = set()  # an instance each, all at the same moment: one preemption of the bid
+        started: list[datetime] = []
+        for instance in statuses:
+            events = instance.get("events") or []
+            preempted.update(e["timestamp"] for e in events if e.get("status") == PREEMPTED)
+            firsts = [e for e in events if e.get("status") == STARTED]
+            if firsts:
+                started.append(_moment(firsts[0]["timestamp"]))
         waited = Decimal(0)
-        for index, event in enumerate(events):
-            if event.get("event_type") != PREEMPTED:
-                continue
-            after = [e for e in events[index + 1:] if e.get("event_type") == ALLOCATED]
-            until = _moment(after[0]["timestamp"]) if after else now
-            waited += _seconds(_moment(event["timestamp"]), max(until, _moment(event["timestamp"])))
+        for text in preempted:
+            moment = _moment(text)
+            after = [s for s in started if s >= moment]
+            until = min(after) if after else min(now, ended or now)
+            waited += _seconds(moment, max(until, moment))
+        last = max(preempted, key=_moment) if preempted else None
         return cls(spend=cents_up(cents_seconds / HOUR / 100), preemptions=len(preempted),
                    running_hours=(running / HOUR).quantize(HOURS_PLACES, ROUND_HALF_EVEN),
                    preempted_hours=(waited / HOUR).quantize(HOURS_PLACES, ROUND_HALF_EVEN),
-                   last_preempted_at=preempted[-1]["timestamp"] if preempted else None)
+                   last_preempted_at=last)
 
 
-def read_bid_cost(flow: Flow, api_key: str, bid_id: str, now: datetime | None = None) -> BidCost:
-    """The bid's cost as Mithril's history tells it: two reads, or more if its instances fill several pages."""
-    from flow.application.http_json import get_api_json
+@attrs.frozen
+class History:
+    """Rows of the two history routes: each instance's price periods and status changes, with its bid."""
 
-    provider: Any = flow.provider  # Mithril's: its API's address, and the project id the SDK resolved the name to
-    api_url, project = provider.api_url, provider.project_id
-    pricing: list[Mapping[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        params: dict[str, object] = {"project": project, "bid_fid": bid_id, "limit": PAGE}
-        if cursor:
-            params["next_cursor"] = cursor
-        page: Any = get_api_json(api_url, api_key, "/v2/instances/pricing/history", params, bypass_cache=True)
-        pricing.extend(page.get("instances") or [])
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
-    history: Any = get_api_json(api_url, api_key, f"/v2/spot/bids/{bid_id}/history", bypass_cache=True)
-    return BidCost.of(pricing, history.get("events") or [], now or datetime.now(timezone.utc))
+    pricing: tuple[Mapping[str, Any], ...]
+    statuses: tuple[Mapping[str, Any], ...]
+
+    def cost(self, bid_id: str, now: datetime, ended: datetime | None = None) -> BidCost:
+        return BidCost.of([r for r in self.pricing if r.get("bid_fid") == bid_id],
+                          [r for r in self.statuses if r.get("bid_fid") == bid_id], now, ended)
+
+    @classmethod
+    def read(cls, flow: Flow, api_key: str, bid_id: str | None = None) -> History:
+        """The project's history, or one bid's: every page of both routes."""
+        from flow.application.http_json import get_api_json
+
+        provider: Any = flow.provider  # Mithril's: its API's address, and the project id the SDK resolved
+        api_url, project = provider.api_url, provider.project_id
+
+        def pages(path: str) -> tuple[Mapping[str, Any], ...]:
+            rows: list[Mapping[str, Any]] = []
+            cursor: str | None = None
+            while True:
+                params: dict[str, object] = {"project": project, "limit": PAGE}
+                if bid_id is not None:
+                    params["bid_fid"] = bid_id
+                if cursor:
+                    params["next_cursor"] = cursor
+                page: Any = get_api_json(api_url, api_key, path, params, bypass_cache=True)
+                rows.extend(page.get("instances") or [])
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    return tuple(rows)
+
+        return cls(pages("/v2/instances/pricing/history"), pages("/v2/instances/status/history"))
+
+
+@attrs.define
+class _Shared:
+    done: threading.Event = attrs.Factory(threading.Event)
+    history: History | None = None
+    error: BaseException | None = None
+    finished_at: float = 0.0
+
+
+_SHARED: dict[tuple[str, str], _Shared] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_history(flow: Flow, api_key: str, *, clock: Any = time.monotonic) -> History:
+    """The project's history, read once for every read that starts while that read is under way or within
+    SHARE_SECONDS of its end: a refresh of a hundred tasks reads it once."""
+    provider: Any = flow.provider
+    key = (str(provider.api_url), str(provider.project_id))
+    with _SHARED_LOCK:
+        entry = _SHARED.get(key)
+        fresh = entry is not None and (not entry.done.is_set() or
+                                       (entry.error is None and clock() - entry.finished_at < SHARE_SECONDS))
+        mine = not fresh
+        if mine:
+            entry = _SHARED[key] = _Shared()
+    assert entry is not None
+    if mine:
+        try:
+            entry.history = History.read(flow, api_key)
+        except BaseException as exc:
+            entry.error = exc
+            raise
+        finally:
+            entry.finished_at = clock()
+            entry.done.set()
+    entry.done.wait()
+    if entry.error is not None:
+        raise entry.error
+    assert entry.history is not None
+    return entry.history
+
+
+def forget_shared_history() -> None:
+    """After a write: the next read sees it."""
+    with _SHARED_LOCK:
+        _SHARED.clear()

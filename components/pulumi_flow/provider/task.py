@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,7 +29,7 @@ from pulumi_flow.provider.base import (
     pause_before_retry,
     recorded_inputs,
 )
-from pulumi_flow.provider.cost import read_bid_cost
+from pulumi_flow.provider.cost import History, forget_shared_history, shared_history
 from pulumi_flow.provider.errors import (
     BelowMarketError,
     BidLookupError,
@@ -262,7 +263,7 @@ class FlowTaskProvider(FlowProvider):
                 task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
             except TaskNotFoundError:
                 return ReadResult("", {})
-            observed = self._outputs(flow, task)
+            observed = self._outputs(flow, task, shared=True)
             importing = "role" not in props
             role = props.get("role", INFRASTRUCTURE)
             if observed["bid_status"] == "Terminated" and role == INFRASTRUCTURE:
@@ -542,12 +543,18 @@ class FlowTaskProvider(FlowProvider):
             return False
         return (task.provider_metadata or {}).get("bid_status") == "Terminated"
 
-    def _outputs(self, flow: Flow, task: Task) -> dict[str, Any]:
-        """Every output: Mithril's view of the task, and what it has cost so far (from Mithril's history)."""
+    def _outputs(self, flow: Flow, task: Task, *, shared: bool = False) -> dict[str, Any]:
+        """Every output: Mithril's view of the task, and what it has cost so far, from Mithril's history: the
+        project's, read once for all the reads of a refresh (`shared`), else the bid's own, just changed."""
         observed = self._transient_retry(lambda: self._observe(task))
         api_key = self.credentials.api_key or ""
-        cost = self._transient_retry(lambda: read_bid_cost(flow, api_key, task.task_id))
-        return {**observed, **cost.outputs()}
+        if shared:
+            history = self._transient_retry(lambda: shared_history(flow, api_key))
+        else:
+            forget_shared_history()
+            history = self._transient_retry(lambda: History.read(flow, api_key, task.task_id))
+        ended = task.completed_at if observed["bid_status"] == "Terminated" else None
+        return {**observed, **history.cost(task.task_id, datetime.now(timezone.utc), ended).outputs()}
 
     @staticmethod
     def _observe(task: Task) -> dict[str, Any]:
