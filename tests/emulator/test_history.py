@@ -3,12 +3,17 @@ period, its status changes, each bid's events, and the market over time."""
 
 from __future__ import annotations
 
+import urllib.error
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from pulumi_flow.emulator.exceptions import EmulatorError
 from pulumi_flow.emulator.models import MithrilBackend
 from pulumi_flow.emulator.records import iso_time
+from pulumi_flow.testing.emulator import RunningEmulator
 from tests.emulator.conftest import Clock
 from tests.emulator.test_models import A100_8X, bid_body
 
@@ -95,3 +100,34 @@ def test_history_survives_a_reload(backend: MithrilBackend, clock: Clock) -> Non
     reloaded.load(backend.dump())
     assert reloaded.instance_pricing_history(bid=bid["fid"]) == backend.instance_pricing_history(bid=bid["fid"])
     assert reloaded.bid_history(bid["fid"]) == backend.bid_history(bid["fid"])
+
+
+def test_a_scheduled_market_moves_at_its_own_moments_with_what_it_causes(backend: MithrilBackend,
+                                                                          clock: Clock) -> None:
+    """Scripted over time, the market is applied at the scheduled moments, however late the emulator is next asked:
+    the preemption and the re-allocation happen then, and each instance is billed to the second."""
+    bid, _ = backend.create_bid(bid_body(instance_quantity=1), None)  # $30 bid, market $16
+    clock.now += 10
+    backend.get_bid(bid["fid"])  # allocated at 1010
+    backend.schedule_market(A100_8X, REGION, [(100, 2000), (200, 3100), (300, 2500)])
+    clock.now += 1000  # one late look at 2010
+    first, second = backend.instance_pricing_history(bid=bid["fid"])
+    assert [(e["price_cents"], e["start_time"], e["end_time"]) for e in first["events"]] == [
+        (1600, iso_time(1010), iso_time(1110)), (2000, iso_time(1110), iso_time(1210))]
+    assert [(e["price_cents"], e["start_time"], e["end_time"]) for e in second["events"]] == [
+        (2500, iso_time(1310), None)], "re-allocated when the market fell back under the bid"
+    assert [(e["event_type"], e["timestamp"]) for e in backend.bid_history(bid["fid"])["events"]][2:] == [
+        ("Preempted", iso_time(1210)), ("Allocated", iso_time(1310))]
+    with pytest.raises(EmulatorError, match="in the past"):
+        backend.schedule_market(A100_8X, REGION, [(-1, 2000)])
+
+
+def test_the_control_api_schedules_a_market(mithril: RunningEmulator) -> None:
+    mithril.control.schedule_market("8xa100", REGION, [(0, 2000), (3600, 2500)])
+    assert mithril.backend.current_price(A100_8X, REGION)["spot_price_cents"] == 2000, "due at once"
+    (series,) = mithril.backend.price_history([A100_8X], REGION, samples=-1)["series"]
+    assert series["spot_prices"] == ["$16.00", "$20.00"], "the second move is an hour away"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        mithril.control.call("POST", "market", {"instance_type": "8xa100", "region": REGION,
+                                                "schedule": [{"after_seconds": 1, "price_cents": "$20"}]})
+    assert refused.value.code == 422

@@ -65,6 +65,11 @@ class EmulatorControl:
     def set_market(self, instance_type: str, region: str, price_cents: int) -> None:
         self.call("POST", "market", {"instance_type": instance_type, "region": region, "price_cents": price_cents})
 
+    def schedule_market(self, instance_type: str, region: str, moves: list[tuple[float, int]]) -> None:
+        """The market moves to each price (cents) that many seconds from now, as the emulator's clock runs."""
+        self.call("POST", "market", {"instance_type": instance_type, "region": region,
+                                     "schedule": [{"after_seconds": a, "price_cents": c} for a, c in moves]})
+
     def add_fault(self, **rule: Any) -> dict[str, Any]:
         return self.call("POST", "faults", rule)
 

@@ -88,6 +88,7 @@ class MithrilBackend:
         self._changed = threading.Condition(self._lock)
         self.instance_types = {it.fid: it for it in CATALOG}
         self.market_cents: dict[tuple[str, str], int] = opening_market()
+        self._scheduled: list[tuple[float, tuple[str, str], int]] = []  # (when, market, price), in time order
         self.history = History.opening(self.market_cents, clock())
         self.bids: dict[str, Bid] = {}
         self.instances: dict[str, Instance] = {}
@@ -117,6 +118,16 @@ class MithrilBackend:
             return self._changed.wait_for(predicate, timeout)
 
     def _advance(self, now: float) -> None:
+        """The auction up to `now`: each scheduled market move at its own moment, what it causes then, and the rest
+        at `now`."""
+        while self._scheduled and self._scheduled[0][0] <= now:
+            at, market, cents = self._scheduled.pop(0)
+            self._settle(at)  # what happened before, at the old price
+            self._move_market(market, cents, at)
+            self._settle(at)  # what the move causes at once: preemptions, allocations
+        self._settle(now)
+
+    def _settle(self, now: float) -> None:
         for bid in self.bids.values():
             if bid.status == BID_OPEN and now - bid.open_since >= self.settings.allocation_delay:
                 if bid.limit_price_cents >= self._market(bid):
@@ -277,10 +288,28 @@ class MithrilBackend:
         if cents <= 0:
             raise Unprocessable("price must be positive", "price")
         with self._now() as now:  # what happened at the old price happens first
-            if self.market_cents[(instance_type, region)] != cents:
-                self.market_cents[(instance_type, region)] = cents
-                self.history.price_changed((instance_type, region), cents, now)
-            self._advance(now)
+            self._move_market((instance_type, region), cents, now)
+            self._settle(now)
+
+    def _move_market(self, market: tuple[str, str], cents: int, now: float) -> None:
+        if self.market_cents[market] != cents:
+            self.market_cents[market] = cents
+            self.history.price_changed(market, cents, now)
+
+    def schedule_market(self, instance_type: str, region: str, moves: list[tuple[float, int]]) -> None:
+        """A market over time: each (seconds from now, price in cents) happens at that moment of the clock, with
+        what it causes (preemptions, allocations) then, whenever the emulator is next asked."""
+        instance_type = self.instance_type_fid(instance_type)
+        if (instance_type, region) not in self.market_cents:
+            raise NotFound("market", f"{instance_type}@{region}")
+        for after, cents in moves:
+            if after < 0:
+                raise Unprocessable(f"a scheduled move is in the past ({after} s from now)", "schedule")
+            if cents <= 0:
+                raise Unprocessable("price must be positive", "schedule")
+        with self._now() as now:
+            self._scheduled.extend((now + after, (instance_type, region), cents) for after, cents in moves)
+            self._scheduled.sort(key=lambda move: move[0])
 
     # -- bids -----------------------------------------------------------------------
 
@@ -571,6 +600,7 @@ class MithrilBackend:
                 "ssh_keys": [attrs.asdict(k) for k in self.ssh_keys.values()],
                 "idempotency": [[kind, key, fid] for (kind, key), fid in self._idempotency.items()],
                 "history": self.history.dump(),
+                "scheduled": [[at, it, region, cents] for at, (it, region), cents in self._scheduled],
             })
 
     def load(self, text: str) -> None:
@@ -582,6 +612,7 @@ class MithrilBackend:
             self.volumes = {v["fid"]: Volume(**v) for v in data["volumes"]}
             self.ssh_keys = {k["fid"]: SshKey(**k) for k in data["ssh_keys"]}
             self._idempotency = _idempotency_entries(data["idempotency"])
+            self._scheduled = [(at, (it, region), cents) for at, it, region, cents in data.get("scheduled", [])]
             # A state file from before the history was kept starts its history now.
             self.history = (History.load(data["history"]) if "history" in data
                             else History.opening(self.market_cents, self.clock()))

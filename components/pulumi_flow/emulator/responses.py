@@ -299,6 +299,17 @@ class MithrilResponses:
 
     def control_market(self, req: Request) -> Response:
         body = req.json_object()
+        if "schedule" in body:
+            moves = body["schedule"]
+            if not isinstance(moves, list) or not all(
+                    isinstance(m, dict) and isinstance(m.get("after_seconds"), int | float)
+                    and isinstance(m.get("price_cents"), int) and not isinstance(m.get("price_cents"), bool)
+                    for m in moves):
+                raise EmulatorError(422, "schedule must be a list of {after_seconds: number, price_cents: integer}",
+                                    "schedule")
+            self.backend.schedule_market(str(body.get("instance_type")), str(body.get("region")),
+                                         [(float(m["after_seconds"]), m["price_cents"]) for m in moves])
+            return ok({"instance_type": body.get("instance_type"), "region": body.get("region"), "schedule": moves})
         price = body.get("price_cents")
         if not isinstance(price, int) or isinstance(price, bool):
             raise EmulatorError(422, f"price_cents must be an integer, got {price!r}", "price_cents")
