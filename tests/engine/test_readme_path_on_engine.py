@@ -99,6 +99,14 @@ def test_the_readme_path_in_examples_complete(shell: dict[str, str], mithril: Ru
         assert (task["bid_per_instance_hour"], task["market_per_instance_hour"], task["next_30_days_usd"]) == \
             ("50.00", f"{market:.2f}", f"{market * 4 * 720:.2f}")
 
+        # A 30-day cap under what the cluster pays now: the pack refuses the stack by the policy's name.
+        capped = shell_dir(shell) / "spend-cap.json"
+        capped.write_text(json.dumps({"stack-spend-cap": {"max_30_day_usd": 1000}}))
+        refused = pulumi(shell, example, "preview", "--policy-pack", PACK_DIR, "--policy-pack-config", str(capped),
+                         check=False)
+        assert refused.returncode != 0 and "stack-spend-cap" in refused.stdout + refused.stderr
+        assert "over max_30_day_usd=$1,000.00" in refused.stdout + refused.stderr
+
         mithril.control.clear_requests()
         pulumi(shell, example, "preview", "--expect-no-changes", "--policy-pack", PACK_DIR)
         pulumi(shell, example, "refresh", "--yes", "--expect-no-changes")
@@ -113,6 +121,11 @@ def test_the_readme_path_in_examples_complete(shell: dict[str, str], mithril: Ru
         pulumi(shell, example, "destroy", "--yes")
         pulumi(shell, example, "stack", "rm", "dev", "--yes")
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
+
+
+def shell_dir(env: Mapping[str, str]) -> Path:
+    """The test's own directory, where the shell keeps its Pulumi home."""
+    return Path(env["PULUMI_HOME"]).parent
 
 
 def preview_example(env: Mapping[str, str], example: str) -> subprocess.CompletedProcess[str]:
