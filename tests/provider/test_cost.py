@@ -8,7 +8,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from pulumi_flow.provider import FlowTaskProvider
-from pulumi_flow.provider.cost import BidCost
+from pulumi_flow.provider.records import BidCost
 from pulumi_flow.testing.emulator import RunningEmulator
 
 from .conftest import checked_task

@@ -29,7 +29,6 @@ from pulumi_flow.provider.base import (
     pause_before_retry,
     recorded_inputs,
 )
-from pulumi_flow.provider.cost import History, forget_shared_history, shared_history
 from pulumi_flow.provider.errors import (
     BelowMarketError,
     BidLookupError,
@@ -40,6 +39,7 @@ from pulumi_flow.provider.errors import (
     NotReadyError,
     StillBillingError,
 )
+from pulumi_flow.provider.records import ProjectRecords, forget_shared_records, shared_records
 from pulumi_flow.provider.session import flow_session, forget_cached_state, scrubbed
 
 if TYPE_CHECKING:
@@ -544,21 +544,23 @@ class FlowTaskProvider(FlowProvider):
         return (task.provider_metadata or {}).get("bid_status") == "Terminated"
 
     def _outputs(self, flow: Flow, task: Task, *, shared: bool = False) -> dict[str, Any]:
-        """Every output: Mithril's view of the task, and what it has cost so far, from Mithril's history: the
-        project's, read once for all the reads of a refresh (`shared`), else the bid's own, just changed."""
-        observed = self._transient_retry(lambda: self._observe(task))
+        """Every output: Mithril's view of the task, its instances' private addresses and what it has cost so far,
+        from Mithril's records: the project's, read once for all the reads of a refresh (`shared`), else the bid's
+        own, just changed."""
         api_key = self.credentials.api_key or ""
         if shared:
-            history = self._transient_retry(lambda: shared_history(flow, api_key))
+            records = self._transient_retry(lambda: shared_records(flow, api_key))
         else:
-            forget_shared_history()
-            history = self._transient_retry(lambda: History.read(flow, api_key, task.task_id))
+            forget_shared_records()
+            records = self._transient_retry(lambda: ProjectRecords.read(flow, api_key, task.task_id))
+        observed = self._transient_retry(lambda: self._observe(task, records))
         ended = task.completed_at if observed["bid_status"] == "Terminated" else None
-        return {**observed, **history.cost(task.task_id, datetime.now(timezone.utc), ended).outputs()}
+        return {**observed, **records.cost(task.task_id, datetime.now(timezone.utc), ended).outputs()}
 
     @staticmethod
-    def _observe(task: Task) -> dict[str, Any]:
-        """The outputs Mithril's view of the task gives (reads its instances for the private addresses)."""
+    def _observe(task: Task, records: ProjectRecords) -> dict[str, Any]:
+        """The outputs Mithril's view of the task gives, with its instances' private addresses from `records` (or
+        read from Mithril where an instance is newer than them)."""
         meta = task.provider_metadata or {}
         bid_status = meta.get("bid_status")
         status = task.status.value
@@ -569,7 +571,9 @@ class FlowTaskProvider(FlowProvider):
             status = "preempted"
         private_ips: list[str] = []
         if allocated and task.instances:
-            private_ips = [str(i.private_ip) for i in task.get_instances() if i.private_ip]
+            known = records.private_ips([str(i) for i in task.instances])
+            private_ips = known if known is not None else [str(i.private_ip) for i in task.get_instances()
+                                                           if i.private_ip]
         return {
             "task_id": task.task_id,
             "bid_name": task.name,

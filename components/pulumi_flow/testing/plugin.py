@@ -23,7 +23,11 @@ from pulumi_flow.testing.stack import StackTester
 
 @pytest.fixture
 def mithril(tmp_path: Path) -> Iterator[RunningEmulator]:
-    """A fresh Mithril emulator; the Flow SDK in this process points at it (own FLOW_DIR)."""
+    """A fresh Mithril emulator; the Flow SDK in this process points at it (own FLOW_DIR), and the providers in
+    this process forget the records they shared from an earlier one (which may have had the same address)."""
+    from pulumi_flow.provider.records import forget_shared_records
+
+    forget_shared_records()
     with running_emulator(flow_dir=str(tmp_path / "flow")) as running:
         yield running
 

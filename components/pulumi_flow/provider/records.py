@@ -1,5 +1,5 @@
-"""What a bid has cost, from Mithril's own history: the spend (exact, from what each instance was charged period by
-period), its preemptions, and the hours it ran and waited.
+"""What Mithril's records say of a project's bids: what each has cost (exact, from what each instance was charged
+period by period), its preemptions and the hours it ran and waited, and its instances' private addresses.
 
 Mithril's second-price auction charges the market, not the bid, so the bid says nothing of the spend: it comes from
 `GET /v2/instances/pricing/history`, and the preemptions from `GET /v2/instances/status/history` (an instance ends
@@ -7,7 +7,7 @@ Mithril's second-price auction charges the market, not the bid, so the bid says 
 own JSON seam (its retries, its typed errors), never from its cache.
 
 A create or an update reads its own bid's rows. A refresh reads every task at once, so its reads share one read of
-the whole project's history (`shared_history`): what a refresh asks of Mithril for the cost does not grow with the
+the whole project's records (`shared_records`): what a refresh asks of Mithril for them does not grow with the
 number of tasks beyond paging.
 """
 
@@ -32,7 +32,7 @@ STARTED = "STATUS_NEW"
 HOUR = Decimal(3600)
 HOURS_PLACES = Decimal("0.0001")  # 0.36 s: hours are a gauge, not money
 PAGE = 100  # the most the spec lets a page hold
-# How long one read of the project's history serves the reads that follow it: a refresh's reads all start within
+# How long one read of the project's records serves the reads that follow it: a refresh's reads all start within
 # this; a later one reads again. Mithril's own SDK keeps bids and instances 5 s.
 SHARE_SECONDS = 2.0
 
@@ -99,46 +99,57 @@ class BidCost:
 
 
 @attrs.frozen
-class History:
-    """Rows of the two history routes: each instance's price periods and status changes, with its bid."""
+class ProjectRecords:
+    """Rows of the two history routes (each instance's price periods and status changes, with its bid) and of
+    `GET /v2/instances` (each instance as it is now)."""
 
     pricing: tuple[Mapping[str, Any], ...]
     statuses: tuple[Mapping[str, Any], ...]
+    instances: tuple[Mapping[str, Any], ...] = ()
+
+    def private_ips(self, instance_ids: Iterable[str]) -> list[str] | None:
+        """The instances' private addresses, in order; None if any is missing here (made after this read)."""
+        by_id = {str(i.get("fid")): i.get("private_ip") for i in self.instances}
+        if any(fid not in by_id for fid in instance_ids):
+            return None
+        return [str(by_id[fid]) for fid in instance_ids if by_id[fid]]
 
     def cost(self, bid_id: str, now: datetime, ended: datetime | None = None) -> BidCost:
         return BidCost.of([r for r in self.pricing if r.get("bid_fid") == bid_id],
                           [r for r in self.statuses if r.get("bid_fid") == bid_id], now, ended)
 
     @classmethod
-    def read(cls, flow: Flow, api_key: str, bid_id: str | None = None) -> History:
-        """The project's history, or one bid's: every page of both routes."""
+    def read(cls, flow: Flow, api_key: str, bid_id: str | None = None) -> ProjectRecords:
+        """The project's records, or one bid's: every page of each route."""
         from flow.application.http_json import get_api_json
 
         provider: Any = flow.provider  # Mithril's: its API's address, and the project id the SDK resolved
         api_url, project = provider.api_url, provider.project_id
 
-        def pages(path: str) -> tuple[Mapping[str, Any], ...]:
+        def pages(path: str, key: str, bid_filter: str) -> tuple[Mapping[str, Any], ...]:
             rows: list[Mapping[str, Any]] = []
             cursor: str | None = None
             while True:
                 params: dict[str, object] = {"project": project, "limit": PAGE}
                 if bid_id is not None:
-                    params["bid_fid"] = bid_id
+                    params[bid_filter] = bid_id
                 if cursor:
                     params["next_cursor"] = cursor
                 page: Any = get_api_json(api_url, api_key, path, params, bypass_cache=True)
-                rows.extend(page.get("instances") or [])
+                rows.extend(page.get(key) or [])
                 cursor = page.get("next_cursor")
                 if not cursor:
                     return tuple(rows)
 
-        return cls(pages("/v2/instances/pricing/history"), pages("/v2/instances/status/history"))
+        return cls(pages("/v2/instances/pricing/history", "instances", "bid_fid"),
+                   pages("/v2/instances/status/history", "instances", "bid_fid"),
+                   pages("/v2/instances", "data", "bid_fid_in"))
 
 
 @attrs.define
 class _Shared:
     done: threading.Event = attrs.Factory(threading.Event)
-    history: History | None = None
+    records: ProjectRecords | None = None
     error: BaseException | None = None
     finished_at: float = 0.0
 
@@ -147,9 +158,9 @@ _SHARED: dict[tuple[str, str], _Shared] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_history(flow: Flow, api_key: str, *, clock: Any = time.monotonic) -> History:
-    """The project's history, read once for every read that starts while that read is under way or within
-    SHARE_SECONDS of its end: a refresh of a hundred tasks reads it once."""
+def shared_records(flow: Flow, api_key: str, *, clock: Any = time.monotonic) -> ProjectRecords:
+    """The project's records, read once for every read that starts while that read is under way or within
+    SHARE_SECONDS of its end: a refresh of a hundred tasks reads them once."""
     provider: Any = flow.provider
     key = (str(provider.api_url), str(provider.project_id))
     with _SHARED_LOCK:
@@ -162,7 +173,7 @@ def shared_history(flow: Flow, api_key: str, *, clock: Any = time.monotonic) -> 
     assert entry is not None
     if mine:
         try:
-            entry.history = History.read(flow, api_key)
+            entry.records = ProjectRecords.read(flow, api_key)
         except BaseException as exc:
             entry.error = exc
             raise
@@ -172,11 +183,11 @@ def shared_history(flow: Flow, api_key: str, *, clock: Any = time.monotonic) -> 
     entry.done.wait()
     if entry.error is not None:
         raise entry.error
-    assert entry.history is not None
-    return entry.history
+    assert entry.records is not None
+    return entry.records
 
 
-def forget_shared_history() -> None:
+def forget_shared_records() -> None:
     """After a write: the next read sees it."""
     with _SHARED_LOCK:
         _SHARED.clear()
