@@ -3,6 +3,7 @@ period, its status changes, each bid's events, and the market over time."""
 
 from __future__ import annotations
 
+import json
 import urllib.error
 from datetime import datetime
 from decimal import Decimal
@@ -131,3 +132,19 @@ def test_the_control_api_schedules_a_market(mithril: RunningEmulator) -> None:
         mithril.control.call("POST", "market", {"instance_type": "8xa100", "region": REGION,
                                                 "schedule": [{"after_seconds": 1, "price_cents": "$20"}]})
     assert refused.value.code == 422
+
+
+def test_a_state_saved_before_the_history_was_kept_loads_and_its_bids_still_end(backend: MithrilBackend,
+                                                                                clock: Clock) -> None:
+    running, _ = backend.create_bid(bid_body(instance_quantity=1), None)
+    clock.now += 10
+    backend.get_bid(running["fid"])  # allocated at 1010
+    saved = json.loads(backend.dump())
+    del saved["history"], saved["scheduled"]
+    clock.now += 100
+    old = MithrilBackend(clock=clock)
+    old.load(json.dumps(saved))
+    old.cancel_bid(running["fid"])  # at 1110
+    (row,) = old.instance_pricing_history(bid=running["fid"])
+    assert [(e["price_cents"], e["start_time"], e["end_time"]) for e in row["events"]] == [
+        (1600, iso_time(1010), iso_time(1110))], "billed from its creation, as far as the saved state tells"

@@ -61,6 +61,10 @@ def test_yaml_quickstart_lifecycle(engine: PulumiCli, mithril: RunningEmulator, 
     state = deployed(stack)
     assert state["gpu-node-task"]["type"] == "flow:index:Task" and state["gpu-node-task"]["id"] == bid["fid"]
     assert "__provider" not in state["gpu-node-task"]["inputs"], "no pickled provider in state"
+    # The plugin-hosted task reads its cost from Mithril's history as the dynamic one does, and its component says so.
+    task_outputs, node_outputs = state["gpu-node-task"]["outputs"], state["gpu-node"]["outputs"]
+    assert task_outputs["spend_usd"] >= 0 and task_outputs["preemptions"] == 0
+    assert node_outputs["spend_usd"] == task_outputs["spend_usd"] and node_outputs["market_price_per_hour"] == 16.0
 
     mithril.control.clear_requests()
     assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 4}

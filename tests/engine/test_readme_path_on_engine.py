@@ -101,11 +101,14 @@ def test_the_readme_path_in_examples_complete(shell: dict[str, str], mithril: Ru
 
         # A 30-day cap under what the cluster pays now: the pack refuses the stack by the policy's name.
         capped = shell_dir(shell) / "spend-cap.json"
-        capped.write_text(json.dumps({"stack-spend-cap": {"max_30_day_usd": 1000}}))
+        capped.write_text(json.dumps({"stack-spend-cap": {"max_30_day_usd": 1000},
+                                      "bid-near-market": {"margin_percent": 500}}))
         refused = pulumi(shell, example, "preview", "--policy-pack", PACK_DIR, "--policy-pack-config", str(capped),
                          check=False)
         assert refused.returncode != 0 and "stack-spend-cap" in refused.stdout + refused.stderr
         assert "over max_30_day_usd=$1,000.00" in refused.stdout + refused.stderr
+        # And the advisory: a bid within 500% of the market it pays (a margin no bid here clears) is named.
+        assert "bid-near-market" in refused.stdout and "within margin_percent=500" in refused.stdout
 
         mithril.control.clear_requests()
         pulumi(shell, example, "preview", "--expect-no-changes", "--policy-pack", PACK_DIR)

@@ -100,6 +100,15 @@ class History:
         record.statuses.append((now, status))
         record.periods.append(PricePeriod(price_cents, now))
 
+    def adopt(self, fid: str, bid: str, market: Market, status: str, created_at: float,
+              price_cents: int | None) -> None:
+        """An instance from a state saved before the history was kept: it is on record from its creation, billed
+        from then at `price_cents` if it still is (the market then is not known), else with no periods."""
+        record = self.instances.setdefault(fid, InstanceRecord(fid, bid, market))
+        record.statuses.append((created_at, status))
+        if price_cents is not None:
+            record.periods.append(PricePeriod(price_cents, created_at))
+
     def instance_status(self, fid: str, status: str, now: float, *, billed: bool) -> None:
         """A status change; `billed` says whether the instance is charged from now on."""
         record = self.instances[fid]

@@ -613,9 +613,15 @@ class MithrilBackend:
             self.ssh_keys = {k["fid"]: SshKey(**k) for k in data["ssh_keys"]}
             self._idempotency = _idempotency_entries(data["idempotency"])
             self._scheduled = [(at, (it, region), cents) for at, it, region, cents in data.get("scheduled", [])]
-            # A state file from before the history was kept starts its history now.
-            self.history = (History.load(data["history"]) if "history" in data
-                            else History.opening(self.market_cents, self.clock()))
+            if "history" in data:
+                self.history = History.load(data["history"])
+            else:  # a state file from before the history was kept: its history starts with what it holds
+                self.history = History.opening(self.market_cents, self.clock())
+                for inst in self.instances.values():
+                    billed = inst.status in (INSTANCE_NEW, INSTANCE_RUNNING)
+                    market = (inst.instance_type, inst.region)
+                    self.history.adopt(inst.fid, inst.bid, market, inst.status, inst.created_at,
+                                       self.market_cents[market] if billed else None)
             self._ips = itertools.count(len(self.instances) + 1)
 
 
