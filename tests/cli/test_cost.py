@@ -90,3 +90,27 @@ def test_the_chart_comes_from_mithrils_history(mithril: RunningEmulator, tmp_pat
     assert line.endswith("market $16.00..$31.00, bid $30.00") or "market $16.00..$31.00, bid $30.00;" in line
     page = report.read_text()
     assert "<svg" in page and "b-task" in page and "$46,080.00" in page
+
+
+def test_what_state_leaves_out_has_its_plain_meaning() -> None:
+    bare = {"urn": "urn:pulumi:dev::p::x::bare-task", "id": "bid_9", "type": TASK_TYPE,
+            "outputs": {"instance_type": "8xb300", "max_price_per_hour": 70.0, "market_price_per_hour": 60.0}}
+    done = task_state("done-task", "bid_8", status="cancelled")
+    (cost, finished) = costs_of({"resources": [bare, done]})
+    assert (cost.task_id, cost.instance_type, cost.instances, cost.spend, cost.preemptions) == \
+        ("bid_9", "8xb300", 1, Decimal(0), 0)
+    assert cost.floor is None, "a GPU family with no figure has no floor"
+    assert cost.hourly_now == Decimal(60) and finished.hourly_now == 0
+    assert cost.to_json()["floor_per_instance_hour"] is None and cost.to_json()["instance_type"] == "8xb300"
+
+
+def test_a_chart_scales_to_the_highest_figure_and_a_market_at_the_bid_is_not_above_it() -> None:
+    market = Series(((T0, Decimal(20)), (T0 + timedelta(hours=4), Decimal(40))))
+    bid = Series(((T0, Decimal(40)),))
+    cells, said = BidChart("c", T0, T0 + timedelta(hours=8), market, bid).line(width=8).split("  ", 1)
+    assert cells == "▅▅▅▅████" and said == "market $20.00..$40.00, bid $40.00"
+    ending = Series(((T0, Decimal(20)), (T0 + timedelta(hours=8), Decimal(30))))
+    assert "market $20.00..$30.00" in BidChart("c", T0, T0 + timedelta(hours=8), ending, bid).line(width=8), \
+        "a move at the end of the period is in it"
+    nothing = BidChart("c", T0, T0 + timedelta(hours=1), Series(()), Series(())).line(width=4)
+    assert nothing == "      market -..-, bid -"

@@ -148,3 +148,64 @@ def test_a_state_saved_before_the_history_was_kept_loads_and_its_bids_still_end(
     (row,) = old.instance_pricing_history(bid=running["fid"])
     assert [(e["price_cents"], e["start_time"], e["end_time"]) for e in row["events"]] == [
         (1600, iso_time(1010), iso_time(1110))], "billed from its creation, as far as the saved state tells"
+
+
+def test_time_windows_keep_what_overlaps_them(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(instance_quantity=1), None)
+    clock.now += 10
+    backend.get_bid(bid["fid"])  # billed from 1010
+    backend.schedule_market(A100_8X, REGION, [(90, 2000), (190, 2500)])  # at 1100 and 1200
+    clock.now += 500
+    backend.cancel_bid(bid["fid"])  # at 1510
+
+    def prices(start: float | None, end: float | None) -> list[int]:
+        (row,) = backend.instance_pricing_history(bid=bid["fid"], start=start, end=end)
+        return [e["price_cents"] for e in row["events"]]
+
+    assert prices(None, None) == [1600, 2000, 2500]
+    assert prices(1150, None) == [2000, 2500] and prices(None, 1099) == [1600] and prices(1100, 1100) == [1600, 2000]
+    assert prices(1600, None) == [], "ended before the window"
+
+    def series(start: float | None, end: float | None) -> list[str]:
+        (row,) = backend.price_history([A100_8X], REGION, start, end, samples=-1)["series"]
+        return row["spot_prices"]
+
+    assert series(1050, 1150) == ["$20.00"] and series(None, 1100) == ["$16.00", "$20.00"]
+    assert backend.price_history([A100_8X], REGION, samples=2)["series"][0]["spot_prices"] == ["$20.00", "$25.00"]
+
+
+def test_each_row_has_the_shape_mithril_gives(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(instance_quantity=1), None)
+    clock.now += 10
+    (instance,) = backend.get_bid(bid["fid"])["instances"]
+    clock.now += 100
+    backend.update_bid(bid["fid"], {"paused": True})  # at 1110
+    (priced,) = backend.instance_pricing_history(instance=instance)
+    assert priced == {"instance_fid": instance, "bid_fid": bid["fid"], "reservation_fid": None,
+                      "events": [{"price_cents": 1600, "start_time": iso_time(1010), "end_time": iso_time(1110)}]}
+    (changed,) = backend.instance_status_history(instance=instance)
+    assert changed == {"instance_fid": instance, "bid_fid": bid["fid"], "reservation_fid": None,
+                       "events": [{"timestamp": iso_time(1010), "status": "STATUS_NEW"},
+                                  {"timestamp": iso_time(1015), "status": "STATUS_RUNNING"},
+                                  {"timestamp": iso_time(1110), "status": "STATUS_PAUSED"}]}
+    assert backend.bid_history(bid["fid"])["events"][0] == {
+        "timestamp": iso_time(1000), "event_type": "Placed", "limit_price": "$30.00", "user_id": None,
+        "memory_gb": None, "persistent_disk_change": None}
+    (series,) = backend.price_history([A100_8X], REGION)["series"]
+    assert series == {"instance_type": A100_8X, "region": REGION, "timestamps": [iso_time(1000)],
+                      "spot_prices": ["$16.00"], "reserved_prices": ["$32.00"], "region_disabled": False}
+
+
+def test_a_reload_keeps_every_route_and_the_schedule(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(instance_quantity=1), None)
+    clock.now += 10
+    backend.get_bid(bid["fid"])
+    backend.schedule_market(A100_8X, REGION, [(50, 2000), (500, 3100)])
+    clock.now += 100
+    reloaded = MithrilBackend(clock=clock)
+    reloaded.load(backend.dump())
+    for read in ("instance_pricing_history", "instance_status_history"):
+        assert getattr(reloaded, read)(bid=bid["fid"]) == getattr(backend, read)(bid=bid["fid"]), read
+    assert reloaded.price_history(None, None, samples=-1) == backend.price_history(None, None, samples=-1)
+    clock.now += 500
+    assert reloaded.get_bid(bid["fid"])["status"] == "Open", "the scheduled rise preempts after the reload too"

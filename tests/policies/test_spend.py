@@ -83,3 +83,43 @@ def test_the_margin_is_configurable_and_a_new_bid_has_no_market_yet() -> None:
     close = task(RUNNING, market_price_per_hour=46.0)
     assert violations(spend.near_market_policy, resource_args(TASK_TYPE, close, config={"margin_percent": 5})) == []
     assert violations(spend.near_market_policy, resource_args(TASK_TYPE, CLUSTER)) == []
+
+
+def test_every_new_and_running_task_is_named_and_a_paused_one_does_not_hide_the_rest() -> None:
+    stack = [Res(TASK_TYPE, "paused", task(RUNNING, paused=True)), Res(TASK_TYPE, "cluster", RUNNING),
+             Res(TASK_TYPE, "job", JOB), Res(TASK_TYPE, "job2", JOB)]
+    total, monthly = violations(spend.spend_policy, stack_args(stack, {"max_total_usd": 1.0, "max_30_day_usd": 1.0}))
+    assert "(job $4,320.00, job2 $4,320.00)" in total and "spent $2,000.00" in total and "$10,640.00, over" in total
+    assert "(cluster $80.00/hour, job $6.00/hour, job2 $6.00/hour) come to $66,240.00" in monthly
+
+
+def test_a_task_with_spend_but_no_market_yet_is_judged_on_its_bid() -> None:
+    older = {k: v for k, v in RUNNING.items() if k != "market_price_per_hour"}
+    (message,) = violations(spend.spend_policy, stack_args([Res(TASK_TYPE, "c", older)], {"max_30_day_usd": 1.0}))
+    assert "(c $100.00/hour)" in message
+
+
+@pytest.mark.parametrize(("change", "named"), [({"num_instances": 1.5}, "'num_instances' is 1.5"),
+                                               ({"num_instances": 0}, "'num_instances' is 0"),
+                                               ({"max_price_per_hour": None}, "'max_price_per_hour' is None")])
+def test_a_malformed_task_is_a_violation_that_names_the_property(change: dict[str, object], named: str) -> None:
+    (message,) = violations(spend.spend_policy, stack_args([Res(TASK_TYPE, "c", task(RUNNING, **change))],
+                                                          {"max_30_day_usd": 1e9}))
+    assert f"cannot check the stack: property {named}" in message
+
+
+def test_an_instance_count_left_out_is_one() -> None:
+    single = {k: v for k, v in RUNNING.items() if k != "num_instances"}
+    (message,) = violations(spend.spend_policy, stack_args([Res(TASK_TYPE, "c", single)], {"max_30_day_usd": 1.0}))
+    assert "(c $40.00/hour)" in message
+
+
+def test_the_margin_is_a_strict_percentage_of_the_market() -> None:
+    at_margin = task(RUNNING, market_price_per_hour=40.0)  # $50 is exactly 25% above $40
+    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, at_margin, config={"margin_percent": 25})) \
+        == []
+    (message,) = violations(spend.near_market_policy,
+                            resource_args(TASK_TYPE, at_margin, config={"margin_percent": 25.5}, name="c"))
+    assert "25.0% above it, within margin_percent=25.5" in message and "at least $50.20" in message
+    cheap = task(RUNNING, max_price_per_hour=1.05, market_price_per_hour=1.0)
+    assert "5.0% above it" in violations(spend.near_market_policy, resource_args(TASK_TYPE, cheap))[0]

@@ -5,10 +5,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from pulumi_flow.provider import FlowTaskProvider
-from pulumi_flow.provider.records import BidCost
+from pulumi_flow.provider import records as records_module
+from pulumi_flow.provider.records import SHARE_SECONDS, BidCost, ProjectRecords, forget_shared_records, shared_records
 from pulumi_flow.testing.emulator import RunningEmulator
 
 from .conftest import checked_task
@@ -97,3 +101,106 @@ def test_a_refresh_reads_the_projects_history_once_for_all_its_tasks(task_provid
     assert paths.count("/v2/instances/pricing/history") == 1 and paths.count("/v2/instances/status/history") == 1
     for read, made in zip(reads, created, strict=True):
         assert read["task_id"] == made.id and read["spend_usd"] >= made.outs["spend_usd"], "each its own bid's"
+
+
+def test_the_projects_records_are_read_once_while_fresh_and_again_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+    records = ProjectRecords((), (), ())
+
+    def read(flow: Any, api_key: str, bid_id: str | None = None) -> ProjectRecords:
+        reads.append(api_key)
+        return records
+
+    monkeypatch.setattr(ProjectRecords, "read", staticmethod(read))
+    flow = SimpleNamespace(provider=SimpleNamespace(api_url="http://mithril", project_id="proj_1"))
+    now = [100.0]
+    forget_shared_records()
+    assert shared_records(flow, "k", clock=lambda: now[0]) is records and reads == ["k"]
+    now[0] += SHARE_SECONDS - 0.01
+    assert shared_records(flow, "k", clock=lambda: now[0]) is records and reads == ["k"], "fresh: shared"
+    now[0] += 0.02
+    shared_records(flow, "k", clock=lambda: now[0])
+    assert reads == ["k", "k"], "stale: read again"
+    other = SimpleNamespace(provider=SimpleNamespace(api_url="http://mithril", project_id="proj_2"))
+    shared_records(other, "k", clock=lambda: now[0])
+    assert len(reads) == 3, "another project has records of its own"
+    forget_shared_records()
+    shared_records(flow, "k", clock=lambda: now[0])
+    assert len(reads) == 4, "after a write, read again"
+
+
+def test_a_failed_read_is_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes: list[Any] = [RuntimeError("503"), ProjectRecords((), (), ())]
+
+    def read(flow: Any, api_key: str, bid_id: str | None = None) -> ProjectRecords:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(ProjectRecords, "read", staticmethod(read))
+    flow = SimpleNamespace(provider=SimpleNamespace(api_url="http://mithril", project_id="proj_1"))
+    forget_shared_records()
+    with pytest.raises(RuntimeError, match="503"):
+        shared_records(flow, "k", clock=lambda: 0.0)
+    assert shared_records(flow, "k", clock=lambda: 0.0).pricing == (), "the next read asks again"
+
+
+def test_private_addresses_in_instance_order_or_none_for_an_instance_newer_than_the_records() -> None:
+    records = ProjectRecords((), (), ({"fid": "i1", "private_ip": "10.0.0.1"}, {"fid": "i2", "private_ip": "10.0.0.2"},
+                                      {"fid": "i3", "private_ip": None}))
+    assert records.private_ips(["i2", "i1"]) == ["10.0.0.2", "10.0.0.1"]
+    assert records.private_ips(["i3", "i1"]) == ["10.0.0.1"], "an instance with no address yet adds none"
+    assert records.private_ips(["i1", "i9"]) is None
+
+
+def test_a_bids_cost_is_its_own_instances_only() -> None:
+    pricing = ({"bid_fid": "b1", "events": [period(3600, 0, 3600)]},
+               {"bid_fid": "b2", "events": [period(100, 0, 3600)]})
+    changes = ({"bid_fid": "b2", **statuses(("NEW", 0), ("PREEMPTED", 60))},)
+    cost = ProjectRecords(pricing, changes).cost("b1", T0 + timedelta(hours=2))
+    assert cost.spend == Decimal("36.00") and cost.preemptions == 0
+
+
+def test_a_bid_that_ended_waiting_after_its_preemption_waited_until_it_ended() -> None:
+    changes = ({"bid_fid": "b1", **statuses(("NEW", 0), ("PREEMPTED", 3600))},)
+    cost = ProjectRecords((), changes).cost("b1", T0 + timedelta(hours=5), ended=T0 + timedelta(hours=2))
+    assert cost.preempted_hours == Decimal("1")
+
+
+def test_a_bid_reallocated_at_the_moment_it_was_preempted_waited_no_time() -> None:
+    changes = [statuses(("NEW", 0), ("PREEMPTED", 3600)), statuses(("NEW", 3600))]
+    assert BidCost.of([], changes, T0 + timedelta(hours=5)).preempted_hours == 0
+
+
+def test_periods_of_days_and_of_microseconds_are_exact() -> None:
+    long = {"events": [period(3600, 0, 2 * 86400)]}  # two days at $36/h
+    short = {"events": [{"price_cents": 360000, "start_time": "2026-01-01T00:00:00.000000Z",
+                         "end_time": "2026-01-01T00:00:00.500000Z"}]}  # half a second at $3,600/h: $0.50
+    assert BidCost.of([long], [], T0).spend == Decimal("1728.00")
+    assert BidCost.of([short], [], T0).spend == Decimal("0.50")
+
+
+def test_the_latest_preemption_is_the_last_one_in_time_not_in_text() -> None:
+    # Mithril's timestamps may carry an offset: compared as times, 01:00+01:00 (00:00Z) is before 00:30Z.
+    changes = [{"events": [{"timestamp": "2026-01-01T01:00:00+01:00", "status": "STATUS_PREEMPTED"}]},
+               {"events": [{"timestamp": "2026-01-01T00:30:00Z", "status": "STATUS_PREEMPTED"}]}]
+    assert BidCost.of([], changes, T0 + timedelta(hours=1)).last_preempted_at == "2026-01-01T00:30:00Z"
+
+
+def test_a_bids_own_read_asks_for_that_bid_and_follows_every_page(task_provider: FlowTaskProvider,
+                                                                  mithril: RunningEmulator,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of one row, so every cursor is followed; the bid's own read names it (other bids are around)."""
+    monkeypatch.setattr(records_module, "PAGE", 1)
+    other = task_provider.create(checked_task(task_name="other-1a2b3c4d", num_instances=1))
+    mithril.control.clear_requests()
+    made = task_provider.create(checked_task(num_instances=3))
+    own = [r for r in mithril.control.requests() if r["path"].startswith("/v2/instances") and "limit=1" in r["query"]]
+    assert {r["path"] for r in own} == {"/v2/instances/pricing/history", "/v2/instances/status/history",
+                                        "/v2/instances"}
+    assert all(made.id in r["query"] and other.id not in r["query"] for r in own), "the bid's own rows"
+    assert len(made.outs["private_ips"]) == 3
+    assert [r["path"] for r in own].count("/v2/instances/pricing/history") == 3, "a row a page, and every page"
+    # Two further pages of each history route (GET /v2/instances answers a bid's three in one page here).
+    assert sum("next_cursor=" in r["query"] for r in own) == 4

@@ -92,8 +92,8 @@ class RequestLog:
         self._lock = threading.Lock()
         self.keep_bodies = False
 
-    def record(self, method: str, path: str, status: int, body: Any = None) -> None:
-        entry: dict[str, Any] = {"method": method, "path": path, "status": status, "at": time.time()}
+    def record(self, method: str, path: str, status: int, body: Any = None, query: str = "") -> None:
+        entry: dict[str, Any] = {"method": method, "path": path, "query": query, "status": status, "at": time.time()}
         if self.keep_bodies:
             entry["body"] = body
         with self._lock:

@@ -121,12 +121,12 @@ class _Handler(BaseHTTPRequestHandler):
             if rule is not None and rule.kind == "delay":
                 time.sleep(rule.delay)
             elif rule is not None and rule.kind == "drop":
-                emulator.log.record(method, path, 0)
+                emulator.log.record(method, path, 0, query=split.query)
                 self.close_connection = True
                 self.connection.close()
                 return
             elif rule is not None and rule.kind == "status":
-                emulator.log.record(method, path, rule.status)
+                emulator.log.record(method, path, rule.status, query=split.query)
                 headers = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
                 self._send(Response(rule.status, {"detail": rule.body or f"injected fault {rule.status}"}, headers))
                 return
@@ -140,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = Response(rule.status, {"detail": rule.body or f"injected fault {rule.status} after the "
                                                                     "request took effect"})
         if not control:
-            emulator.log.record(method, path, response.status, response.body)  # what the client saw
+            emulator.log.record(method, path, response.status, response.body, split.query)  # what the client saw
         self._send(response)
 
     def _dispatch(self, method: str, path: str, query: str, raw: bytes) -> Response:
