@@ -114,3 +114,19 @@ def test_a_chart_scales_to_the_highest_figure_and_a_market_at_the_bid_is_not_abo
         "a move at the end of the period is in it"
     nothing = BidChart("c", T0, T0 + timedelta(hours=1), Series(()), Series(())).line(width=4)
     assert nothing == "      market -..-, bid -"
+
+
+def test_every_task_is_read_whatever_comes_first_and_its_bid_is_kept() -> None:
+    volume = {"urn": "urn:pulumi:dev::p::vol::data", "id": "vol_1", "type": VOLUME_TYPE, "outputs": {}}
+    unnamed = {"urn": "urn:pulumi:dev::p::x::odd-task", "id": "bid_7", "type": TASK_TYPE, "outputs": {}}
+    costs = costs_of({"resources": [volume, task_state("a-task", "bid_1"), unnamed]})
+    assert [c.name for c in costs] == ["a-task", "odd-task"]
+    assert costs[0].bid == Decimal("50.00") and costs[1].bid is None
+    assert costs[1].to_json()["instance_type"] == "" and costs[1].floor is None
+
+
+def test_a_market_above_the_bid_all_along_is_above_it_all_of_the_time() -> None:
+    always = BidChart("c", T0, T0 + timedelta(hours=1), Series(((T0, Decimal(31)),)), Series(((T0, Decimal(30)),)))
+    assert always.line(width=4) == "!!!!  market $31.00..$31.00, bid $30.00; above the bid 100% of the time (!)"
+    free = BidChart("c", T0, T0 + timedelta(hours=1), Series(((T0, Decimal(0)),)), Series(((T0, Decimal(0)),)))
+    assert free.line(width=2).startswith("▁▁  market $0.00..$0.00")

@@ -209,3 +209,44 @@ def test_a_reload_keeps_every_route_and_the_schedule(backend: MithrilBackend, cl
     assert reloaded.price_history(None, None, samples=-1) == backend.price_history(None, None, samples=-1)
     clock.now += 500
     assert reloaded.get_bid(bid["fid"])["status"] == "Open", "the scheduled rise preempts after the reload too"
+
+
+def test_windows_include_their_ends_and_filter_by_instance(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(instance_quantity=2), None)
+    clock.now += 10
+    first, second = backend.get_bid(bid["fid"])["instances"]  # NEW at 1010, RUNNING at 1015
+    clock.now += 100
+    (row,) = backend.instance_status_history(instance=second, start=1010, end=1010)
+    assert row["instance_fid"] == second and [e["status"] for e in row["events"]] == ["STATUS_NEW"]
+    assert [[e["status"] for e in r["events"]] for r in backend.instance_status_history(bid=bid["fid"], end=1012)] \
+        == [["STATUS_NEW"], ["STATUS_NEW"]]
+    assert {r["instance_fid"] for r in backend.instance_status_history(instance=first)} == {first}
+
+
+def test_an_old_states_instances_and_bids_are_on_record_after_a_load(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(instance_quantity=1), None)
+    clock.now += 10
+    (instance,) = backend.get_bid(bid["fid"])["instances"]
+    saved = json.loads(backend.dump())
+    del saved["history"], saved["scheduled"]
+    old = MithrilBackend(clock=clock)
+    old.load(json.dumps(saved))
+    (row,) = old.instance_status_history(instance=instance)
+    assert row["bid_fid"] == bid["fid"] and row["events"] == [{"timestamp": iso_time(1010), "status": "STATUS_NEW"}]
+    assert old.bid_history(bid["fid"]) == {"bid_fid": bid["fid"], "events": []}, "its events before the load: none"
+    clock.now += 100
+    old.set_market_price(A100_8X, REGION, 2000)  # at 1110: the adopted instance's market moves
+    (priced,) = old.instance_pricing_history(instance=instance)
+    assert [e["price_cents"] for e in priced["events"]] == [1600, 2000]
+
+
+def test_a_reloaded_instance_is_billed_at_its_own_markets_moves(backend: MithrilBackend, clock: Clock) -> None:
+    bid, _ = backend.create_bid(bid_body(instance_quantity=1), None)
+    clock.now += 10
+    backend.get_bid(bid["fid"])
+    reloaded = MithrilBackend(clock=clock)
+    reloaded.load(backend.dump())
+    clock.now += 50
+    reloaded.set_market_price(A100_8X, REGION, 2000)
+    (row,) = reloaded.instance_pricing_history(bid=bid["fid"])
+    assert [e["price_cents"] for e in row["events"]] == [1600, 2000]

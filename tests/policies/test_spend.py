@@ -99,13 +99,15 @@ def test_a_task_with_spend_but_no_market_yet_is_judged_on_its_bid() -> None:
     assert "(c $100.00/hour)" in message
 
 
-@pytest.mark.parametrize(("change", "named"), [({"num_instances": 1.5}, "'num_instances' is 1.5"),
-                                               ({"num_instances": 0}, "'num_instances' is 0"),
-                                               ({"max_price_per_hour": None}, "'max_price_per_hour' is None")])
+@pytest.mark.parametrize(("change", "named"), [
+    ({"num_instances": 1.5}, "'num_instances' is 1.5, expected a whole number of instances of c"),
+    ({"num_instances": 0}, "'num_instances' is 0.0, expected a whole number of instances of c"),
+    ({"max_price_per_hour": None}, "'max_price_per_hour' is None, expected the bid of c"),
+])
 def test_a_malformed_task_is_a_violation_that_names_the_property(change: dict[str, object], named: str) -> None:
     (message,) = violations(spend.spend_policy, stack_args([Res(TASK_TYPE, "c", task(RUNNING, **change))],
                                                           {"max_30_day_usd": 1e9}))
-    assert f"cannot check the stack: property {named}" in message
+    assert f"cannot check the stack: property {named}." in message
 
 
 def test_an_instance_count_left_out_is_one() -> None:
@@ -123,3 +125,13 @@ def test_the_margin_is_a_strict_percentage_of_the_market() -> None:
     assert "25.0% above it, within margin_percent=25.5" in message and "at least $50.20" in message
     cheap = task(RUNNING, max_price_per_hour=1.05, market_price_per_hour=1.0)
     assert "5.0% above it" in violations(spend.near_market_policy, resource_args(TASK_TYPE, cheap))[0]
+
+
+def test_a_finished_task_is_past_preemption() -> None:
+    done = task(RUNNING, market_price_per_hour=49.0, status="cancelled")
+    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, done)) == []
+
+
+def test_the_margin_is_a_hundredth_of_the_market_per_percent() -> None:
+    close = task(RUNNING, market_price_per_hour=40.0)  # the floor at 25.2% is $50.08, above the $50 bid
+    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, close, config={"margin_percent": 25.2}))

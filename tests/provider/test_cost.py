@@ -204,3 +204,41 @@ def test_a_bids_own_read_asks_for_that_bid_and_follows_every_page(task_provider:
     assert [r["path"] for r in own].count("/v2/instances/pricing/history") == 3, "a row a page, and every page"
     # Two further pages of each history route (GET /v2/instances answers a bid's three in one page here).
     assert sum("next_cursor=" in r["query"] for r in own) == 4
+
+
+def test_seconds_are_exact_to_the_microsecond() -> None:
+    assert records_module._seconds(T0, T0 + timedelta(days=2, microseconds=1)) == Decimal("172800.000001")
+
+
+def test_freshness_ends_at_its_limit_and_each_address_has_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+
+    def read(flow: Any, api_key: str, bid_id: str | None = None) -> ProjectRecords:
+        reads.append(flow.provider.api_url)
+        return ProjectRecords((), ())
+
+    monkeypatch.setattr(ProjectRecords, "read", staticmethod(read))
+    here = SimpleNamespace(provider=SimpleNamespace(api_url="http://a", project_id="proj_1"))
+    there = SimpleNamespace(provider=SimpleNamespace(api_url="http://b", project_id="proj_1"))
+    forget_shared_records()
+    shared_records(here, "k", clock=lambda: 0.0)
+    shared_records(there, "k", clock=lambda: 0.0)
+    shared_records(here, "k", clock=lambda: SHARE_SECONDS)
+    assert reads == ["http://a", "http://b", "http://a"]
+
+
+def test_the_records_are_read_fresh_and_hold_the_bids_own_instances(task_provider: FlowTaskProvider,
+                                                                   mithril: RunningEmulator) -> None:
+    from pulumi_flow.provider.session import Credentials, flow_session
+
+    other = task_provider.create(checked_task(task_name="other-1a2b3c4d", num_instances=1))
+    made = task_provider.create(checked_task(num_instances=2))
+    creds = Credentials.resolve()
+    with flow_session(creds) as flow:
+        mithril.control.clear_requests()
+        first = ProjectRecords.read(flow, creds.api_key or "", made.id)
+        again = ProjectRecords.read(flow, creds.api_key or "", made.id)
+    assert len(mithril.control.requests()) == 6, "never from the SDK's cache: each read asks Mithril"
+    assert first == again
+    assert {i["fid"] for i in first.instances} == set(made.outs["instance_ids"]) and other.id not in str(first)
+    assert first.private_ips(made.outs["instance_ids"]) == made.outs["private_ips"]

@@ -60,11 +60,11 @@ class InstanceRecord:
 class BidEvent:
     timestamp: float
     event_type: str
-    limit_price_cents: int | None = None
+    limit_price_cents: int  # the bid's limit when it happened: every event the auction writes has one
 
     def to_api(self) -> dict[str, Any]:
-        limit = dollars(self.limit_price_cents) if self.limit_price_cents is not None else None
-        return {"timestamp": iso_time(self.timestamp), "event_type": self.event_type, "limit_price": limit,
+        return {"timestamp": iso_time(self.timestamp), "event_type": self.event_type,
+                "limit_price": dollars(self.limit_price_cents),
                 "user_id": None, "memory_gb": None, "persistent_disk_change": None}
 
 
@@ -92,7 +92,7 @@ class History:
                 self._stop_billing(record, now)
                 record.periods.append(PricePeriod(cents, now))
 
-    def bid_event(self, bid: str, event_type: str, now: float, limit_price_cents: int | None = None) -> None:
+    def bid_event(self, bid: str, event_type: str, now: float, limit_price_cents: int) -> None:
         self.bids.setdefault(bid, []).append(BidEvent(now, event_type, limit_price_cents))
 
     def instance_started(self, fid: str, bid: str, market: Market, status: str, price_cents: int, now: float) -> None:
