@@ -16,8 +16,6 @@ from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
     ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
 )
@@ -100,21 +98,23 @@ def validate_spend(args: StackValidationArgs, report: ReportViolation) -> None:
                             f"bids, pause capacity, or raise max_30_day_usd in --policy-pack-config")
 
 
-def validate_near_market(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not is_task(args) or _status(args.props) in TERMINAL_STATUSES:
-        return
-    market = _known(args.props, "market_price_per_hour")
-    if market is None or market == 0:
-        return  # no market read yet: the bid floor judges a new bid
-    bid = amount(args.props, "max_price_per_hour")
-    if bid is None:
-        return
+def validate_near_market(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A stack policy, filed under each task: the market a task pays is an output, and the engine gives a resource
+    policy only the resource's inputs."""
     margin = Decimal(str(number(args.get_config() or {}, "margin_percent", default=DEFAULT_MARGIN_PERCENT)))
-    if bid < market * (1 + margin / 100):
+    for resource in args.resources:
+        if not is_task(resource) or _status(resource.props) in TERMINAL_STATUSES:
+            continue
+        market = _known(resource.props, "market_price_per_hour")
+        if market is None or market == 0:
+            continue  # no market read yet: the bid floor judges a new bid
+        bid = amount(resource.props, "max_price_per_hour")
+        if bid is None or bid >= market * (1 + margin / 100):
+            continue
         headroom = (bid - market) / market * 100
-        report_here(report, f"{args.name} bids {show(bid)}/instance-hour and the market is {show(market)}: "
-                            f"{headroom:.1f}% above it, within margin_percent={margin}, so a small rise preempts it. "
-                            f"Fix: raise max_price_per_hour to at least {show(market * (1 + margin / 100))}")
+        report(f"{resource.name} bids {show(bid)}/instance-hour and the market is {show(market)}: {headroom:.1f}% "
+               f"above it, within margin_percent={margin}, so a small rise preempts it. Fix: raise "
+               f"max_price_per_hour to at least {show(market * (1 + margin / 100))}", resource.urn)
 
 
 spend_policy = StackValidationPolicy(
@@ -132,7 +132,7 @@ spend_policy = StackValidationPolicy(
     validate=guarded(validate_spend),
 )
 
-near_market_policy = ResourceValidationPolicy(
+near_market_policy = StackValidationPolicy(
     name=NEAR_MARKET,
     description="A bid within margin_percent of the market its task last paid is one small rise from preemption.",
     enforcement_level=EnforcementLevel.ADVISORY,

@@ -14,7 +14,7 @@ from .conftest import (
     VOLUME,
     VOLUME_TYPE,
     Res,
-    resource_args,
+    reports,
     stack_args,
     task,
     violations,
@@ -67,13 +67,19 @@ def test_paused_and_finished_tasks_bill_nothing_more(stopped: dict[str, object])
     assert violations(spend.spend_policy, stack_args(still, {"max_30_day_usd": 0.01, "max_total_usd": 1000})) == []
 
 
+def near(props: dict[str, object], config: dict[str, object] | None = None) -> list[tuple[str, str | None]]:
+    """bid-near-market on a stack of one task, `cluster`: what it reports, and the URN it files each under."""
+    return reports(spend.near_market_policy, stack_args([Res(TASK_TYPE, "cluster", props), Res(VOLUME_TYPE, "data",
+                                                                                             VOLUME)], config))
+
+
 def test_a_bid_well_above_the_market_is_fine() -> None:
-    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, RUNNING)) == []  # $50 vs $40: 25%
+    assert near(RUNNING) == []  # $50 vs $40: 25%
 
 
 def test_a_bid_within_the_margin_of_the_market_is_advised() -> None:
-    (message,) = violations(spend.near_market_policy,
-                            resource_args(TASK_TYPE, task(RUNNING, market_price_per_hour=46.0), name="cluster"))
+    ((message, urn),) = near(task(RUNNING, market_price_per_hour=46.0))
+    assert urn is not None and urn.endswith("::cluster"), "filed under the task"
     assert message == ("cluster bids $50.00/instance-hour and the market is $46.00: 8.7% above it, within "
                        "margin_percent=10, so a small rise preempts it. Fix: raise max_price_per_hour to at least "
                        "$50.60")
@@ -81,8 +87,8 @@ def test_a_bid_within_the_margin_of_the_market_is_advised() -> None:
 
 def test_the_margin_is_configurable_and_a_new_bid_has_no_market_yet() -> None:
     close = task(RUNNING, market_price_per_hour=46.0)
-    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, close, config={"margin_percent": 5})) == []
-    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, CLUSTER)) == []
+    assert near(close, {"margin_percent": 5}) == []
+    assert near(CLUSTER) == []
 
 
 def test_every_new_and_running_task_is_named_and_a_paused_one_does_not_hide_the_rest() -> None:
@@ -118,20 +124,18 @@ def test_an_instance_count_left_out_is_one() -> None:
 
 def test_the_margin_is_a_strict_percentage_of_the_market() -> None:
     at_margin = task(RUNNING, market_price_per_hour=40.0)  # $50 is exactly 25% above $40
-    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, at_margin, config={"margin_percent": 25})) \
-        == []
-    (message,) = violations(spend.near_market_policy,
-                            resource_args(TASK_TYPE, at_margin, config={"margin_percent": 25.5}, name="c"))
+    assert near(at_margin, {"margin_percent": 25}) == []
+    ((message, _),) = near(at_margin, {"margin_percent": 25.5})
     assert "25.0% above it, within margin_percent=25.5" in message and "at least $50.20" in message
     cheap = task(RUNNING, max_price_per_hour=1.05, market_price_per_hour=1.0)
-    assert "5.0% above it" in violations(spend.near_market_policy, resource_args(TASK_TYPE, cheap))[0]
+    assert "5.0% above it" in near(cheap)[0][0]
 
 
 def test_a_finished_task_is_past_preemption() -> None:
     done = task(RUNNING, market_price_per_hour=49.0, status="cancelled")
-    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, done)) == []
+    assert near(done) == []
 
 
 def test_the_margin_is_a_hundredth_of_the_market_per_percent() -> None:
     close = task(RUNNING, market_price_per_hour=40.0)  # the floor at 25.2% is $50.08, above the $50 bid
-    assert violations(spend.near_market_policy, resource_args(TASK_TYPE, close, config={"margin_percent": 25.2}))
+    assert near(close, {"margin_percent": 25.2})
