@@ -16,6 +16,7 @@ import re
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+HOURS_IN_30_DAYS = 720  # what a 30-day projection multiplies an hourly rate by
 # Float arithmetic in a program (`3.125 * 8 * 1.1` is 27.500000000000004) leaves noise far below
 # a micro-dollar; it is cut there, so that noise never adds a cent.
 MICRO = Decimal("0.000001")

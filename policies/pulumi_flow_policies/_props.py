@@ -129,6 +129,14 @@ def mapping(value: object, key: str) -> Mapping[str, Any]:
     return value
 
 
+def instance_count(props: Mapping[str, Any], name: str) -> int:
+    """A task's instances: one when left out, else a whole number of at least one."""
+    count = number(props, "num_instances", default=1.0) or 0.0
+    if not count.is_integer() or count < 1:
+        raise Malformed("num_instances", count, f"a whole number of instances of {name}")
+    return int(count)
+
+
 def report_here(report: ReportViolation, message: str) -> None:
     """File `message` under what is being judged: the engine puts a report without a URN under the resource a
     resource policy judged, or the stack for a stack policy."""

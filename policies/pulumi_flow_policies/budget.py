@@ -18,8 +18,8 @@ from pulumi_flow_policies._props import (
     Malformed,
     amount,
     guarded,
+    instance_count,
     is_task,
-    number,
     report_here,
     text,
 )
@@ -44,11 +44,9 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         bid = amount(resource.props, "max_price_per_hour")
         if bid is None:
             raise Malformed("max_price_per_hour", None, f"the bid of {resource.name}")
-        count = number(resource.props, "num_instances", default=1.0) or 0.0
-        if not count.is_integer() or count < 1:
-            raise Malformed("num_instances", count, f"a whole number of instances of {resource.name}")
-        total += bid * int(count)
-        lines.append(f"{resource.name} {show(bid)} x {int(count)}")
+        count = instance_count(resource.props, resource.name)
+        total += bid * count
+        lines.append(f"{resource.name} {show(bid)} x {count}")
     if total > budget:
         report_here(report, f"the stack's bids add up to {show(total)}/hour ({', '.join(lines)}), over the budget "
                f"max_hourly_spend={show(budget)}. Fix: lower bids or instance counts, or raise max_hourly_spend "

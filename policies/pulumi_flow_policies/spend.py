@@ -21,12 +21,13 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from pulumi_flow.money import show
+from pulumi_flow.money import HOURS_IN_30_DAYS, show
 from pulumi_flow_policies._props import (
     TERMINAL_STATUSES,
     Malformed,
     amount,
     guarded,
+    instance_count,
     is_task,
     number,
     report_here,
@@ -35,7 +36,6 @@ from pulumi_flow_policies._props import (
 
 SPEND_CAP = "stack-spend-cap"
 NEAR_MARKET = "bid-near-market"
-HOURS_IN_30_DAYS = 720
 DEFAULT_MARGIN_PERCENT = 10
 
 
@@ -52,13 +52,6 @@ def _status(props: Mapping[str, Any]) -> str | None:
         return text(props, "status")
     except UnknownValueError:
         return None  # an update in preview: live until it says otherwise
-
-
-def _instances(props: Mapping[str, Any], name: str) -> int:
-    count = number(props, "num_instances", default=1.0) or 0.0
-    if not count.is_integer() or count < 1:
-        raise Malformed("num_instances", count, f"a whole number of instances of {name}")
-    return int(count)
 
 
 def validate_spend(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -81,7 +74,7 @@ def validate_spend(args: StackValidationArgs, report: ReportViolation) -> None:
         if bid is None:
             raise Malformed("max_price_per_hour", None, f"the bid of {resource.name}")
         market = _known(props, "market_price_per_hour")
-        hourly = (market if market is not None and spend is not None else bid) * _instances(props, resource.name)
+        hourly = (market if market is not None and spend is not None else bid) * instance_count(props, resource.name)
         coming += hourly * HOURS_IN_30_DAYS
         running.append(f"{resource.name} {show(hourly)}/hour")
         if spend is None:

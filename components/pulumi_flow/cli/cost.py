@@ -20,12 +20,12 @@ from typing import Any
 import attrs
 
 from pulumi_flow.cli.console import Console
-from pulumi_flow.money import as_text, show, usd
+from pulumi_flow.money import HOURS_IN_30_DAYS, as_text, show, usd
 from pulumi_flow.pricing import MissingThresholdError, on_demand_threshold
+from pulumi_flow.provider.records import moment
+from pulumi_flow.provider.task import TERMINAL
 from pulumi_flow.resources import TASK_TYPES
 
-HOURS_IN_30_DAYS = 720
-TERMINAL = ("completed", "failed", "cancelled")
 CHART_WIDTH = 48
 LEVELS = "▁▂▃▄▅▆▇█"
 OVER_BID = "!"  # a stretch where the market was above the bid: Mithril preempts it there
@@ -194,10 +194,6 @@ class BidChart:
                 f'points="{path(b for _, _, b in samples)}"/></svg>')
 
 
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def read_chart(flow: Any, api_key: str, cost: TaskCost, now: datetime) -> BidChart:
     """The market of the bid's instance type and region since the bid was placed, and its limit price over time:
     three reads of Mithril's history through the SDK's JSON seam."""
@@ -208,15 +204,15 @@ def read_chart(flow: Any, api_key: str, cost: TaskCost, now: datetime) -> BidCha
     api_url = flow.provider.api_url
     bid: Any = get_api_json(api_url, api_key, f"/v2/spot/bids/{cost.task_id}", bypass_cache=True)
     events: Any = get_api_json(api_url, api_key, f"/v2/spot/bids/{cost.task_id}/history", bypass_cache=True)
-    start = _moment(bid["created_at"])
-    end = _moment(bid["deactivated_at"]) if bid.get("deactivated_at") else now
+    start = moment(bid["created_at"])
+    end = moment(bid["deactivated_at"]) if bid.get("deactivated_at") else now
     prices: Any = get_api_json(api_url, api_key, "/v2/pricing/history", {
         "instance_types": bid["instance_type"], "region": bid["region"], "num_samples": -1}, bypass_cache=True)
     market: list[tuple[datetime, Decimal]] = []
     for series in prices.get("series") or []:
-        market += [(_moment(t), from_wire(p)) for t, p in zip(series["timestamps"], series["spot_prices"],
+        market += [(moment(t), from_wire(p)) for t, p in zip(series["timestamps"], series["spot_prices"],
                                                                strict=True)]
-    limits = [(_moment(e["timestamp"]), from_wire(e["limit_price"])) for e in events.get("events") or []
+    limits = [(moment(e["timestamp"]), from_wire(e["limit_price"])) for e in events.get("events") or []
               if e.get("limit_price")]
     return BidChart(cost.name, start, max(end, start), Series(tuple(sorted(market))), Series(tuple(limits)))
 

@@ -37,7 +37,8 @@ PAGE = 100  # the most the spec lets a page hold
 SHARE_SECONDS = 2.0
 
 
-def _moment(text: str) -> datetime:
+def moment(text: str) -> datetime:
+    """A time as Mithril writes it (ISO 8601, `Z` for UTC, which Python 3.10 does not read)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
@@ -72,8 +73,8 @@ class BidCost:
         running = Decimal(0)
         for instance in pricing:
             for period in instance.get("events") or []:
-                start = _moment(period["start_time"])
-                end = _moment(period["end_time"]) if period.get("end_time") else max(now, start)
+                start = moment(period["start_time"])
+                end = moment(period["end_time"]) if period.get("end_time") else max(now, start)
                 seconds = _seconds(start, end)
                 cents_seconds += Decimal(int(period["price_cents"])) * seconds
                 running += seconds
@@ -84,14 +85,14 @@ class BidCost:
             preempted.update(e["timestamp"] for e in events if e.get("status") == PREEMPTED)
             firsts = [e for e in events if e.get("status") == STARTED]
             if firsts:
-                started.append(_moment(firsts[0]["timestamp"]))
+                started.append(moment(firsts[0]["timestamp"]))
         waited = Decimal(0)
         for text in preempted:
-            moment = _moment(text)
-            after = [s for s in started if s >= moment]
+            when = moment(text)
+            after = [s for s in started if s >= when]
             until = min(after) if after else min(now, ended or now)
-            waited += _seconds(moment, max(until, moment))
-        last = max(preempted, key=_moment) if preempted else None
+            waited += _seconds(when, max(until, when))
+        last = max(preempted, key=moment) if preempted else None
         return cls(spend=cents_up(cents_seconds / HOUR / 100), preemptions=len(preempted),
                    running_hours=(running / HOUR).quantize(HOURS_PLACES, ROUND_HALF_EVEN),
                    preempted_hours=(waited / HOUR).quantize(HOURS_PLACES, ROUND_HALF_EVEN),
