@@ -2,10 +2,11 @@
 
     python bench/refresh.py [--clusters 100] [--repeat 3]
 
-One emulator, one stack of N clusters made by `pulumi up --parallel 16` (not measured). Then, interleaved,
-`--repeat` times each: `pulumi refresh` (which reads every task's state and cost) and `flow status --all` (the
-user's alternative, which reads state only). Prints the median wall time of each, the ratio, and the Mithril requests
-each made by route.
+One emulator, one stack of N clusters made by `pulumi up --parallel 16` (not measured), and beside it the engine's own
+floor: a stack of N dynamic resources whose provider reads nothing (what any Python dynamic provider costs the
+engine). Then, interleaved, `--repeat` times each: `pulumi refresh --yes --skip-preview` as a user types it (which
+reads every task's state and cost), `flow status --all` (the user's alternative, which reads state only) and the
+floor's refresh. Prints the median wall time of each, the ratios, and the Mithril requests each made by route.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from pulumi.dynamic import CreateResult, ReadResult, Resource, ResourceProvider
 
 from pulumi_flow import TrainingCluster, TrainingClusterArgs
 from pulumi_flow.engines.pulumi_cli import PulumiCli, find_cli
@@ -26,6 +31,20 @@ from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = str(Path(sys.executable).parent / "flow")
+Counts = collections.Counter[str]
+
+
+class NothingToRead(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"id-{props['index']}", props)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)
+
+
+class Floor(Resource):
+    def __init__(self, name: str, index: int) -> None:
+        super().__init__(NothingToRead(), name, {"index": index})
 
 
 def clusters(count: int) -> None:
@@ -33,15 +52,20 @@ def clusters(count: int) -> None:
         TrainingCluster(f"c{index}", TrainingClusterArgs(instance_type="8xa100", max_price_per_hour=30.0))
 
 
-def requests_by_route(mithril: RunningEmulator) -> collections.Counter[str]:
+def floor(count: int) -> None:
+    for index in range(count):
+        Floor(f"r{index}", index)
+
+
+def requests_by_route(mithril: RunningEmulator) -> Counts:
     return collections.Counter(f"{r['method']} {r['path'] if '/bids/' not in r['path'] else '/v2/spot/bids/{id}…'}"
                                for r in mithril.control.requests())
 
 
-def timed(action: object, mithril: RunningEmulator) -> tuple[float, collections.Counter[str]]:
+def timed(action: Callable[[], object], mithril: RunningEmulator) -> tuple[float, Counts]:
     mithril.control.clear_requests()
     start = time.perf_counter()
-    action()  # type: ignore[operator]
+    action()
     return time.perf_counter() - start, requests_by_route(mithril)
 
 
@@ -56,27 +80,31 @@ def main() -> int:
         engine = PulumiCli(cli_dir, home=Path(tmp) / "home", backend=Path(tmp) / "state")
         stack = engine.stack("dev", project="many", program=lambda: clusters(args.clusters), env=mithril.env)
         stack.up(parallel=16)
+        bare = engine.stack("dev", project="floor", program=lambda: floor(args.clusters))
+        bare.up(parallel=16)
         env = {**os.environ, **mithril.env, "HOME": tmp}
-
-        def refresh() -> None:
-            stack.refresh()
-
-        def flow_status() -> None:
-            subprocess.run([FLOW, "status", "--all"], env=env, check=True, capture_output=True, timeout=600)
-
-        ours: list[tuple[float, collections.Counter[str]]] = []
-        base: list[tuple[float, collections.Counter[str]]] = []
+        runs: dict[str, list[tuple[float, Counts]]] = {"pulumi refresh": [], "flow status --all": [],
+                                                       "engine floor": []}
         for _ in range(args.repeat):
-            ours.append(timed(refresh, mithril))
-            base.append(timed(flow_status, mithril))
+            # As a user types it; the floor is the same command on the stack whose provider reads nothing.
+            runs["pulumi refresh"].append(timed(lambda: engine.run(stack, "refresh", "--yes", "--skip-preview"),
+                                                mithril))
+            runs["flow status --all"].append(timed(lambda: subprocess.run(
+                [FLOW, "status", "--all"], env=env, check=True, capture_output=True, timeout=600), mithril))
+            runs["engine floor"].append(timed(lambda: engine.run(bare, "refresh", "--yes", "--skip-preview"),
+                                              mithril))
         stack.destroy(parallel=16)
+        bare.destroy()
 
-    t_ours, t_base = statistics.median(t for t, _ in ours), statistics.median(t for t, _ in base)
+    median = {label: statistics.median(t for t, _ in done) for label, done in runs.items()}
+    base = median["flow status --all"]
     print(f"{args.clusters} one-node clusters, median of {args.repeat}")
-    print(f"pulumi refresh   {t_ours:6.2f}s {sum(ours[-1][1].values()):5d} requests")
-    print(f"flow status --all {t_base:5.2f}s {sum(base[-1][1].values()):5d} requests | ratio {t_ours / t_base:.2f}")
-    for label, counts in (("refresh", ours[-1][1]), ("flow status", base[-1][1])):
-        print(f"  {label}: " + ", ".join(f"{route} {n}" for route, n in counts.most_common()))
+    for label, done in runs.items():
+        print(f"{label:18} {median[label]:6.2f}s {sum(done[-1][1].values()):5d} requests | "
+              f"{median[label] / base:.2f}x flow status --all")
+    print(f"pulumi refresh over the engine floor: {median['pulumi refresh'] - median['engine floor']:.2f}s")
+    for label, done in runs.items():
+        print(f"  {label}: " + ", ".join(f"{route} {n}" for route, n in done[-1][1].most_common()))
     return 0
 
 

@@ -291,3 +291,23 @@ def test_requests_are_validated_against_the_specs_request_schemas(mithril: Runni
                                                             "size_gb": 10})
     assert status == 422 and ["body", "disk_interface"] in [item["loc"] for item in answer["detail"]]
     assert mithril.control.live_volumes() == [] and mithril.control.live_bids() == []
+
+
+@pytest.mark.parametrize(("path", "rows"), [("/v2/spot/bids", 3), ("/v2/instances", 6)])
+def test_listings_are_paged_by_cursor_as_the_spec_says(flow_client: Any, mithril: RunningEmulator, path: str,
+                                                       rows: int) -> None:
+    """Three bids of two instances; pages of two rows, each cursor followed until there is none."""
+    mithril.backend.settings.allocation_delay = 0  # allocated as the emulator next acts: before the first page
+    for index in range(3):
+        flow_client.run(_config(name=f"paged-{index}", num_instances=2))
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(rows):
+        status, page = _http(mithril, "GET", f"{path}?project=proj_emulator0001&limit=2{cursor}")
+        assert status == 200 and len(page["data"]) <= 2
+        seen += [row["fid"] for row in page["data"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&next_cursor={page['next_cursor']}"
+    assert len(seen) == len(set(seen)) == rows
+    assert _http(mithril, "GET", f"{path}?project=proj_emulator0001&limit=101")[0] == 422, "the spec's most is 100"

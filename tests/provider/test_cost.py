@@ -12,6 +12,7 @@ import pytest
 
 from pulumi_flow.provider import FlowTaskProvider
 from pulumi_flow.provider import records as records_module
+from pulumi_flow.provider import task as task_module
 from pulumi_flow.provider.records import SHARE_SECONDS, BidCost, ProjectRecords, forget_shared_records, shared_records
 from pulumi_flow.testing.emulator import RunningEmulator
 
@@ -105,7 +106,7 @@ def test_a_refresh_reads_the_projects_history_once_for_all_its_tasks(task_provid
 
 def test_the_projects_records_are_read_once_while_fresh_and_again_after(monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[str] = []
-    records = ProjectRecords((), (), ())
+    records = ProjectRecords(pricing=(), statuses=())
 
     def read(flow: Any, api_key: str, bid_id: str | None = None) -> ProjectRecords:
         reads.append(api_key)
@@ -115,22 +116,24 @@ def test_the_projects_records_are_read_once_while_fresh_and_again_after(monkeypa
     flow = SimpleNamespace(provider=SimpleNamespace(api_url="http://mithril", project_id="proj_1"))
     now = [100.0]
     forget_shared_records()
-    assert shared_records(flow, "k", clock=lambda: now[0]) is records and reads == ["k"]
+    assert shared_records(flow, "k", "b1", clock=lambda: now[0]) is records and reads == ["k"]
     now[0] += SHARE_SECONDS - 0.01
-    assert shared_records(flow, "k", clock=lambda: now[0]) is records and reads == ["k"], "fresh: shared"
-    now[0] += 0.02
-    shared_records(flow, "k", clock=lambda: now[0])
-    assert reads == ["k", "k"], "stale: read again"
+    assert shared_records(flow, "k", "b2", clock=lambda: now[0]) is records and reads == ["k"], "fresh: shared"
+    shared_records(flow, "k", "b1", clock=lambda: now[0])
+    assert reads == ["k", "k"], "a bid read again: a later refresh, which reads again"
+    now[0] += SHARE_SECONDS + 0.01
+    shared_records(flow, "k", "b3", clock=lambda: now[0])
+    assert reads == ["k", "k", "k"], "stale: read again"
     other = SimpleNamespace(provider=SimpleNamespace(api_url="http://mithril", project_id="proj_2"))
-    shared_records(other, "k", clock=lambda: now[0])
-    assert len(reads) == 3, "another project has records of its own"
+    shared_records(other, "k", "b3", clock=lambda: now[0])
+    assert len(reads) == 4, "another project has records of its own"
     forget_shared_records()
-    shared_records(flow, "k", clock=lambda: now[0])
-    assert len(reads) == 4, "after a write, read again"
+    shared_records(flow, "k", "b4", clock=lambda: now[0])
+    assert len(reads) == 5, "after a write, read again"
 
 
 def test_a_failed_read_is_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
-    outcomes: list[Any] = [RuntimeError("503"), ProjectRecords((), (), ())]
+    outcomes: list[Any] = [RuntimeError("503"), ProjectRecords(pricing=(), statuses=())]
 
     def read(flow: Any, api_key: str, bid_id: str | None = None) -> ProjectRecords:
         outcome = outcomes.pop(0)
@@ -142,29 +145,35 @@ def test_a_failed_read_is_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
     flow = SimpleNamespace(provider=SimpleNamespace(api_url="http://mithril", project_id="proj_1"))
     forget_shared_records()
     with pytest.raises(RuntimeError, match="503"):
-        shared_records(flow, "k", clock=lambda: 0.0)
-    assert shared_records(flow, "k", clock=lambda: 0.0).pricing == (), "the next read asks again"
+        shared_records(flow, "k", "b1", clock=lambda: 0.0)
+    assert shared_records(flow, "k", "b2", clock=lambda: 0.0).pricing == (), "the next read asks again"
 
 
-def test_private_addresses_in_instance_order_or_none_for_an_instance_newer_than_the_records() -> None:
-    records = ProjectRecords((), (), ({"fid": "i1", "private_ip": "10.0.0.1"}, {"fid": "i2", "private_ip": "10.0.0.2"},
-                                      {"fid": "i3", "private_ip": None}))
+def test_private_addresses_in_instance_order_for_those_that_have_one() -> None:
+    records = ProjectRecords(instances=({"fid": "i1", "private_ip": "10.0.0.1"},
+                                        {"fid": "i2", "private_ip": "10.0.0.2"}, {"fid": "i3", "private_ip": None}))
     assert records.private_ips(["i2", "i1"]) == ["10.0.0.2", "10.0.0.1"]
     assert records.private_ips(["i3", "i1"]) == ["10.0.0.1"], "an instance with no address yet adds none"
-    assert records.private_ips(["i1", "i9"]) is None
+    assert records.private_ips(["i1", "i9"]) == ["10.0.0.1"], "nor one these records do not hold"
+
+
+def test_records_without_history_refuse_to_tell_a_cost() -> None:
+    with pytest.raises(ValueError, match="hold no history"):
+        ProjectRecords(pricing=()).cost("b1", T0)
 
 
 def test_a_bids_cost_is_its_own_instances_only() -> None:
     pricing = ({"bid_fid": "b1", "events": [period(3600, 0, 3600)]},
                {"bid_fid": "b2", "events": [period(100, 0, 3600)]})
     changes = ({"bid_fid": "b2", **statuses(("NEW", 0), ("PREEMPTED", 60))},)
-    cost = ProjectRecords(pricing, changes).cost("b1", T0 + timedelta(hours=2))
+    cost = ProjectRecords(pricing=pricing, statuses=changes).cost("b1", T0 + timedelta(hours=2))
     assert cost.spend == Decimal("36.00") and cost.preemptions == 0
 
 
 def test_a_bid_that_ended_waiting_after_its_preemption_waited_until_it_ended() -> None:
     changes = ({"bid_fid": "b1", **statuses(("NEW", 0), ("PREEMPTED", 3600))},)
-    cost = ProjectRecords((), changes).cost("b1", T0 + timedelta(hours=5), ended=T0 + timedelta(hours=2))
+    records = ProjectRecords(pricing=(), statuses=changes)
+    cost = records.cost("b1", T0 + timedelta(hours=5), ended=T0 + timedelta(hours=2))
     assert cost.preempted_hours == Decimal("1")
 
 
@@ -201,9 +210,11 @@ def test_a_bids_own_read_asks_for_that_bid_and_follows_every_page(task_provider:
                                         "/v2/instances"}
     assert all(made.id in r["query"] and other.id not in r["query"] for r in own), "the bid's own rows"
     assert len(made.outs["private_ips"]) == 3
-    assert [r["path"] for r in own].count("/v2/instances/pricing/history") == 3, "a row a page, and every page"
-    # Two further pages of each history route (GET /v2/instances answers a bid's three in one page here).
-    assert sum("next_cursor=" in r["query"] for r in own) == 4
+    history = [r for r in own if r["path"] != "/v2/instances"]
+    assert [r["path"] for r in history].count("/v2/instances/pricing/history") == 3, "a row a page, and every page"
+    assert sum("next_cursor=" in r["query"] for r in history) == 4, "two further pages of each history route"
+    last_look = [r for r in own if r["path"] == "/v2/instances"][-3:]
+    assert ["next_cursor=" in r["query"] for r in last_look] == [False, True, True], "the instances' every page"
 
 
 def test_seconds_are_exact_to_the_microsecond() -> None:
@@ -215,15 +226,15 @@ def test_freshness_ends_at_its_limit_and_each_address_has_its_own(monkeypatch: p
 
     def read(flow: Any, api_key: str, bid_id: str | None = None) -> ProjectRecords:
         reads.append(flow.provider.api_url)
-        return ProjectRecords((), ())
+        return ProjectRecords(pricing=(), statuses=())
 
     monkeypatch.setattr(ProjectRecords, "read", staticmethod(read))
     here = SimpleNamespace(provider=SimpleNamespace(api_url="http://a", project_id="proj_1"))
     there = SimpleNamespace(provider=SimpleNamespace(api_url="http://b", project_id="proj_1"))
     forget_shared_records()
-    shared_records(here, "k", clock=lambda: 0.0)
-    shared_records(there, "k", clock=lambda: 0.0)
-    shared_records(here, "k", clock=lambda: SHARE_SECONDS)
+    shared_records(here, "k", "b1", clock=lambda: 0.0)
+    shared_records(there, "k", "b1", clock=lambda: 0.0)
+    shared_records(here, "k", "b2", clock=lambda: SHARE_SECONDS)
     assert reads == ["http://a", "http://b", "http://a"]
 
 
@@ -238,7 +249,44 @@ def test_the_records_are_read_fresh_and_hold_the_bids_own_instances(task_provide
         mithril.control.clear_requests()
         first = ProjectRecords.read(flow, creds.api_key or "", made.id)
         again = ProjectRecords.read(flow, creds.api_key or "", made.id)
-    assert len(mithril.control.requests()) == 6, "never from the SDK's cache: each read asks Mithril"
+    assert len(mithril.control.requests()) == 8, "never from the SDK's cache: each read asks Mithril"
     assert first == again
     assert {i["fid"] for i in first.instances} == set(made.outs["instance_ids"]) and other.id not in str(first)
     assert first.private_ips(made.outs["instance_ids"]) == made.outs["private_ips"]
+    assert [b["fid"] for b in first.bids] == [made.id]
+    assert ProjectRecords.read(flow, creds.api_key or "", "bid_0000000000000000", history=False).bids == (), \
+        "a bid Mithril does not have"
+
+
+def test_a_create_and_a_read_each_read_every_thing_once(task_provider: FlowTaskProvider,
+                                                        mithril: RunningEmulator) -> None:
+    """The bid, its instances and its two histories: one request each, whether created or read."""
+    routes = ["GET /v2/spot/bids/{id}", "GET /v2/instances", "GET /v2/instances/pricing/history",
+              "GET /v2/instances/status/history"]
+
+    def reads() -> list[str]:
+        """Reads of bids and instances; not the SDK's own check for a live bid of the new one's name."""
+        return sorted(f"GET {r['path']}".replace(made.id, "{id}") for r in mithril.control.requests()
+                      if r["method"] == "GET" and r["path"].startswith(("/v2/instances", "/v2/spot/bids"))
+                      and "name=" not in r["query"])
+
+    mithril.control.clear_requests()
+    made = task_provider.create(checked_task(num_instances=2, wait_until="submitted"))
+    assert reads() == sorted(routes)
+    mithril.control.clear_requests()
+    forget_shared_records()
+    read = task_provider.read(made.id, made.outs).outs
+    assert reads() == sorted(["GET /v2/spot/bids", *routes[1:]]), "a refresh's read: the project's, once"
+    assert read["task_id"] == made.id
+
+
+def test_a_bid_missing_from_the_projects_read_is_read_on_its_own(task_provider: FlowTaskProvider,
+                                                                  mithril: RunningEmulator,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bid the project's listing does not hold (placed after it was read) is asked for by its id."""
+    made = task_provider.create(checked_task(num_instances=1))
+    monkeypatch.setattr(task_module, "shared_records", lambda *_args: ProjectRecords(pricing=(), statuses=()))
+    mithril.control.clear_requests()
+    read = task_provider.read(made.id, made.outs).outs
+    assert read["task_id"] == made.id and read["status"] == "running" and read["spend_usd"] >= made.outs["spend_usd"]
+    assert f"/v2/spot/bids/{made.id}" in [r["path"] for r in mithril.control.requests()]

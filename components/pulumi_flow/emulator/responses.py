@@ -75,7 +75,10 @@ def _history_filters(req: Request) -> dict[str, Any]:
 
 def _page(req: Request, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Mithril's cursor paging: `limit` rows (the spec allows 1..100) from the cursor, and the next cursor."""
-    limit = int(req.arg("limit") or 100)
+    raw = req.arg("limit") or "100"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise EmulatorError(422, f"limit must be a whole number from 1 to 100, got {raw!r}", "limit")
+    limit = int(raw)
     cursor = req.arg("next_cursor") or "0"
     if not cursor.isdigit():
         raise EmulatorError(422, f"next_cursor {cursor!r} is not one this emulator gave", "next_cursor")
@@ -201,12 +204,7 @@ class MithrilResponses:
         _in_project(req.arg("project"))
         bids = self.backend.list_bids(name=req.arg("name"), status=req.arg("status"),
                                       region=req.arg("region"), instance_type=req.arg("instance_type"))
-        limit = req.arg("limit")
-        if limit is not None:
-            if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-                raise EmulatorError(422, f"limit must be a whole number from 1 to 1000, got {limit!r}", "limit")
-            bids = bids[: int(limit)]
-        return ok({"data": bids, "next_cursor": None})
+        return ok(_page(req, "data", bids))
 
     def create_bid(self, req: Request) -> Response:
         bid, _ = self.backend.create_bid(req.json_object(), req.headers.get("idempotency-key"))
@@ -224,7 +222,7 @@ class MithrilResponses:
 
     def list_instances(self, req: Request) -> Response:
         _in_project(req.arg("project"), required=True)
-        return ok({"data": self.backend.list_instances(req.arg_list("bid_fid_in")), "next_cursor": None})
+        return ok(_page(req, "data", self.backend.list_instances(req.arg_list("bid_fid_in"))))
 
     # -- volumes ----------------------------------------------------------------------------
 

@@ -173,7 +173,8 @@ STRICTER_THAN_SPEC: tuple[StricterRule, ...] = (
         "`date-time`), so any string passes the schema; its examples are ISO 8601, and a server can filter by "
         "time only on a time. The SDK sends ISO 8601 (flow/application/market.py, _history_window_start)."),
     StricterRule(
-        ("GET /v2/instances/pricing/history", "GET /v2/instances/status/history"),
+        ("GET /v2/instances/pricing/history", "GET /v2/instances/status/history", "GET /v2/spot/bids",
+         "GET /v2/instances"),
         r"next_cursor .* is not one this emulator gave|this emulator sells no reservations: .*",
         "A cursor is a token the server gave in an earlier page, which the spec types as any string; and the "
         "emulator sells no reservations (GET /v2/reservation lists none), so a reservation id names nothing."),

@@ -1,16 +1,16 @@
-"""What Mithril's records say of a project's bids: what each has cost (exact, from what each instance was charged
-period by period), its preemptions and the hours it ran and waited, and its instances' private addresses.
+"""What Mithril's records say of a project's bids: each bid and its instances as they are now (which the Flow SDK's
+own task mapping turns into a `Task`), what each has cost (exact, from what each instance was charged period by
+period), its preemptions and the hours it ran and waited.
 
 Mithril's second-price auction charges the market, not the bid, so the bid says nothing of the spend: it comes from
 `GET /v2/instances/pricing/history`, and the preemptions from `GET /v2/instances/status/history` (an instance ends
-`STATUS_PREEMPTED`; the bid's next instance starts when it is re-allocated). Both are read through the Flow SDK's
-own JSON seam (its retries, its typed errors), never from its cache.
+`STATUS_PREEMPTED`; the bid's next instance starts when it is re-allocated). Everything is read through the Flow
+SDK's own JSON seam (its retries, its typed errors), never from its cache, and nothing is read twice.
 
-A create or an update reads its own bid's rows. A refresh reads every task at once, so its reads share one read of
-the whole project's records (`shared_records`): what a refresh asks of Mithril for them does not grow with the
-number of tasks beyond paging.
+A create or an update watches its own bid (the bid and its instances, then its history once). A refresh reads every
+task at once, so its reads share one read of the whole project (`shared_records`): what a refresh asks of Mithril
+does not grow with the number of tasks beyond paging.
 """
-
 from __future__ import annotations
 
 import threading
@@ -25,7 +25,7 @@ import attrs
 from pulumi_flow.money import as_number, cents_up
 
 if TYPE_CHECKING:
-    from flow import Flow
+    from flow import Flow, Task
 
 PREEMPTED = "STATUS_PREEMPTED"
 STARTED = "STATUS_NEW"
@@ -101,50 +101,124 @@ class BidCost:
 
 @attrs.frozen
 class ProjectRecords:
-    """Rows of the two history routes (each instance's price periods and status changes, with its bid) and of
-    `GET /v2/instances` (each instance as it is now)."""
+    """What one read of Mithril says of the project's bids (or of one bid): the bids and their instances as they are
+    now, and, once read, the two history routes' rows (each instance's price periods and status changes).
 
-    pricing: tuple[Mapping[str, Any], ...]
-    statuses: tuple[Mapping[str, Any], ...]
+    The bids are read before their instances, so every instance a bid names is among the instances read."""
+
+    bids: tuple[Mapping[str, Any], ...] = ()
     instances: tuple[Mapping[str, Any], ...] = ()
+    pricing: tuple[Mapping[str, Any], ...] | None = None
+    statuses: tuple[Mapping[str, Any], ...] | None = None
 
-    def private_ips(self, instance_ids: Iterable[str]) -> list[str] | None:
-        """The instances' private addresses, in order; None if any is missing here (made after this read)."""
-        by_id = {str(i.get("fid")): i.get("private_ip") for i in self.instances}
-        if any(fid not in by_id for fid in instance_ids):
+    def task(self, flow: Flow, bid_id: str) -> Task | None:
+        """The bid as the Flow SDK reads it (its status rules, addresses, market price and metadata), built by the
+        SDK's own task mapping from these rows instead of from reads of its own; None if the bid is not here."""
+        bid = next((row for row in self.bids if row.get("fid") == bid_id), None)
+        if bid is None:
             return None
-        return [str(by_id[fid]) for fid in instance_ids if by_id[fid]]
+        return _task_builder(flow, self.instances).build_task(dict(bid), fetch_instance_details=True)
+
+    def private_ips(self, instance_ids: Iterable[str]) -> list[str]:
+        """The instances' private addresses, in order, for those that have one."""
+        by_id = {str(i.get("fid")): i.get("private_ip") for i in self.instances}
+        return [str(by_id[fid]) for fid in instance_ids if by_id.get(fid)]
 
     def cost(self, bid_id: str, now: datetime, ended: datetime | None = None) -> BidCost:
+        if self.pricing is None or self.statuses is None:
+            raise ValueError("these records hold no history: read them with history=True, or use with_history")
         return BidCost.of([r for r in self.pricing if r.get("bid_fid") == bid_id],
                           [r for r in self.statuses if r.get("bid_fid") == bid_id], now, ended)
 
+    def with_history(self, flow: Flow, api_key: str, bid_id: str) -> ProjectRecords:
+        """These records, with the bid's own history read now (unless they hold the history already)."""
+        if self.pricing is not None and self.statuses is not None:
+            return self
+        pricing, statuses = _Reader(flow, api_key, bid_id).history()
+        return attrs.evolve(self, pricing=pricing, statuses=statuses)
+
     @classmethod
-    def read(cls, flow: Flow, api_key: str, bid_id: str | None = None) -> ProjectRecords:
-        """The project's records, or one bid's: every page of each route."""
+    def read(cls, flow: Flow, api_key: str, bid_id: str | None = None, *, history: bool = True) -> ProjectRecords:
+        """The project's records, or one bid's (no bid if Mithril has none of that id): every page of each route."""
+        reader = _Reader(flow, api_key, bid_id)
+        records = cls(bids=reader.bids(), instances=reader.pages("/v2/instances", "data", "bid_fid_in"))
+        if not history:
+            return records
+        pricing, statuses = reader.history()
+        return attrs.evolve(records, pricing=pricing, statuses=statuses)
+
+
+@attrs.frozen
+class _Reader:
+    """Reads through the Flow SDK's own JSON seam (its retries, its typed errors), never from its cache."""
+
+    flow: Flow
+    api_key: str
+    bid_id: str | None
+
+    def _get(self, path: str, params: dict[str, object] | None = None) -> Any:
         from flow.application.http_json import get_api_json
 
-        provider: Any = flow.provider  # Mithril's: its API's address, and the project id the SDK resolved
-        api_url, project = provider.api_url, provider.project_id
+        provider: Any = self.flow.provider  # Mithril's: its API's address
+        return get_api_json(provider.api_url, self.api_key, path, params, bypass_cache=True)
 
-        def pages(path: str, key: str, bid_filter: str) -> tuple[Mapping[str, Any], ...]:
-            rows: list[Mapping[str, Any]] = []
-            cursor: str | None = None
-            while True:
-                params: dict[str, object] = {"project": project, "limit": PAGE}
-                if bid_id is not None:
-                    params[bid_filter] = bid_id
-                if cursor:
-                    params["next_cursor"] = cursor
-                page: Any = get_api_json(api_url, api_key, path, params, bypass_cache=True)
-                rows.extend(page.get(key) or [])
-                cursor = page.get("next_cursor")
-                if not cursor:
-                    return tuple(rows)
+    def pages(self, path: str, key: str, bid_filter: str | None) -> tuple[Mapping[str, Any], ...]:
+        provider: Any = self.flow.provider  # the project id the SDK resolved
+        rows: list[Mapping[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, object] = {"project": provider.project_id, "limit": PAGE}
+            if self.bid_id is not None and bid_filter is not None:
+                params[bid_filter] = self.bid_id
+            if cursor:
+                params["next_cursor"] = cursor
+            page = self._get(path, params)
+            rows.extend(page.get(key) or [])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return tuple(rows)
 
-        return cls(pages("/v2/instances/pricing/history", "instances", "bid_fid"),
-                   pages("/v2/instances/status/history", "instances", "bid_fid"),
-                   pages("/v2/instances", "data", "bid_fid_in"))
+    def history(self) -> tuple[tuple[Mapping[str, Any], ...], tuple[Mapping[str, Any], ...]]:
+        return (self.pages("/v2/instances/pricing/history", "instances", "bid_fid"),
+                self.pages("/v2/instances/status/history", "instances", "bid_fid"))
+
+    def bids(self) -> tuple[Mapping[str, Any], ...]:
+        if self.bid_id is None:
+            return self.pages("/v2/spot/bids", "data", None)
+        from flow.errors import APIError
+
+        try:
+            return (self._get(f"/v2/spot/bids/{self.bid_id}"),)
+        except APIError as exc:
+            if getattr(exc, "status_code", None) == 404:
+                return ()
+            raise
+
+
+class _RecordedInstances:
+    """The two reads the Flow SDK's task mapping makes of a bid's instances, answered from rows already read."""
+
+    def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        self._rows = [dict(row) for row in rows]
+
+    def get_bid_instances(self, bid_id: str, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
+        by_id = {str(row.get("fid")): row for row in self._rows}
+        return {fid: dict(by_id[fid]) for fid in instance_ids if fid in by_id}
+
+    def list_project_instances_by_bid(self, bid_id: str, max_pages: int = 3) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._rows if row.get("bid") == bid_id]
+
+
+def _task_builder(flow: Flow, instances: Iterable[Mapping[str, Any]]) -> Any:
+    """The Flow SDK's task mapping (`TaskService`, as its Mithril provider wires it) over recorded instances. No SSH
+    endpoint resolver: it would read the bid again; the SDK then takes the endpoints from the instances' rows."""
+    from flow.adapters.providers.builtin.mithril.domain.tasks import TaskService
+    from flow.utils.pricing_cache import PricingCache
+
+    context: Any = flow.provider.ctx  # type: ignore[attr-defined]
+    recorded: Any = _RecordedInstances(instances)  # typed as the SDK's InstanceService: its mapping calls only these
+    return TaskService(context.http, context.pricing, recorded, pricing_cache=PricingCache(),
+                       instance_type_resolver=context.catalog.get_instance_type_info)
 
 
 @attrs.define
@@ -153,25 +227,28 @@ class _Shared:
     records: ProjectRecords | None = None
     error: BaseException | None = None
     finished_at: float = 0.0
+    served: set[str] = attrs.Factory(set)  # the bids whose reads it has answered
 
 
 _SHARED: dict[tuple[str, str], _Shared] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_records(flow: Flow, api_key: str, *, clock: Any = time.monotonic) -> ProjectRecords:
-    """The project's records, read once for every read that starts while that read is under way or within
-    SHARE_SECONDS of its end: a refresh of a hundred tasks reads them once."""
+def shared_records(flow: Flow, api_key: str, bid_id: str, *, clock: Any = time.monotonic) -> ProjectRecords:
+    """The project's records for a read of `bid_id`: one read of them answers every read that starts while it is
+    under way or within SHARE_SECONDS of its end, each bid's once. So a refresh of a hundred tasks reads them once,
+    and a second read of a bid is a later refresh, which reads them again."""
     provider: Any = flow.provider
     key = (str(provider.api_url), str(provider.project_id))
     with _SHARED_LOCK:
         entry = _SHARED.get(key)
-        fresh = entry is not None and (not entry.done.is_set() or
-                                       (entry.error is None and clock() - entry.finished_at < SHARE_SECONDS))
+        fresh = entry is not None and bid_id not in entry.served and (
+            not entry.done.is_set() or (entry.error is None and clock() - entry.finished_at < SHARE_SECONDS))
         mine = not fresh
         if mine:
             entry = _SHARED[key] = _Shared()
-    assert entry is not None
+        assert entry is not None
+        entry.served.add(bid_id)
     if mine:
         try:
             entry.records = ProjectRecords.read(flow, api_key)

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from pulumi_flow import declarations as d
@@ -74,6 +75,17 @@ STOP_WAITING = threading.Event()
 # Create and Update (the dynamic-provider protocol carries none). A wait for machines ends at the sooner of it
 # and `ready_timeout_minutes`.
 OPERATION_TIMEOUT: ContextVar[float | None] = ContextVar("OPERATION_TIMEOUT", default=None)
+
+
+
+@attrs.frozen
+class Sighting:
+    """A bid as one read saw it: the Flow SDK's `Task`, and the records it was built from, which give the rest of
+    its outputs without reading the same thing twice."""
+
+    task: Task
+    records: ProjectRecords
+
 
 FIELD_RULES = d.TASK.rules
 REQUIRED = d.TASK.required
@@ -183,10 +195,11 @@ class FlowTaskProvider(FlowProvider):
                 if props.get("paused"):
                     # Declared paused: placed, then paused at once; there are no machines to wait for.
                     self._set_paused(flow, task_id, True)
-                    task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
+                    sighting = self._transient_retry(lambda: self._look(flow, task_id))
                 else:
-                    task = self._wait(flow, task_id, props)
-                outs = {**self._inputs(props), **self._outputs(flow, task)}
+                    sighting = self._wait(flow, task_id, props)
+                forget_shared_records()  # a write was made: the next refresh reads it
+                outs = {**self._inputs(props), **self._outputs(flow, sighting)}
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
                 refusal = self._cancel(flow, task_id)
                 if refusal is None:
@@ -205,7 +218,7 @@ class FlowTaskProvider(FlowProvider):
                     flow.bids.update_limit_price(task_id, limit_price(wanted))
                 except Exception:
                     # The PATCH may have landed with its answer lost: Mithril's word decides.
-                    live = self._transient_retry(lambda: self._fresh_task(flow, task_id))
+                    live = self._transient_retry(lambda: self._look(flow, task_id)).task
                     if _live_limit(live) != wanted:
                         raise
             if bool(olds.get("paused")) != bool(news.get("paused")):
@@ -213,8 +226,9 @@ class FlowTaskProvider(FlowProvider):
                 if not news.get("paused"):
                     # Resumed: the machines boot again; like a create, `up` returns once they run.
                     self._wait(flow, task_id, news)
-            task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
-            return UpdateResult({**self._inputs(news), **self._outputs(flow, task)})
+            sighting = self._transient_retry(lambda: self._look(flow, task_id))
+            forget_shared_records()
+            return UpdateResult({**self._inputs(news), **self._outputs(flow, sighting)})
 
     def _set_paused(self, flow: Flow, task_id: str, paused: bool) -> None:
         """Pause or resume the bid (Mithril stops billing while paused). A lost answer is checked against
@@ -222,7 +236,7 @@ class FlowTaskProvider(FlowProvider):
         try:
             flow.bids.set_paused(task_id, paused=paused)
         except Exception:
-            live = self._transient_retry(lambda: self._fresh_task(flow, task_id))
+            live = self._transient_retry(lambda: self._look(flow, task_id)).task
             if ((live.provider_metadata or {}).get("bid_status") == "Paused") != paused:
                 raise
 
@@ -260,10 +274,11 @@ class FlowTaskProvider(FlowProvider):
         creds = self.credentials
         with scrubbed(creds.api_key, f"reading Flow task {task_id}"), flow_session(creds) as flow:
             try:
-                task = self._transient_retry(lambda: self._fresh_task(flow, task_id))
+                sighting = self._transient_retry(lambda: self._look_in_project(flow, task_id))
             except TaskNotFoundError:
                 return ReadResult("", {})
-            observed = self._outputs(flow, task, shared=True)
+            task = sighting.task
+            observed = self._outputs(flow, sighting)
             importing = "role" not in props
             role = props.get("role", INFRASTRUCTURE)
             if observed["bid_status"] == "Terminated" and role == INFRASTRUCTURE:
@@ -450,7 +465,7 @@ class FlowTaskProvider(FlowProvider):
             return f"it bids {bid.get('limit_price')}, not {limit_price(wanted_price)}"
         return None
 
-    def _wait(self, flow: Flow, task_id: str, props: Mapping[str, Any]) -> Task:
+    def _wait(self, flow: Flow, task_id: str, props: Mapping[str, Any]) -> Sighting:
         until = props.get("wait_until") or "submitted"
         count = int(props.get("num_instances") or 1)
         timeout = float(props.get("ready_timeout_minutes") or DEFAULT_READY_TIMEOUT_MINUTES) * 60
@@ -462,15 +477,16 @@ class FlowTaskProvider(FlowProvider):
         interval = self.poll_interval_seconds
         started = time.monotonic()
         while True:
-            task = self._transient_retry(lambda: self._fresh_task(flow, task_id), deadline)
+            sighting = self._transient_retry(lambda: self._look(flow, task_id), deadline)
+            task = sighting.task
             status = task.status.value
             if until == "submitted":
-                return task
+                return sighting
             if until == "running" and status == "running" and len(task.ssh_hosts or []) >= count:
-                return task
+                return sighting
             if status in TERMINAL:
                 if until == "completed" or props.get("role") == WORKLOAD:
-                    return task  # a workload that already finished has run: that counts
+                    return sighting  # a workload that already finished has run: that counts
                 raise FlowProviderError(
                     f"task {task_id} ended ({status}) before it was running")
             if time.monotonic() >= deadline:
@@ -482,10 +498,22 @@ class FlowTaskProvider(FlowProvider):
             if time.monotonic() - started >= self.steady_poll_seconds:
                 interval = min(interval * 1.5, self.max_poll_interval_seconds)
 
-    @staticmethod
-    def _fresh_task(flow: Flow, task_id: str) -> Task:
-        forget_cached_state()
-        return flow.get_task(task_id)
+    def _look(self, flow: Flow, task_id: str) -> Sighting:
+        """The bid as Mithril has it now: two reads (the bid, then its instances)."""
+        from flow.errors import TaskNotFoundError
+
+        records = ProjectRecords.read(flow, self.credentials.api_key or "", task_id, history=False)
+        task = records.task(flow, task_id)
+        if task is None:
+            raise TaskNotFoundError(f"Mithril has no bid {task_id}", task_id=task_id)
+        return Sighting(task, records)
+
+    def _look_in_project(self, flow: Flow, task_id: str) -> Sighting:
+        """The bid as a refresh sees it: from the read of the whole project that every read of the refresh shares,
+        or, if the bid is not in it, by reading the bid itself."""
+        records = shared_records(flow, self.credentials.api_key or "", task_id)
+        task = records.task(flow, task_id)
+        return Sighting(task, records) if task is not None else self._look(flow, task_id)
 
     @staticmethod
     def _transient_retry(read: Callable[[], T], deadline: float | None = None, attempts: int = 4) -> T:
@@ -506,8 +534,7 @@ class FlowTaskProvider(FlowProvider):
                 pause_before_retry(attempt)
         raise AssertionError("unreachable")
 
-    @classmethod
-    def _cancel(cls, flow: Flow, task_id: str, attempts: int = 4) -> str | None:
+    def _cancel(self, flow: Flow, task_id: str, attempts: int = 4) -> str | None:
         """Cancel a bid until Mithril shows it terminated; one already gone counts as cancelled. None once it
         is, else why it is not (Mithril refused every one of `attempts` tries).
 
@@ -515,6 +542,7 @@ class FlowTaskProvider(FlowProvider):
         a fresh read before trying again."""
         from flow.errors import TaskNotFoundError
 
+        forget_shared_records()  # a write: the next refresh reads it
         attempt = 0
         while True:
             try:
@@ -523,44 +551,37 @@ class FlowTaskProvider(FlowProvider):
             except TaskNotFoundError:
                 return None
             except Exception as exc:  # noqa: BLE001 - retried, then reported
-                if getattr(exc, "status_code", None) == 404 or cls._terminated(flow, task_id):
+                if getattr(exc, "status_code", None) == 404 or self._terminated(flow, task_id):
                     return None  # not found: nothing left to cancel
                 if attempt == attempts - 1:
                     return f"Mithril refused {attempts} cancels, the last with {type(exc).__name__}: {exc}"
             pause_before_retry(attempt)
             attempt += 1
 
-    @staticmethod
-    def _terminated(flow: Flow, task_id: str) -> bool:
+    def _terminated(self, flow: Flow, task_id: str) -> bool:
         from flow.errors import TaskNotFoundError
 
         try:
-            forget_cached_state()
-            task = flow.get_task(task_id)
+            task = self._look(flow, task_id).task
         except TaskNotFoundError:
             return True
         except Exception:  # noqa: BLE001 - unknown: not terminated as far as we can tell
             return False
         return (task.provider_metadata or {}).get("bid_status") == "Terminated"
 
-    def _outputs(self, flow: Flow, task: Task, *, shared: bool = False) -> dict[str, Any]:
+    def _outputs(self, flow: Flow, sighting: Sighting) -> dict[str, Any]:
         """Every output: Mithril's view of the task, its instances' private addresses and what it has cost so far,
-        from Mithril's records: the project's, read once for all the reads of a refresh (`shared`), else the bid's
-        own, just changed."""
-        api_key = self.credentials.api_key or ""
-        if shared:
-            records = self._transient_retry(lambda: shared_records(flow, api_key))
-        else:
-            forget_shared_records()
-            records = self._transient_retry(lambda: ProjectRecords.read(flow, api_key, task.task_id))
-        observed = self._transient_retry(lambda: self._observe(task, records))
+        from the records it was seen in (the bid's own history is read now if they hold none)."""
+        task = sighting.task
+        records = self._transient_retry(
+            lambda: sighting.records.with_history(flow, self.credentials.api_key or "", task.task_id))
+        observed = self._observe(task, records)
         ended = task.completed_at if observed["bid_status"] == "Terminated" else None
         return {**observed, **records.cost(task.task_id, datetime.now(timezone.utc), ended).outputs()}
 
     @staticmethod
     def _observe(task: Task, records: ProjectRecords) -> dict[str, Any]:
-        """The outputs Mithril's view of the task gives, with its instances' private addresses from `records` (or
-        read from Mithril where an instance is newer than them)."""
+        """The outputs Mithril's view of the task gives, with its instances' private addresses from `records`."""
         meta = task.provider_metadata or {}
         bid_status = meta.get("bid_status")
         status = task.status.value
@@ -569,11 +590,7 @@ class FlowTaskProvider(FlowProvider):
             # Mithril re-queued the bid after preempting its machines; it is re-allocated later with new
             # ones. Read from Mithril each time, so a second refresh says the same.
             status = "preempted"
-        private_ips: list[str] = []
-        if allocated and task.instances:
-            known = records.private_ips([str(i) for i in task.instances])
-            private_ips = known if known is not None else [str(i.private_ip) for i in task.get_instances()
-                                                           if i.private_ip]
+        private_ips = records.private_ips([str(i) for i in task.instances or []]) if allocated else []
         return {
             "task_id": task.task_id,
             "bid_name": task.name,
