@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pulumi_flow.emulator.records import iso_time
 from pulumi_flow.testing.emulator import TEST_API_KEY, RunningEmulator
 
 pytestmark = pytest.mark.usefixtures("validated_log")
@@ -175,6 +176,13 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
         "project": project, "region": "us-central1-a", "instance_type": "it_Sg1nDx1I8NFep60J",
         "limit_price": "$30.00", "instance_quantity": 1, "name": "spec-bid",
         "launch_specification": {"volumes": [], "ssh_keys": []}})[1]
+    window = "start_time=2030-01-01T00:00:00Z&end_time=2030-01-02T00:00:00Z"
+    reservation = _http(mithril, "POST", "/v2/reservation", {
+        "project": project, "region": "us-central1-a", "instance_type": "it_Sg1nDx1I8NFep60J",
+        "instance_quantity": 1, "name": "spec-res", "start_time": "2030-01-01T00:00:00Z",
+        "end_time": "2030-01-02T00:00:00Z", "launch_specification": {"volumes": [], "ssh_keys": []},
+        "price_specification": {"max_unit_price": 10000}})[1]
+    res = f"/v2/reservation/{reservation['fid']}"
     key = _http(mithril, "POST", "/v2/ssh-keys", {"project": project, "name": "k"})[1]
     api_key = _http(mithril, "POST", "/v2/api-keys", {"name": "a", "expires_at": "2030-01-01T00:00:00Z"})[1]
     calls = {
@@ -185,6 +193,19 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
         ("GET", "/v2/pricing/history"): ("/v2/pricing/history?instance_types=it_Sg1nDx1I8NFep60J,8xh100", None),
         ("GET", "/marketplace/v1/regions"): ("/marketplace/v1/regions", None),
         ("GET", "/v2/reservation"): (f"/v2/reservation?project={project}", None),
+        ("POST", "/v2/reservation"): None,  # made above
+        ("GET", "/v2/reservation/instance-types"): ("/v2/reservation/instance-types", None),
+        ("GET", "/v2/reservation/quote"): (
+            f"/v2/reservation/quote?project={project}&instance_type=it_Sg1nDx1I8NFep60J&region=us-central1-a"
+            f"&quantity=2&{window}", None),
+        ("GET", "/v2/reservation/availability"): (
+            f"/v2/reservation/availability?project={project}&instance_type=it_Sg1nDx1I8NFep60J"
+            f"&region=us-central1-a&mode=check&quantity=2&{window}", None),
+        ("PATCH", "/v2/reservation/{reservation_fid}"): (res, {"volumes": []}),
+        ("GET", "/v2/reservation/{reservation_fid}/extension-availability"): (f"{res}/extension-availability", None),
+        ("POST", "/v2/reservation/{reservation_fid}/extend"): (f"{res}/extend", {"end_time": "2030-01-03T00:00:00Z"}),
+        ("GET", "/v2/reservation/{reservation_fid}/history"): (f"{res}/history", None),
+        ("GET", "/v2/reservation/{reservation_fid}/usage"): (f"{res}/usage", None),
         ("GET", "/v2/quotas"): (f"/v2/quotas?project={project}", None),
         ("GET", "/v2/cpu/instance-types"): ("/v2/cpu/instance-types", None),
         ("GET", "/v2/spot/bids"): (f"/v2/spot/bids?project={project}", None),
@@ -207,6 +228,7 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
         ("POST", "/v2/api-keys"): None,
         ("DELETE", "/v2/ssh-keys/{key_id}"): (f"/v2/ssh-keys/{key['fid']}", None),
         ("DELETE", "/v2/api-keys/{key_id}"): (f"/v2/api-keys/{api_key['fid']}", None),
+        ("POST", "/v2/reservation/{reservation_fid}/terminate-instances"): None,  # below, on one that started
         ("DELETE", "/v2/spot/bids/{bid_id}"): (f"/v2/spot/bids/{bid['fid']}", None),
         ("DELETE", "/v2/volumes/{volume_id}"): (f"/v2/volumes/{volume['fid']}", None),
     }
@@ -218,6 +240,13 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
             path, body = call
             status, _ = _http(mithril, method, path, body)
             assert status < 300, f"{method} {path} answered {status}"
+    started = _http(mithril, "POST", "/v2/reservation", {
+        "project": project, "region": "us-central1-a", "instance_type": "it_Sg1nDx1I8NFep60J",
+        "instance_quantity": 1, "name": "now", "start_time": iso_time(mithril.backend.clock()),
+        "end_time": "2030-01-01T00:00:00Z", "launch_specification": {"volumes": [], "ssh_keys": []}})[1]
+    status, _ = _http(mithril, "POST", f"/v2/reservation/{started['fid']}/terminate-instances",
+                      {"instances": started["instances"], "reduce_capacity": True})
+    assert status == 200 and started["instances"]
     # validated_log checks every one of these answers against the spec at teardown.
 
 
@@ -254,9 +283,9 @@ def test_head_gets_headers_only(mithril: RunningEmulator) -> None:
 
 
 def test_a_mithril_route_not_emulated_is_a_json_501_that_names_it(mithril: RunningEmulator) -> None:
-    status, headers, body = _answer(mithril, "GET", "/v2/reservation/quote")
+    status, headers, body = _answer(mithril, "GET", "/v2/lifecycle-scripts")
     assert status == 501 and headers["Content-Type"] == "application/json"
-    assert json.loads(body)["detail"] == ("GET /v2/reservation/quote is a Mithril API route that this emulator "
+    assert json.loads(body)["detail"] == ("GET /v2/lifecycle-scripts is a Mithril API route that this emulator "
                                           "does not emulate (not emulated)")
     missing, _, _ = _answer(mithril, "GET", "/v2/no-such-thing")
     assert missing == 404, "a path Mithril does not have is a plain 404"

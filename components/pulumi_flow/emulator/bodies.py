@@ -7,7 +7,7 @@ state (does the volume exist, is the type sold in the region) is the backend's t
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
@@ -88,6 +88,27 @@ class BidRequest:
         region = required_str(body, "region")
         _project(body)
         quantity = _count(body, "instance_quantity", MAX_INSTANCES_PER_BID)
+        launch = LaunchSpecification.parse(body)
+        return cls(name=required_str(body, "name"), instance_type=instance_type, region=region, quantity=quantity,
+                   limit_price_cents=parse_dollars(body.get("limit_price"), "limit_price"),
+                   volumes=launch.volumes, ssh_keys=launch.ssh_keys, startup_script=launch.startup_script,
+                   image_version=launch.image_version)
+
+    def launch_specification(self) -> dict[str, Any]:
+        return LaunchSpecification(self.volumes, self.ssh_keys, self.startup_script, self.image_version).to_api()
+
+
+@attrs.frozen
+class LaunchSpecification:
+    """A bid's or a reservation's `launch_specification`."""
+
+    volumes: tuple[str, ...]
+    ssh_keys: tuple[str, ...]
+    startup_script: str | None
+    image_version: Any
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> LaunchSpecification:
         spec = body.get("launch_specification")
         if not isinstance(spec, dict):
             raise Unprocessable("launch_specification must be an object", "launch_specification")
@@ -102,14 +123,54 @@ class BidRequest:
         if script is not None and (not isinstance(script, str) or len(script) > MAX_STARTUP_SCRIPT):
             raise Unprocessable(f"launch_specification.startup_script must be a string of at most "
                                 f"{MAX_STARTUP_SCRIPT} characters", "launch_specification.startup_script")
-        return cls(name=required_str(body, "name"), instance_type=instance_type, region=region, quantity=quantity,
-                   limit_price_cents=parse_dollars(body.get("limit_price"), "limit_price"),
-                   volumes=ids["volumes"], ssh_keys=ids["ssh_keys"], startup_script=script,
-                   image_version=spec.get("image_version"))
+        return cls(ids["volumes"], ids["ssh_keys"], script, spec.get("image_version"))
 
-    def launch_specification(self) -> dict[str, Any]:
+    def to_api(self) -> dict[str, Any]:
         return {"volumes": list(self.volumes), "ssh_keys": list(self.ssh_keys), "startup_script": self.startup_script,
                 "kubernetes_cluster": None, "image_version": self.image_version, "memory_gb": None}
+
+
+def parse_time(value: Any, field: str) -> float:
+    """An ISO 8601 time (the spec's `format: datetime`), as a POSIX timestamp; no offset means UTC."""
+    if not isinstance(value, str) or not parses_as_time(value):
+        raise Unprocessable(f"{field} must be an ISO 8601 time such as 2024-01-01T00:00:00Z, got {value!r}", field)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+@attrs.frozen
+class ReservationRequest:
+    """`POST /v2/reservation`."""
+
+    name: str
+    instance_type: str
+    region: str
+    quantity: int
+    start: float
+    end: float
+    launch: LaunchSpecification
+    max_unit_price_cents: int | None
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> ReservationRequest:
+        instance_type = required_str(body, "instance_type")
+        region = required_str(body, "region")
+        _project(body)
+        price = body.get("price_specification") or {}
+        if not isinstance(price, dict):
+            raise Unprocessable("price_specification must be an object", "price_specification")
+        if price.get("offer_key", "standard") != "standard":
+            raise Unprocessable(f"price_specification.offer_key: the only offer is 'standard', got "
+                                f"{price.get('offer_key')!r}", "price_specification.offer_key")
+        ceiling = price.get("max_unit_price")
+        if ceiling is not None and (not isinstance(ceiling, int) or isinstance(ceiling, bool) or ceiling < 0):
+            raise Unprocessable(f"price_specification.max_unit_price must be whole cents, at least 0, got "
+                                f"{ceiling!r}", "price_specification.max_unit_price")
+        return cls(name=required_str(body, "name"), instance_type=instance_type, region=region,
+                   quantity=_count(body, "instance_quantity", MAX_INSTANCES_PER_BID),
+                   start=parse_time(body.get("start_time"), "start_time"),
+                   end=parse_time(body.get("end_time"), "end_time"),
+                   launch=LaunchSpecification.parse(body), max_unit_price_cents=ceiling)
 
 
 @attrs.frozen

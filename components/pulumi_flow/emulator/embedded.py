@@ -70,6 +70,15 @@ class EmulatorControl:
         self.call("POST", "market", {"instance_type": instance_type, "region": region,
                                      "schedule": [{"after_seconds": a, "price_cents": c} for a, c in moves]})
 
+    def set_reservation_quote(self, instance_type: str, region: str, unit_price_cents: int) -> None:
+        """The unit price (cents an instance-hour) that quotes and new reservations get here from now on."""
+        self.call("POST", "reservations/quote", {"instance_type": instance_type, "region": region,
+                                                 "unit_price_cents": unit_price_cents})
+
+    def end_reservation(self, reservation_id: str) -> dict[str, Any]:
+        """Mithril ends the reservation now, before its end time."""
+        return self.call("POST", f"reservations/{reservation_id}/end")
+
     def add_fault(self, **rule: Any) -> dict[str, Any]:
         return self.call("POST", "faults", rule)
 

@@ -15,7 +15,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,8 +25,10 @@ from pulumi_flow.emulator.bodies import (
     ApiKeyRequest,
     BidRequest,
     BidUpdate,
+    ReservationRequest,
     SshKeyRequest,
     VolumeRequest,
+    parse_time,
     volume_name,
 )
 from pulumi_flow.emulator.catalog import CATALOG, REGIONS, RESERVED_MARKUP, opening_market
@@ -61,6 +63,7 @@ from pulumi_flow.emulator.records import (
     iso_time,
     new_id,
 )
+from pulumi_flow.emulator.reservations import Reservation, ReservationDesk
 
 __all__ = ["PROJECT_ID", "PROJECT_NAME", "EmulatorError", "MithrilBackend", "NotFound", "Settings"]
 
@@ -98,6 +101,11 @@ class MithrilBackend:
         # (what was created, Idempotency-Key) -> its id.
         self._idempotency: dict[tuple[str, str], str] = {}
         self._ips = itertools.count(1)
+        self.desk = self._desk()
+
+    def _desk(self) -> ReservationDesk:
+        return ReservationDesk(price=lambda market: self.market_cents[market] * RESERVED_MARKUP,
+                               start_instances=self._start_reserved, stop_instances=self._stop_reserved)
 
     # -- time ---------------------------------------------------------------------
 
@@ -126,6 +134,7 @@ class MithrilBackend:
             self._move_market(market, cents, at)
             self._settle(at)  # what the move causes at once: preemptions, allocations
         self._settle(now)
+        self.desk.advance(now)
 
     def _settle(self, now: float) -> None:
         for bid in self.bids.values():
@@ -137,30 +146,30 @@ class MithrilBackend:
         for inst in self.instances.values():
             if inst.status == INSTANCE_NEW and now - inst.created_at >= self.settings.boot_delay:
                 inst.status = INSTANCE_RUNNING
+                if inst.bid is None:
+                    continue  # a reservation's: paid for by its commitment, not in the spot history
                 self.history.instance_status(inst.fid, INSTANCE_RUNNING, inst.created_at + self.settings.boot_delay,
                                              billed=True)
 
     def _market(self, bid: Bid) -> int:
         return self.market_cents[(bid.instance_type, bid.region)]
 
+    def _new_instance(self, name: str, instance_type: str, region: str, now: float, *, bid: str | None = None,
+                      reservation: str | None = None) -> Instance:
+        n = next(self._ips)
+        inst = Instance(fid=new_id("inst"), name=name, bid=bid, reservation=reservation, instance_type=instance_type,
+                        region=region, created_at=now,
+                        # TEST-NET-3 addresses: documentation-only, never routable.
+                        ssh_destination=f"203.0.113.{n % 250 + 1}", private_ip=f"10.0.{n // 250}.{n % 250 + 1}")
+        self.instances[inst.fid] = inst
+        return inst
+
     def _allocate(self, bid: Bid, now: float) -> None:
         bid.status = BID_ALLOCATED
         bid.instances = []
         self.history.bid_event(bid.fid, ALLOCATED, now, bid.limit_price_cents)
         for index in range(bid.quantity):
-            n = next(self._ips)
-            inst = Instance(
-                fid=new_id("inst"),
-                name=f"{bid.name}-{index}",
-                bid=bid.fid,
-                instance_type=bid.instance_type,
-                region=bid.region,
-                created_at=now,
-                # TEST-NET-3 addresses: documentation-only, never routable.
-                ssh_destination=f"203.0.113.{n % 250 + 1}",
-                private_ip=f"10.0.{n // 250}.{n % 250 + 1}",
-            )
-            self.instances[inst.fid] = inst
+            inst = self._new_instance(f"{bid.name}-{index}", bid.instance_type, bid.region, now, bid=bid.fid)
             bid.instances.append(inst.fid)
             self.history.instance_started(inst.fid, bid.fid, (bid.instance_type, bid.region), INSTANCE_NEW,
                                           self._market(bid), now)
@@ -438,12 +447,117 @@ class MithrilBackend:
 
     # -- instances ----------------------------------------------------------------------
 
-    def list_instances(self, bid_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    def list_instances(self, bid_ids: list[str] | None = None,
+                       reservation_ids: list[str] | None = None) -> list[dict[str, Any]]:
         with self._now():
             return [
                 inst.to_api() for inst in self.instances.values()
-                if bid_ids is None or inst.bid in bid_ids
+                if (bid_ids is None or inst.bid in bid_ids)
+                and (reservation_ids is None or inst.reservation in reservation_ids)
             ]
+
+    # -- reservations -------------------------------------------------------------------
+
+    def _start_reserved(self, res: Reservation, now: float) -> list[str]:
+        return [self._new_instance(f"{res.name}-{index}", res.instance_type, res.region, now,
+                                   reservation=res.fid).fid for index in range(res.quantity)]
+
+    def _stop_reserved(self, instance_ids: Iterable[str], status: str, now: float) -> None:
+        for fid in instance_ids:
+            self.instances[fid].status = status
+
+    def _sold(self, instance_type: str, region: str) -> tuple[str, str]:
+        if instance_type not in self.instance_types:
+            raise Unprocessable(f"unknown instance type {instance_type!r}", "instance_type")
+        if (instance_type, region) not in self.market_cents:
+            raise Unprocessable(f"instance type {instance_type} is not sold in region {region!r}", "region")
+        return (instance_type, region)
+
+    def reservation_instance_types(self) -> list[dict[str, Any]]:
+        sold = {it for it, _ in self.market_cents}
+        return [it.to_api() for it in CATALOG if it.fid in sold]
+
+    def reservation_quote(self, instance_type: str, region: str, quantity: int, start: float,
+                          end: float) -> dict[str, Any]:
+        with self._now():
+            return self.desk.quote(self._sold(instance_type, region), quantity, start, end)
+
+    def reservation_availability(self, instance_type: str, region: str, mode: str, **window: Any) -> list[Any]:
+        with self._now() as now:
+            return self.desk.availability(self._sold(instance_type, region), mode, now, **window)
+
+    def create_reservation(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        with self._now() as now:
+            replayed = self._replay("reservation", idempotency_key)
+            if replayed is not None:
+                return self.desk.get(replayed).to_api()
+            request = ReservationRequest.parse(body)
+            market = self._sold(request.instance_type, request.region)
+            for vid in request.launch.volumes:
+                vol = self.volumes.get(vid)
+                if vol is None or vol.deleted_at is not None or vol.region != request.region:
+                    raise Unprocessable(f"volume {vid!r} does not exist in {request.region}",
+                                        "launch_specification.volumes")
+            res = self.desk.create(name=request.name, market=market, quantity=request.quantity, start=request.start,
+                                   end=request.end, launch_specification=request.launch.to_api(),
+                                   max_unit_price=request.max_unit_price_cents, now=now)
+            self._remember("reservation", idempotency_key, res.fid)
+            return res.to_api()
+
+    def list_reservations(self, status: str | None = None) -> list[dict[str, Any]]:
+        with self._now():
+            return [r.to_api() for r in self.desk.reservations.values() if status in (None, r.status)]
+
+    def get_reservation(self, fid: str) -> dict[str, Any]:
+        with self._now():
+            return self.desk.get(fid).to_api()
+
+    def update_reservation(self, fid: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._now() as now:
+            region = self.desk.get(fid).region
+            for vid in body.get("volumes") or []:
+                vol = self.volumes.get(vid) if isinstance(vid, str) else None
+                if vol is None or vol.deleted_at is not None or vol.region != region:
+                    raise Unprocessable(f"volume {vid!r} does not exist in the reservation's region", "volumes")
+            return self.desk.update(fid, body, now).to_api()
+
+    def reservation_extension_availability(self, fid: str) -> dict[str, Any]:
+        with self._now() as now:
+            return self.desk.extension_availability(fid, now)
+
+    def extend_reservation(self, fid: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._now() as now:
+            return self.desk.extend(fid, parse_time(body.get("end_time"), "end_time"), now).to_api()
+
+    def terminate_reservation_instances(self, fid: str, body: dict[str, Any]) -> list[str]:
+        with self._now() as now:
+            ids = body.get("instances")
+            if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) \
+                    or len(set(ids)) != len(ids):
+                raise Unprocessable(f"instances must be a non-empty list of distinct instance ids, got {ids!r}",
+                                    "instances")
+            if body.get("reduce_capacity") is not True:
+                raise Unprocessable("reduce_capacity must be true: Mithril only terminates by reducing the "
+                                    "reservation", "reduce_capacity")
+            return self.desk.terminate_instances(fid, ids, now)
+
+    def reservation_history(self, fid: str) -> dict[str, Any]:
+        with self._now():
+            return self.desk.history(fid)
+
+    def reservation_usage(self, fid: str) -> dict[str, Any]:
+        with self._now() as now:
+            return self.desk.usage(fid, now)
+
+    def set_reservation_quote(self, instance_type: str, region: str, cents: int) -> None:
+        """Control: the unit price the next quote and reservation get here (as if the market moved between)."""
+        with self._now():
+            self.desk.quotes[self._sold(instance_type, region)] = cents
+
+    def end_reservation(self, fid: str) -> dict[str, Any]:
+        """Control: Mithril ends the reservation now, before its end time."""
+        with self._now() as now:
+            return self.desk.end_early(fid, now).to_api()
 
     # -- volumes ----------------------------------------------------------------------
 
@@ -601,6 +715,8 @@ class MithrilBackend:
                 "idempotency": [[kind, key, fid] for (kind, key), fid in self._idempotency.items()],
                 "history": self.history.dump(),
                 "scheduled": [[at, it, region, cents] for at, (it, region), cents in self._scheduled],
+                "reservations": [attrs.asdict(r) for r in self.desk.reservations.values()],
+                "reservation_quotes": [[it, region, cents] for (it, region), cents in self.desk.quotes.items()],
             })
 
     def load(self, text: str) -> None:
@@ -613,11 +729,16 @@ class MithrilBackend:
             self.ssh_keys = {k["fid"]: SshKey(**k) for k in data["ssh_keys"]}
             self._idempotency = _idempotency_entries(data["idempotency"])
             self._scheduled = [(at, (it, region), cents) for at, it, region, cents in data.get("scheduled", [])]
+            self.desk = self._desk()
+            self.desk.reservations = {r["fid"]: Reservation(**r) for r in data.get("reservations", [])}
+            self.desk.quotes = {(it, region): cents for it, region, cents in data.get("reservation_quotes", [])}
             if "history" in data:
                 self.history = History.load(data["history"])
             else:  # a state file from before the history was kept: its history starts with what it holds
                 self.history = History.opening(self.market_cents, self.clock())
                 for inst in self.instances.values():
+                    if inst.bid is None:
+                        continue
                     billed = inst.status in (INSTANCE_NEW, INSTANCE_RUNNING)
                     market = (inst.instance_type, inst.region)
                     self.history.adopt(inst.fid, inst.bid, market, inst.status, inst.created_at,

@@ -47,13 +47,14 @@ def new_id(prefix: str) -> str:
 class Instance:
     fid: str
     name: str
-    bid: str
+    bid: str | None  # None for a reservation's instance
     instance_type: str
     region: str
     created_at: float
     ssh_destination: str
     private_ip: str
     status: str = INSTANCE_NEW
+    reservation: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -65,7 +66,7 @@ class Instance:
             "instance_type": self.instance_type,
             "region": self.region,
             "bid": self.bid,
-            "reservation": None,
+            "reservation": self.reservation,
             "ssh_destination": self.ssh_destination if self.status == INSTANCE_RUNNING else None,
             "private_ip": self.private_ip,
             "status": self.status,

@@ -64,11 +64,35 @@ def _time(req: Request, name: str) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def _required_arg(req: Request, name: str) -> str:
+    value = req.arg(name)
+    if not value:
+        raise EmulatorError(422, f"{name} is required", name)
+    return value
+
+
+def _required_time(req: Request, name: str) -> float:
+    moment = _time(req, name)
+    if moment is None:
+        raise EmulatorError(422, f"{name} is required, an ISO 8601 time such as 2024-01-01T00:00:00Z", name)
+    return moment
+
+
+def _whole(req: Request, name: str, *, required: bool = False) -> int | None:
+    raw = req.arg(name)
+    if raw is None and not required:
+        return None
+    if raw is None or not raw.isdigit() or int(raw) < 1:
+        raise EmulatorError(422, f"{name} must be a whole number of at least 1, got {raw!r}", name)
+    return int(raw)
+
+
 def _history_filters(req: Request) -> dict[str, Any]:
+    """The spot history's filters. A reservation's instances are paid for by its commitment, not in this history,
+    so `reservation_fid` matches no row."""
     _in_project(req.arg("project"), required=True)
     if req.arg("reservation_fid") is not None:
-        raise EmulatorError(422, "this emulator sells no reservations: reservation_fid matches nothing",
-                            "reservation_fid")
+        return {"instance": "", "bid": None, "start": None, "end": None}
     return {"instance": req.arg("instance_fid"), "bid": req.arg("bid_fid"), "start": _time(req, "start_time"),
             "end": _time(req, "end_time")}
 
@@ -189,8 +213,51 @@ class MithrilResponses:
     def bid_history(self, req: Request) -> Response:
         return ok(self.backend.bid_history(req.params["bid_id"]))
 
-    def reservations(self, req: Request) -> Response:
-        return ok({"data": [], "next_cursor": None})
+    # -- reservations -----------------------------------------------------------------------
+
+    def list_reservations(self, req: Request) -> Response:
+        _in_project(req.arg("project"))
+        rows = [r for r in self.backend.list_reservations(req.arg("status"))
+                if req.arg("instance_type") in (None, r["instance_type"]) and req.arg("region") in (None, r["region"])]
+        return ok(_page(req, "data", rows))
+
+    def create_reservation(self, req: Request) -> Response:
+        return created(self.backend.create_reservation(req.json_object(), req.headers.get("idempotency-key")))
+
+    def reservation_instance_types(self, req: Request) -> Response:
+        return ok(self.backend.reservation_instance_types())
+
+    def reservation_quote(self, req: Request) -> Response:
+        _in_project(req.arg("project"), required=True)
+        start, end = _required_time(req, "start_time"), _required_time(req, "end_time")
+        return ok(self.backend.reservation_quote(_required_arg(req, "instance_type"), _required_arg(req, "region"),
+                                                 _whole(req, "quantity", required=True) or 1, start, end))
+
+    def reservation_availability(self, req: Request) -> Response:
+        _in_project(req.arg("project"), required=True)
+        return ok(self.backend.reservation_availability(
+            _required_arg(req, "instance_type"), _required_arg(req, "region"), req.arg("mode") or "latest_end_time",
+            start=_time(req, "start_time"), end=_time(req, "end_time"), earliest=_time(req, "earliest_start_time"),
+            latest=_time(req, "latest_end_time"), quantity=_whole(req, "quantity")))
+
+    def patch_reservation(self, req: Request) -> Response:
+        return ok(self.backend.update_reservation(req.params["reservation_fid"], req.json_object()))
+
+    def reservation_extension_availability(self, req: Request) -> Response:
+        return ok(self.backend.reservation_extension_availability(req.params["reservation_fid"]))
+
+    def extend_reservation(self, req: Request) -> Response:
+        return ok(self.backend.extend_reservation(req.params["reservation_fid"], req.json_object()))
+
+    def terminate_reservation_instances(self, req: Request) -> Response:
+        self.backend.terminate_reservation_instances(req.params["reservation_fid"], req.json_object())
+        return ok({})
+
+    def reservation_history(self, req: Request) -> Response:
+        return ok(self.backend.reservation_history(req.params["reservation_fid"]))
+
+    def reservation_usage(self, req: Request) -> Response:
+        return ok(self.backend.reservation_usage(req.params["reservation_fid"]))
 
     def quotas(self, req: Request) -> Response:
         return ok([])
@@ -222,7 +289,8 @@ class MithrilResponses:
 
     def list_instances(self, req: Request) -> Response:
         _in_project(req.arg("project"), required=True)
-        return ok(_page(req, "data", self.backend.list_instances(req.arg_list("bid_fid_in"))))
+        return ok(_page(req, "data", self.backend.list_instances(req.arg_list("bid_fid_in"),
+                                                                 req.arg_list("reservation_fid_in"))))
 
     # -- volumes ----------------------------------------------------------------------------
 
@@ -313,6 +381,19 @@ class MithrilResponses:
             raise EmulatorError(422, f"price_cents must be an integer, got {price!r}", "price_cents")
         self.backend.set_market_price(str(body.get("instance_type")), str(body.get("region")), price)
         return ok({"instance_type": body.get("instance_type"), "region": body.get("region"), "price_cents": price})
+
+    def control_reservation_quote(self, req: Request) -> Response:
+        body = req.json_object()
+        price = body.get("unit_price_cents")
+        if not isinstance(price, int) or isinstance(price, bool) or price < 0:
+            raise EmulatorError(422, f"unit_price_cents must be a whole number >= 0, got {price!r}",
+                                "unit_price_cents")
+        self.backend.set_reservation_quote(str(body.get("instance_type")), str(body.get("region")), price)
+        return ok({"instance_type": body.get("instance_type"), "region": body.get("region"),
+                   "unit_price_cents": price})
+
+    def control_end_reservation(self, req: Request) -> Response:
+        return ok(self.backend.end_reservation(req.params["reservation_fid"]))
 
     def control_settings(self, req: Request) -> Response:
         body = req.json_object()

@@ -149,11 +149,25 @@ STRICTER_THAN_SPEC: tuple[StricterRule, ...] = (
     StricterRule(
         ("GET /v2/instances", "GET /v2/instances/pricing/history", "GET /v2/instances/status/history",
          "GET /v2/spot/bids", "GET /v2/ssh-keys", "GET /v2/volumes", "POST /v2/spot/bids", "POST /v2/ssh-keys",
-         "POST /v2/volumes"),
+         "POST /v2/volumes", "GET /v2/reservation", "POST /v2/reservation", "GET /v2/reservation/quote",
+         "GET /v2/reservation/availability"),
         r"unknown project .*",
         "A project is an id the spec types as any string; a server answers only for projects that exist. The SDK "
         "resolves MITHRIL_PROJECT to an id from GET /v2/projects before scoping a call to it "
         "(flow/adapters/providers/builtin/mithril/provider/facets/meta.py, get_project_id)."),
+    StricterRule(
+        ("POST /v2/reservation", "GET /v2/reservation/quote", "GET /v2/reservation/availability"),
+        r"end_time \S+ must be after start_time \S+|end_time \S+ has passed|mode=\w+ needs (start_time and quantity|"
+        r"end_time)|unknown instance type .*",
+        "A reservation is a window of time: the spec types its ends as independent strings, but a window ends after "
+        "it starts, a reservation cannot be bought for the past, and an availability question needs the window it "
+        "asks about (the SDK sends start and quantity: flow/sdk/clients/reservations.py, availability). "
+        "instance_type is an `it_` id from GET /v2/reservation/instance-types."),
+    StricterRule(
+        ("POST /v2/reservation", "PATCH /v2/reservation/{reservation_fid}"),
+        r"volume \S+ does not exist in .*",
+        "A volume is an id the spec types as any string; a reservation's instances mount only volumes that exist, "
+        "in its own region, as a bid's do (the SDK checks a task's volumes' region before it places it)."),
     StricterRule(
         ("POST /v2/spot/bids",),
         r"unknown instance type .*",
@@ -167,17 +181,18 @@ STRICTER_THAN_SPEC: tuple[StricterRule, ...] = (
         "included. The SDK sends a positive integer (facets/storage.py, create_volume: required_positive_int_value) "
         "within flow.utils.volume_limits (MIN_VOLUME_SIZE_GB..MAX_VOLUME_SIZE_GB)."),
     StricterRule(
-        ("GET /v2/instances/pricing/history", "GET /v2/instances/status/history", "GET /v2/pricing/history"),
-        r"(start|end)_time must be an ISO 8601 time such as .*",
+        ("GET /v2/instances/pricing/history", "GET /v2/instances/status/history", "GET /v2/pricing/history",
+         "GET /v2/reservation/quote", "GET /v2/reservation/availability", "POST /v2/reservation",
+         "POST /v2/reservation/{reservation_fid}/extend"),
+        r"(start|end|earliest_start|latest_end)_time (must be|is required,) an ISO 8601 time such as .*",
         "The spec types these as strings of `format: datetime`, which JSON Schema does not know (its format is "
         "`date-time`), so any string passes the schema; its examples are ISO 8601, and a server can filter by "
         "time only on a time. The SDK sends ISO 8601 (flow/application/market.py, _history_window_start)."),
     StricterRule(
         ("GET /v2/instances/pricing/history", "GET /v2/instances/status/history", "GET /v2/spot/bids",
-         "GET /v2/instances"),
-        r"next_cursor .* is not one this emulator gave|this emulator sells no reservations: .*",
-        "A cursor is a token the server gave in an earlier page, which the spec types as any string; and the "
-        "emulator sells no reservations (GET /v2/reservation lists none), so a reservation id names nothing."),
+         "GET /v2/instances", "GET /v2/reservation"),
+        r"next_cursor .* is not one this emulator gave",
+        "A cursor is a token the server gave in an earlier page, which the spec types as any string."),
     StricterRule(
         ("POST /v2/api-keys",),
         r"name is required and must be a non-empty string, got .*",
