@@ -17,10 +17,10 @@ from pulumi_flow import naming
 from pulumi_flow.components import _task as task_component
 from pulumi_flow.components import volumes as data_volumes
 from pulumi_flow.plugin import schema
-from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider import FlowReservationProvider, FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.provider import task as task_provider
 from pulumi_flow.provider.base import FlowProvider
-from pulumi_flow.resources import TaskOutputs, VolumeOutputs
+from pulumi_flow.resources import ReservationOutputs, TaskOutputs, VolumeOutputs
 
 # A valid value of each input and another one, to change it by.
 TASK_VALUES: dict[str, tuple[Any, Any]] = {
@@ -38,8 +38,19 @@ VOLUME_VALUES: dict[str, tuple[Any, Any]] = {
     "volume_name": ("data-1a2b3c4d", "renamed"), "allow_replacement": (True, False),
     "owner": ("0123456789abcdef", "fedcba9876543210"), naming.AUTO_NAMED: (True, False),
 }
-CASES = [(d.TASK, FlowTaskProvider, TASK_VALUES), (d.VOLUME, FlowVolumeProvider, VOLUME_VALUES)]
-IDS = ["task", "volume"]
+RESERVATION_VALUES: dict[str, tuple[Any, Any]] = {
+    "instance_type": ("8xa100", "8xh100"), "quantity": (2, 3), "region": ("us-central1-a", "eu-central1-a"),
+    "start_time": ("2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z"),
+    "end_time": ("2030-01-08T00:00:00Z", "2030-01-09T00:00:00Z"), "duration_hours": (168.0, 192.0),
+    "volumes": ([], ["vol_1"]), "ssh_keys": ([], ["sshkey_1"]), "startup_script": ("echo hi", "echo bye"),
+    "max_unit_price": (40.0, 41.0), "paused": (False, True), "reservation_name": ("res-1a2b3c4d", "res-2"),
+    "owner": ("0123456789abcdef", "fedcba9876543210"), naming.AUTO_NAMED: (True, False),
+}
+CASES = [(d.TASK, FlowTaskProvider, TASK_VALUES), (d.VOLUME, FlowVolumeProvider, VOLUME_VALUES),
+         (d.RESERVATION, FlowReservationProvider, RESERVATION_VALUES)]
+IDS = ["task", "volume", "reservation"]
+# What a declaration asks beyond its required inputs: a reservation's end, as `end_time` or `duration_hours`.
+ALSO_NEEDED: dict[str, dict[str, Any]] = {"Reservation": {"duration_hours": 168.0}}
 
 
 @pytest.mark.parametrize(("declaration", "provider", "values"), CASES, ids=IDS)
@@ -66,7 +77,7 @@ def test_diff_does_what_each_input_declares(declaration: d.Declaration, provider
 def test_check_fills_requires_and_rules_each_input_as_declared(declaration: d.Declaration,
                                                                provider: type[FlowProvider],
                                                                values: dict[str, tuple[Any, Any]]) -> None:
-    required = {key: values[key][0] for key in declaration.required}
+    required = {**{key: values[key][0] for key in declaration.required}, **ALSO_NEEDED.get(declaration.name, {})}
     checked = provider().check({}, required)
     assert checked.failures == []
     for key, fill in declaration.filled().items():
@@ -100,7 +111,7 @@ def test_an_import_records_every_declared_input() -> None:
 
 
 @pytest.mark.parametrize(("declaration", "args"), [(d.TASK, d.FlowTaskArgs), (d.VOLUME, d.FlowVolumeArgs)],
-                         ids=IDS)
+                         ids=IDS[:2])  # the reservation is not in the `flow` package yet
 def test_the_schema_is_the_declaration(declaration: d.Declaration, args: type) -> None:
     resource = schema.build()["resources"][f"flow:index:{declaration.name}"]
     fields = {field.name: field for field in attrs.fields(args)}
@@ -117,7 +128,8 @@ def test_the_owner_schema_is_the_declaration() -> None:
     assert owner["inputProperties"] == {} and list(owner["properties"]) == list(d.OWNER.output_keys)
 
 
-@pytest.mark.parametrize(("declaration", "typed"), [(d.TASK, TaskOutputs), (d.VOLUME, VolumeOutputs)], ids=IDS)
+@pytest.mark.parametrize(("declaration", "typed"), [(d.TASK, TaskOutputs), (d.VOLUME, VolumeOutputs),
+                                                    (d.RESERVATION, ReservationOutputs)], ids=IDS)
 def test_the_typed_outputs_are_the_declared_ones(declaration: d.Declaration, typed: type) -> None:
     """What Python programs see as `Output` attributes: the outputs, and the inputs they read back."""
     assert set(declaration.output_keys) <= set(typed.__annotations__) <= {*declaration.output_keys,

@@ -17,6 +17,8 @@ _EXPORTS = {
     "FlowTaskArgs": "pulumi_flow.resources",
     "FlowVolume": "pulumi_flow.resources",
     "FlowVolumeArgs": "pulumi_flow.resources",
+    "FlowReservation": "pulumi_flow.resources",
+    "FlowReservationArgs": "pulumi_flow.resources",
     "TrainingCluster": "pulumi_flow.components.cluster",
     "TrainingClusterArgs": "pulumi_flow.components.cluster",
     "DataVolumes": "pulumi_flow.components.volumes",
@@ -33,6 +35,8 @@ _EXPORTS = {
 __all__ = [
     "DataVolumes",
     "DataVolumesArgs",
+    "FlowReservation",
+    "FlowReservationArgs",
     "FlowTask",
     "FlowTaskArgs",
     "FlowVolume",
@@ -53,7 +57,14 @@ if TYPE_CHECKING:
     from pulumi_flow.components.job import TrainingJob, TrainingJobArgs
     from pulumi_flow.components.volumes import DataVolumes, DataVolumesArgs, VolumeMount, VolumeSpec
     from pulumi_flow.pricing import MissingThresholdError, on_demand_threshold
-    from pulumi_flow.resources import FlowTask, FlowTaskArgs, FlowVolume, FlowVolumeArgs
+    from pulumi_flow.resources import (
+        FlowReservation,
+        FlowReservationArgs,
+        FlowTask,
+        FlowTaskArgs,
+        FlowVolume,
+        FlowVolumeArgs,
+    )
     from pulumi_flow.validation import InputError
 
 

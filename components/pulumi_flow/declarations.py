@@ -243,6 +243,50 @@ class FlowVolumeArgs:
 
 
 @attrs.define(kw_only=True)
+class FlowReservationArgs:
+    """Reserved instances: capacity Mithril cannot preempt, bought for a period at a unit price fixed when bought. A
+    commitment: its whole total is owed once it is made, so `max_unit_price` guards the purchase and its extensions.
+    Give `end_time` or `duration_hours`."""
+
+    instance_type: pulumi.Input[str] = declared_input(
+        Change.REPLACE, STRING, "Mithril instance type in Flow's grammar, e.g. `8xa100`, `8xh100`.",
+        default=attrs.NOTHING, rule=v.instance_type, required=True)
+    quantity: pulumi.Input[int] = declared_input(
+        Change.REPLACE, INTEGER, "How many instances are reserved.", default=1, rule=v.num_instances, fill=1)
+    region: pulumi.Input[str] = declared_input(
+        Change.REPLACE, STRING, "Mithril region, e.g. `us-central1-a`: where the instances are reserved.",
+        default=attrs.NOTHING, rule=v.region, required=True)
+    start_time: pulumi.Input[str] | None = declared_input(
+        Change.REPLACE, STRING, "When the reservation starts (ISO 8601 with a zone, e.g. `2030-01-01T00:00:00Z`); "
+        "left out, when it is made.", rule=v.start_time)
+    end_time: pulumi.Input[str] | None = declared_input(
+        Change.UPDATE, STRING, "When it ends (ISO 8601). A later end extends it in place, for the price of the "
+        "added hours; Mithril cannot shorten one.", rule=v.end_time)
+    duration_hours: pulumi.Input[float] | None = declared_input(
+        Change.UPDATE, NUMBER, "How long it lasts from its start, instead of `end_time`. More hours extend it in "
+        "place.", rule=v.duration_hours)
+    volumes: pulumi.Input[Sequence[pulumi.Input[str]]] = declared_input(
+        Change.UPDATE, STRINGS, "Ids of volumes (in its region) its instances mount; changed in place.", default=[],
+        rule=v.volume_ids, fill=list)
+    ssh_keys: pulumi.Input[Sequence[pulumi.Input[str]]] = declared_input(
+        Change.REPLACE, STRINGS, "Mithril SSH key ids (`sshkey_...`) allowed on the instances.", default=[],
+        rule=v.ssh_keys, fill=list)
+    startup_script: pulumi.Input[str] | None = declared_input(
+        Change.REPLACE, STRING, "What each instance runs when it starts.", rule=v.startup_script)
+    max_unit_price: pulumi.Input[float] = declared_input(
+        Change.NONE, NUMBER, "The most it may cost, in US dollars per instance-hour: the purchase (and any "
+        "extension) is refused, with nothing committed, if Mithril's price is above it.", default=attrs.NOTHING,
+        rule=v.unit_price, required=True)
+    paused: pulumi.Input[bool] = declared_input(
+        Change.UPDATE, BOOLEAN, "Pause it in place: its instances stop (the commitment stands).", default=False,
+        rule=v.flag, fill=False, was=False)
+    reservation_name: pulumi.Input[str] | None = declared_input(
+        Change.REPLACE, STRING, "Name of the reservation on Mithril; left out, generated from the resource's URN "
+        "and marked with the owning state's token.", rule=v.task_name, required=True)
+    owner: pulumi.Input[str] | None = declared_input(Change.FIXED, STRING, _OWNER_DOC, rule=v.owner)
+
+
+@attrs.define(kw_only=True)
 class OwnerArgs:
     """An owner takes no inputs: it is a token drawn once."""
 
@@ -272,6 +316,20 @@ TASK = Declaration("Task", FlowTaskArgs, (
 VOLUME = Declaration("Volume", FlowVolumeArgs, (
     Output("volume_id", STRING, "Mithril's id of the volume (`vol_...`); the resource id."),
     Output("attached_to", STRINGS, "Instances the volume is attached to."),
+), internal=((naming.AUTO_NAMED, _AUTO_NAMED),))
+
+RESERVATION = Declaration("Reservation", FlowReservationArgs, (
+    Output("reservation_id", STRING, "Mithril's id of the reservation (`res_...`); the resource id."),
+    Output("status", STRING, "Mithril's status: `Pending`, `Active`, `Paused`, `Canceled`, `Ended`."),
+    Output("instance_ids", STRINGS, "Its instances, once it is active."),
+    Output("public_ips", STRINGS, "Public SSH addresses of its instances, once running."),
+    Output("private_ips", STRINGS, "Private addresses of its instances, for multi-node training."),
+    Output("unit_price", NUMBER, "What it costs per instance-hour, in USD, fixed when it was bought."),
+    Output("committed_usd", NUMBER, "Its whole committed total, in USD, extensions included."),
+    Output("starts_at", STRING, "When it starts (ISO 8601)."),
+    Output("ends_at", STRING, "When it ends (ISO 8601)."),
+    Output("active_instance_hours", NUMBER, "Instance-hours its instances have run so far."),
+    Output("idle_instance_hours", NUMBER, "Instance-hours reserved so far that no instance ran (paused, stopped)."),
 ), internal=((naming.AUTO_NAMED, _AUTO_NAMED),))
 
 OWNER = Declaration("Owner", OwnerArgs, (

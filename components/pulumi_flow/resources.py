@@ -29,14 +29,16 @@ import pulumi
 import pulumi.dynamic
 
 from pulumi_flow import naming
-from pulumi_flow.declarations import OWNER, TASK, VOLUME, FlowTaskArgs, FlowVolumeArgs
+from pulumi_flow.declarations import OWNER, RESERVATION, TASK, VOLUME, FlowReservationArgs, FlowTaskArgs, FlowVolumeArgs
 from pulumi_flow.provider.owner import FlowOwnerProvider
+from pulumi_flow.provider.reservation import FlowReservationProvider
 from pulumi_flow.provider.task import FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
 
 STACK_TYPE = "pulumi:pulumi:Stack"  # the engine's root resource: a program's own errors are reported on it
 TASK_TYPE = "pulumi-python:dynamic/flow:Task"
 VOLUME_TYPE = "pulumi-python:dynamic/flow:Volume"
+RESERVATION_TYPE = "pulumi-python:dynamic/flow:Reservation"
 PLUGIN_TASK_TYPE = "flow:index:Task"
 PLUGIN_VOLUME_TYPE = "flow:index:Volume"
 OWNER_TYPE = "pulumi-python:dynamic/flow:Owner"
@@ -79,6 +81,7 @@ def hosting() -> Hosting:
 _OWNER_PROVIDER = FlowOwnerProvider()
 _TASK_PROVIDER = FlowTaskProvider()
 _VOLUME_PROVIDER = FlowVolumeProvider()
+_RESERVATION_PROVIDER = FlowReservationProvider()
 _PICKLE_LOCK = threading.Lock()
 
 
@@ -190,6 +193,23 @@ class VolumeOutputs:
     attached_to: pulumi.Output[list[str]]
 
 
+class ReservationOutputs:
+    """What a reservation resource outputs (`declarations.RESERVATION`'s outputs and inputs), typed."""
+
+    reservation_id: pulumi.Output[str]
+    reservation_name: pulumi.Output[str]
+    status: pulumi.Output[str]
+    instance_ids: pulumi.Output[list[str]]
+    public_ips: pulumi.Output[list[str]]
+    private_ips: pulumi.Output[list[str]]
+    unit_price: pulumi.Output[float]
+    committed_usd: pulumi.Output[float]
+    starts_at: pulumi.Output[str]
+    ends_at: pulumi.Output[str]
+    active_instance_hours: pulumi.Output[float]
+    idle_instance_hours: pulumi.Output[float]
+
+
 class FlowTask(TaskOutputs, pulumi.dynamic.Resource, module="flow", name="Task"):
     """A Mithril spot bid and its instances, owned by the Pulumi engine."""
 
@@ -213,7 +233,20 @@ class FlowVolume(VolumeOutputs, pulumi.dynamic.Resource, module="flow", name="Vo
             super().__init__(_VOLUME_PROVIDER, resource_name, props, _aliased(opts, PLUGIN_VOLUME_TYPE))
 
 
-def _props(args: FlowTaskArgs | FlowVolumeArgs, name_key: str, make: Callable[[str, str], str],
+class FlowReservation(ReservationOutputs, pulumi.dynamic.Resource, module="flow", name="Reservation"):
+    """Mithril reserved instances: capacity nobody can preempt, bought for a period at a unit price guarded by
+    `max_unit_price`. A commitment, so it is protected unless the options say `protect=False`."""
+
+    def __init__(self, resource_name: str, args: FlowReservationArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props = _props(args, "reservation_name", naming.task_name, RESERVATION.output_keys, RESERVATION_TYPE,
+                       resource_name, opts)
+        protected = pulumi.ResourceOptions(protect=True) if opts is None or opts.protect is None else None
+        with _pickle_left_as_found():
+            super().__init__(_RESERVATION_PROVIDER, resource_name, props, pulumi.ResourceOptions.merge(protected, opts))
+
+
+def _props(args: FlowTaskArgs | FlowVolumeArgs | FlowReservationArgs, name_key: str, make: Callable[[str, str], str],
            output_keys: Sequence[str], resource_type: str, resource_name: str,
            opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
     """A resource's registered properties: its inputs, its Mithril name (generated from the URN unless given, and

@@ -382,3 +382,47 @@ def block_volumes_single_instance(mount_list: Sequence[Mapping[str, Any]], count
                 f"a block volume attaches to one instance, and this task has {count}",
                 "create the volume with interface='file' to share it, or use num_instances=1")
 
+
+
+MAX_RESERVATION_HOURS = 366 * 24.0  # the longest reservation this package lets one declaration buy
+
+
+def moment(value: object, field: str) -> str:
+    """A time as Mithril takes it: ISO 8601, in UTC, to the second (`2030-01-01T00:00:00Z`)."""
+    from datetime import datetime, timezone
+
+    example = "'2030-01-01T00:00:00Z'"
+    if not isinstance(value, str):
+        raise InputError(field, value, "must be an ISO 8601 time", f"use e.g. {example}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(field, value, "is not an ISO 8601 time", f"use e.g. {example}") from None
+    if parsed.tzinfo is None:
+        raise InputError(field, value, "names no time zone, so it could be any of 24 hours",
+                         f"end it with Z for UTC, e.g. {example}")
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def start_time(value: object, field: str = "start_time") -> str:
+    return moment(value, field)
+
+
+def end_time(value: object, field: str = "end_time") -> str:
+    return moment(value, field)
+
+
+def duration_hours(value: object, field: str = "duration_hours") -> float:
+    return positive_number(value, field, MAX_RESERVATION_HOURS, "hours", 168)
+
+
+def volume_ids(value: object, field: str = "volumes") -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not all(
+            isinstance(vid, str) and vid.startswith("vol_") for vid in value):
+        raise InputError(field, value, "must be a list of Mithril volume ids",
+                         "use the volume_id outputs of FlowVolume resources, e.g. [data.volume_id]")
+    return list(value)
+
+
+def unit_price(value: object, field: str = "max_unit_price") -> float:
+    return price(value, field)

@@ -9,6 +9,8 @@ from pulumi_flow.provider.errors import (
     NoAnswerError,
     NotOurBidError,
     NotReadyError,
+    ReservationCommitmentError,
+    ReservationPriceError,
     StillBillingError,
     VolumeGoneError,
     VolumeInUseError,
@@ -16,11 +18,13 @@ from pulumi_flow.provider.errors import (
     VolumeReplacementRefusedError,
 )
 from pulumi_flow.provider.owner import FlowOwnerProvider
+from pulumi_flow.provider.reservation import FlowReservationProvider
 from pulumi_flow.provider.session import Credentials
 from pulumi_flow.provider.task import FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
 
 __all__ = ["BelowMarketError", "BidLookupError", "CreateRolledBackError", "Credentials", "FlowOwnerProvider",
-           "FlowProviderError", "FlowTaskProvider", "FlowVolumeProvider", "MissingApiKeyError", "NoAnswerError",
-           "NotOurBidError", "NotReadyError", "StillBillingError", "VolumeGoneError", "VolumeInUseError",
+           "FlowProviderError", "FlowReservationProvider", "FlowTaskProvider", "FlowVolumeProvider",
+           "MissingApiKeyError", "NoAnswerError", "NotOurBidError", "NotReadyError", "ReservationCommitmentError",
+           "ReservationPriceError", "StillBillingError", "VolumeGoneError", "VolumeInUseError",
            "VolumeNameTakenError", "VolumeReplacementRefusedError"]

@@ -166,3 +166,23 @@ class VolumeNameTakenError(FlowProviderError):
             f"<resource name> {volume_id}` (flow:hosting plugin); otherwise choose another volume_name, or leave it "
             f"out for a generated one")
         self.name, self.volume_id = name, volume_id
+
+
+class ReservationPriceError(FlowProviderError):
+    """Mithril's price for a reservation (or an extension of one) is above `max_unit_price`: refused before anything
+    was committed."""
+
+    def __init__(self, *, what: str, instance_type: str, region: str, unit: Decimal, ceiling: Decimal) -> None:
+        super().__init__(
+            f"max_unit_price={show(ceiling)}: Mithril's price for {what} of {instance_type} in {region} is "
+            f"{show(unit)} per instance-hour, above it; nothing was committed",
+            f"raise max_unit_price to at least {unit}, or reserve another type, region or window")
+        self.what, self.instance_type, self.region, self.unit, self.ceiling = what, instance_type, region, unit, ceiling
+
+
+class ReservationCommitmentError(FlowProviderError):
+    """A change Mithril cannot make to a reservation: its commitment stands as it is."""
+
+    def __init__(self, problem: str, fix: str, *, reservation_id: str) -> None:
+        super().__init__(problem, fix)
+        self.reservation_id = reservation_id

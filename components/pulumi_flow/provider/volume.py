@@ -61,7 +61,7 @@ class FlowVolumeProvider(FlowProvider):
         """Also refuses, before anything happens, a change that would replace the volume: Mithril cannot
         resize or move one, so the replacement is a new, empty volume and the old one's data is deleted."""
         result = super().check(olds, news)
-        _tag_new_auto_name(olds or {}, result.inputs)
+        naming.tag_new_auto_name(olds or {}, result.inputs, "volume_name")
         existing = {k: val for k, val in (olds or {}).items() if val is not None}  # a create sends no inputs
         if existing.get("volume_name") and not result.failures and not result.inputs.get(ALLOW_REPLACEMENT):
             for key in (k for k in _replaced_by(existing, result.inputs) if k in existing):
@@ -242,17 +242,6 @@ def _replacement_refused(olds: Mapping[str, Any], key: str, new: Any) -> tuple[s
     return (f"{olds.get(key)!r} -> {new!r}: Mithril cannot change a volume's {key}; applying this creates a new EMPTY "
             f"volume and deletes {olds.get('volume_name')!r} with its data",
             f"keep {key}={olds.get(key)!r}, or, to accept losing the data, set allow_replacement=True on this volume")
-
-
-def _tag_new_auto_name(olds: Mapping[str, Any], inputs: dict[str, Any]) -> None:
-    """A volume about to be created with a generated name gets its owner's tag, so that only this state can ever
-    take it for its own. A name already in state is kept as it is (renaming is an update), and a name the user
-    chose is theirs: such a volume is never adopted by name (`FlowVolumeProvider._own_volume`)."""
-    name, owner = inputs.get("volume_name"), inputs.get(naming.OWNER)
-    if olds.get("volume_name") or not inputs.get(naming.AUTO_NAMED) or not isinstance(name, str) \
-            or not isinstance(owner, str) or v.is_unknown(owner):
-        return
-    inputs["volume_name"] = naming.owner_tagged_volume_name(name, owner)
 
 
 def _replaced_by(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:

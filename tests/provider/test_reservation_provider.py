@@ -1,0 +1,170 @@
+"""`FlowReservationProvider` against the emulator: the price guard before anything is committed, a purchase, an
+extension in one request, pause and volumes in place, refresh of drift, import, and what a delete can and cannot do."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from pulumi_flow.provider import FlowReservationProvider, ReservationCommitmentError, ReservationPriceError
+from pulumi_flow.provider import reservation as reservation_module
+from pulumi_flow.testing.emulator import RunningEmulator
+
+from .conftest import OWNER
+
+A100_8X = "it_Sg1nDx1I8NFep60J"
+REGION = "us-central1-a"
+
+
+def later(hours: float) -> str:
+    return (datetime.now(timezone.utc) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def checked_reservation(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"instance_type": "8xa100", "quantity": 2, "region": REGION, "duration_hours": 2,
+                            "max_unit_price": 40.0, "reservation_name": "reserved-1a2b3c4d", "owner": OWNER}
+    result = FlowReservationProvider().check({}, {**base, **changes})
+    assert result.failures == [], result.failures
+    return result.inputs
+
+
+@pytest.fixture
+def provider() -> FlowReservationProvider:
+    return FlowReservationProvider()
+
+
+@pytest.mark.parametrize(("changes", "field", "reason"), [
+    ({"end_time": later(5)}, "end_time", "and duration_hours: give exactly one"),
+    ({"duration_hours": None}, "end_time", "and duration_hours: give exactly one"),
+    ({"duration_hours": None, "start_time": "2030-01-02T00:00:00Z", "end_time": "2030-01-01T00:00:00Z"},
+     "end_time", "is not after start_time 2030-01-02T00:00:00Z"),
+    ({"start_time": "2030-01-01T00:00:00"}, "start_time", "names no time zone"),
+    ({"volumes": ["data"]}, "volumes", "must be a list of Mithril volume ids"),
+    ({"max_unit_price": 0}, "max_unit_price", "must be a positive, finite price"),
+    ({"duration_hours": 10_000}, "duration_hours", "at most 8784"),
+])
+def test_bad_inputs_are_refused_by_name_before_any_request(provider: FlowReservationProvider,
+                                                           mithril: RunningEmulator, changes: dict[str, Any],
+                                                           field: str, reason: str) -> None:
+    base = {"instance_type": "8xa100", "region": REGION, "duration_hours": 2, "max_unit_price": 40.0,
+            "reservation_name": "reserved-1a2b3c4d"}
+    failures = provider.check({}, {**base, **changes}).failures
+    assert [f.property for f in failures] == [field] and reason in failures[0].reason, failures
+    assert mithril.control.requests() == []
+
+
+def test_a_price_above_the_ceiling_commits_nothing(provider: FlowReservationProvider,
+                                                   mithril: RunningEmulator) -> None:
+    with pytest.raises(ReservationPriceError) as refused:
+        provider.create(checked_reservation(max_unit_price=31.99))
+    assert (refused.value.unit, refused.value.ceiling) == (Decimal("32.00"), Decimal("31.99"))
+    assert "is $32.00 per instance-hour, above it; nothing was committed" in str(refused.value)
+    assert "max_unit_price=$31.99" in str(refused.value)
+    assert mithril.backend.list_reservations() == []
+    assert [r for r in mithril.control.requests() if r["method"] != "GET"] == []
+
+
+def test_a_price_that_moves_after_the_quote_is_refused_by_mithril(provider: FlowReservationProvider,
+                                                                  mithril: RunningEmulator,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The order carries the ceiling: Mithril refuses it when the price rose after the quote."""
+    mithril.control.set_reservation_quote(A100_8X, REGION, 4500)
+    stale = reservation_module._Mithril.quote
+    monkeypatch.setattr(reservation_module._Mithril, "quote",
+                        lambda self, *args: stale(self, *args) - 10)  # what the quote said a moment before
+    with pytest.raises(Exception, match=r"above max_unit_price \$40\.00"):
+        provider.create(checked_reservation())
+    assert mithril.backend.list_reservations() == []
+
+
+def test_a_purchase_runs_now_and_records_what_it_committed(provider: FlowReservationProvider,
+                                                           mithril: RunningEmulator) -> None:
+    made = provider.create(checked_reservation())
+    outs = made.outs
+    assert made.id.startswith("res_") and outs["reservation_id"] == made.id
+    assert (outs["status"], len(outs["instance_ids"]), len(outs["private_ips"])) == ("Active", 2, 2)
+    assert (outs["unit_price"], outs["committed_usd"]) == (32.0, 128.0), "2 instances x 2 h x $32.00"
+    held = mithril.backend.get_reservation(made.id)
+    assert held["name"] == outs["reservation_name"] and held["total_price"] == "$128.00"
+    assert outs["ends_at"] == held["end_time"].split(".")[0] + "Z"
+
+
+def test_an_extension_is_one_request_in_place(provider: FlowReservationProvider, mithril: RunningEmulator) -> None:
+    inputs = checked_reservation()
+    made = provider.create(inputs)
+    longer = checked_reservation(duration_hours=3)
+    diff = provider.diff(made.id, made.outs, longer)
+    assert diff.changes is True and diff.replaces == []
+    mithril.control.clear_requests()
+    updated = provider.update(made.id, made.outs, longer)
+    writes = [(r["method"], r["path"]) for r in mithril.control.requests() if r["method"] != "GET"]
+    assert writes == [("POST", f"/v2/reservation/{made.id}/extend")]
+    assert updated.outs["committed_usd"] == 192.0, "one more hour of 2 instances at $32.00"
+    assert provider.diff(made.id, updated.outs, longer).changes is False
+
+
+def test_a_shorter_end_is_refused_before_anything_happens(provider: FlowReservationProvider,
+                                                          mithril: RunningEmulator) -> None:
+    made = provider.create(checked_reservation())
+    with pytest.raises(ReservationCommitmentError, match="Mithril cannot shorten a reservation"):
+        provider.diff(made.id, made.outs, checked_reservation(duration_hours=1))
+
+
+def test_an_extension_above_the_ceiling_commits_nothing(provider: FlowReservationProvider,
+                                                        mithril: RunningEmulator) -> None:
+    made = provider.create(checked_reservation())
+    mithril.control.set_reservation_quote(A100_8X, REGION, 4100)
+    with pytest.raises(ReservationPriceError, match="the extension"):
+        provider.update(made.id, made.outs, checked_reservation(duration_hours=3))
+    assert mithril.backend.get_reservation(made.id)["total_price"] == "$128.00"
+
+
+def test_pause_and_volumes_change_in_place(provider: FlowReservationProvider, mithril: RunningEmulator) -> None:
+    volume = mithril.backend.create_volume({"name": "data", "project": "proj_emulator0001", "region": REGION,
+                                            "disk_interface": "File", "size_gb": 10})
+    made = provider.create(checked_reservation())
+    changed = checked_reservation(paused=True, volumes=[volume["fid"]])
+    mithril.control.clear_requests()
+    updated = provider.update(made.id, made.outs, changed)
+    writes = [(r["method"], r["path"]) for r in mithril.control.requests() if r["method"] != "GET"]
+    assert writes == [("PATCH", f"/v2/reservation/{made.id}")]
+    assert updated.outs["status"] == "Paused" and updated.outs["volumes"] == [volume["fid"]]
+
+
+def test_refresh_shows_drift_and_an_ended_reservation_is_gone(provider: FlowReservationProvider,
+                                                              mithril: RunningEmulator) -> None:
+    made = provider.create(checked_reservation(duration_hours=None, end_time=later(2)))
+    mithril.backend.extend_reservation(made.id, {"end_time": later(4)})
+    mithril.backend.update_reservation(made.id, {"paused": True})
+    read = provider.read(made.id, made.outs)
+    assert read.outs["end_time"] == read.outs["ends_at"] != made.outs["ends_at"], "extended elsewhere"
+    assert read.inputs is not None and read.inputs["paused"] is True
+    mithril.control.end_reservation(made.id)
+    assert provider.read(made.id, read.outs).id == ""
+
+
+def test_import_records_what_mithril_tells(provider: FlowReservationProvider, mithril: RunningEmulator) -> None:
+    made = provider.create(checked_reservation())
+    imported = provider.read(made.id, {})
+    assert imported.inputs is not None
+    assert {k: imported.inputs[k] for k in ("instance_type", "quantity", "region", "max_unit_price")} == {
+        "instance_type": "8xa100", "quantity": 2, "region": REGION, "max_unit_price": 32.0}
+    assert provider.check({}, imported.inputs).failures == []
+
+
+def test_delete_ends_the_instances_and_a_pending_one_cannot_be_cancelled(provider: FlowReservationProvider,
+                                                                         mithril: RunningEmulator) -> None:
+    made = provider.create(checked_reservation())
+    provider.delete(made.id, made.outs)
+    gone = mithril.backend.get_reservation(made.id)
+    assert gone["status"] == "Canceled" and gone["total_price"] == "$128.00", "a commitment: nothing refunded"
+    provider.delete(made.id, made.outs)  # already gone: nothing to do
+
+    pending = provider.create(checked_reservation(reservation_name="later-1a2b3c4d", start_time=later(24)))
+    assert pending.outs["status"] == "Pending"
+    with pytest.raises(ReservationCommitmentError, match="cannot cancel a reservation before it starts"):
+        provider.delete(pending.id, pending.outs)
+    assert mithril.backend.get_reservation(pending.id)["status"] == "Pending"
