@@ -39,6 +39,7 @@ STACK_TYPE = "pulumi:pulumi:Stack"  # the engine's root resource: a program's ow
 TASK_TYPE = "pulumi-python:dynamic/flow:Task"
 VOLUME_TYPE = "pulumi-python:dynamic/flow:Volume"
 RESERVATION_TYPE = "pulumi-python:dynamic/flow:Reservation"
+PLUGIN_RESERVATION_TYPE = "flow:index:Reservation"
 PLUGIN_TASK_TYPE = "flow:index:Task"
 PLUGIN_VOLUME_TYPE = "flow:index:Volume"
 OWNER_TYPE = "pulumi-python:dynamic/flow:Owner"
@@ -46,6 +47,7 @@ PLUGIN_OWNER_TYPE = "flow:index:Owner"
 OWNER_TYPES = (OWNER_TYPE, PLUGIN_OWNER_TYPE)
 TASK_TYPES = (TASK_TYPE, PLUGIN_TASK_TYPE)
 VOLUME_TYPES = (VOLUME_TYPE, PLUGIN_VOLUME_TYPE)
+RESERVATION_TYPES = (RESERVATION_TYPE, PLUGIN_RESERVATION_TYPE)
 HOSTING_CONFIG_KEY = "hosting"  # flow:hosting
 
 

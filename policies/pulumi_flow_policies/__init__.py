@@ -1,6 +1,6 @@
 """pulumi-flow's CrossGuard policies, one module per concern; `policies/__main__.py` assembles the pack."""
 
-from pulumi_flow_policies import bid_floor, budget, regions, spend, volumes, workloads
+from pulumi_flow_policies import bid_floor, budget, regions, reservations, spend, volumes, workloads
 
 PACK_NAME = "pulumi-flow-policies"
 
@@ -14,6 +14,7 @@ POLICIES = [
     regions.policy,
     spend.spend_policy,
     spend.near_market_policy,
+    reservations.policy,
 ]
 
 __all__ = ["PACK_NAME", "POLICIES"]

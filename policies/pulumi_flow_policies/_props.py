@@ -19,7 +19,7 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError
 
 from pulumi_flow.money import NotMoneyError, usd
-from pulumi_flow.resources import TASK_TYPES, VOLUME_TYPES
+from pulumi_flow.resources import RESERVATION_TYPES, TASK_TYPES, VOLUME_TYPES
 
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
@@ -29,6 +29,8 @@ TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 # type built on `FlowTaskProvider` is still judged). Volumes likewise.
 TASK_MARKS = ("role", "task_name", "bid_name", "task_id")
 VOLUME_MARKS = ("volume_name",)
+RESERVATION_MARKS = ("reservation_name", "reservation_id")
+ENDED_RESERVATIONS = ("Canceled", "Ended")
 
 
 class _Judged(Protocol):
@@ -54,6 +56,16 @@ def is_volume(resource: _Judged) -> bool:
         return True
     props = resource.props
     return _has(props, "size_gb") and any(_has(props, key) for key in VOLUME_MARKS) and not is_task(resource)
+
+
+def is_reservation(resource: _Judged) -> bool:
+    """Mithril reserved instances: either hosting's type, or any resource whose properties make a reservation."""
+    if resource.resource_type in RESERVATION_TYPES:
+        return True
+    props = resource.props
+    return _has(props, "instance_type") and any(_has(props, key) for key in RESERVATION_MARKS) \
+        and not is_task(resource)
+
 
 Args = TypeVar("Args", ResourceValidationArgs, StackValidationArgs)
 

@@ -19,10 +19,12 @@ from pulumi_flow_policies._props import (
     amount,
     guarded,
     instance_count,
+    is_reservation,
     is_task,
     report_here,
     text,
 )
+from pulumi_flow_policies.reservations import reservation_hourly
 
 NAME = "stack-hourly-budget"
 
@@ -47,6 +49,13 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         count = instance_count(resource.props, resource.name)
         total += bid * count
         lines.append(f"{resource.name} {show(bid)} x {count}")
+    for resource in args.resources:
+        if not is_reservation(resource):
+            continue
+        hourly = reservation_hourly(resource.props, resource.name)
+        if hourly is not None:
+            total += hourly
+            lines.append(f"{resource.name} reserved {show(hourly)}")
     if total > budget:
         report_here(report, f"the stack's bids add up to {show(total)}/hour ({', '.join(lines)}), over the budget "
                f"max_hourly_spend={show(budget)}. Fix: lower bids or instance counts, or raise max_hourly_spend "
@@ -55,7 +64,8 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
 
 policy = StackValidationPolicy(
     name=NAME,
-    description="The sum over live tasks of bid x instances must not exceed max_hourly_spend (USD/hour). "
+    description="The sum over live tasks of bid x instances, and over running reservations of their unit price x "
+                "instances (paused ones too: the commitment stands), must not exceed max_hourly_spend (USD/hour). "
                 "With no budget configured the policy reports nothing.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(properties={

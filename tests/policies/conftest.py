@@ -36,6 +36,8 @@ TASK_TYPE, VOLUME_TYPE = {
     "plugin": (resources.PLUGIN_TASK_TYPE, resources.PLUGIN_VOLUME_TYPE),
     "custom": (CUSTOM_TASK_TYPE, CUSTOM_VOLUME_TYPE),
 }.get(HOSTING, (resources.TASK_TYPE, resources.VOLUME_TYPE))
+RESERVATION_TYPE = {"plugin": resources.PLUGIN_RESERVATION_TYPE, "custom": "mycorp:index:Reserved"}.get(
+    HOSTING, resources.RESERVATION_TYPE)
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
@@ -46,6 +48,13 @@ CLUSTER: dict[str, Any] = {
 }
 JOB: dict[str, Any] = {**CLUSTER, "role": "workload", "instance_type": "4xa100", "num_instances": 1,
                        "max_price_per_hour": 6.0, "max_run_time_hours": 24.0, "wait_until": "submitted"}
+# Bought: 2 instances for 48 hours at $32.00, committed $3,072.00.
+RESERVATION: dict[str, Any] = {
+    "instance_type": "8xa100", "quantity": 2, "region": "us-central1-a", "duration_hours": 48.0,
+    "max_unit_price": 40.0, "reservation_name": "reserved-1a2b3c4d", "paused": False, "volumes": [], "ssh_keys": [],
+    "reservation_id": "res_1", "status": "Active", "unit_price": 32.0, "committed_usd": 3072.0,
+    "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-03T00:00:00Z",
+}
 VOLUME: dict[str, Any] = {"volume_name": "data-1a2b3c4d", "size_gb": 1000, "interface": "file",
                           "region": "us-central1-a", "volume_id": "vol_1"}
 

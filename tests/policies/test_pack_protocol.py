@@ -26,6 +26,7 @@ EXPECTED = {
     "allowed-regions": "mandatory",
     "stack-spend-cap": "mandatory",
     "bid-near-market": "advisory",
+    "reservation-commitment-cap": "mandatory",
 }
 
 

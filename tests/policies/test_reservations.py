@@ -1,0 +1,75 @@
+"""reservation-commitment-cap, and reservations in stack-hourly-budget: one compliant case, then one mutation per
+violation."""
+
+from __future__ import annotations
+
+from pulumi_flow_policies import budget, reservations
+
+from .conftest import CLUSTER, RESERVATION, RESERVATION_TYPE, TASK_TYPE, UNKNOWN, Res, stack_args, violations
+
+STACK = [Res(RESERVATION_TYPE, "reserved", RESERVATION), Res(TASK_TYPE, "cluster", CLUSTER)]
+
+
+def test_within_the_cap() -> None:
+    assert violations(reservations.policy, stack_args(STACK, {"max_committed_usd": 3072.0})) == []
+
+
+def test_no_cap_reports_nothing() -> None:
+    assert violations(reservations.policy, stack_args(STACK)) == []
+
+
+def test_a_commitment_over_the_cap() -> None:
+    (message,) = violations(reservations.policy, stack_args(STACK, {"max_committed_usd": 3071.99}))
+    assert "commit it to $3,072.00 (reserved $3,072.00), over max_committed_usd=$3,071.99" in message
+
+
+def test_a_new_reservation_is_judged_on_the_most_it_can_commit() -> None:
+    """No committed total before it exists: its ceiling x quantity x hours ($40 x 2 x 48 h = $3,840)."""
+    new = {key: value for key, value in RESERVATION.items()
+           if key not in ("reservation_id", "status", "unit_price", "committed_usd", "starts_at", "ends_at")}
+    assert violations(reservations.policy, stack_args([Res(RESERVATION_TYPE, "new", new)],
+                                                      {"max_committed_usd": 3840.0})) == []
+    (message,) = violations(reservations.policy, stack_args([Res(RESERVATION_TYPE, "new", new)],
+                                                            {"max_committed_usd": 3839.99}))
+    assert "(new at most $3,840.00)" in message
+
+
+def test_an_extension_in_preview_is_judged_on_its_ceiling_over_its_new_hours() -> None:
+    longer = {**RESERVATION, "duration_hours": 72.0, "committed_usd": UNKNOWN, "status": UNKNOWN}
+    (message,) = violations(reservations.policy, stack_args([Res(RESERVATION_TYPE, "reserved", longer)],
+                                                            {"max_committed_usd": 5000.0}))
+    assert "(reserved at most $5,760.00)" in message, "$40 x 2 x 72 h"
+
+
+def test_an_end_time_instead_of_a_duration() -> None:
+    dated = {**RESERVATION, "duration_hours": None, "committed_usd": None, "start_time": "2030-01-01T00:00:00Z",
+             "end_time": "2030-01-02T00:00:00Z"}
+    (message,) = violations(reservations.policy, stack_args([Res(RESERVATION_TYPE, "dated", dated)],
+                                                            {"max_committed_usd": 1919.99}))
+    assert "(dated at most $1,920.00)" in message, "$40 x 2 x 24 h"
+
+
+def test_an_ended_reservation_is_not_counted() -> None:
+    ended = {**RESERVATION, "status": "Ended"}
+    assert violations(reservations.policy, stack_args([Res(RESERVATION_TYPE, "old", ended)],
+                                                      {"max_committed_usd": 1.0})) == []
+
+
+def test_a_reservation_without_an_end_is_malformed() -> None:
+    endless = {**RESERVATION, "duration_hours": None, "committed_usd": None, "ends_at": None}
+    (message,) = violations(reservations.policy, stack_args([Res(RESERVATION_TYPE, "endless", endless)],
+                                                            {"max_committed_usd": 1.0}))
+    assert "end_time" in message
+
+
+def test_the_hourly_budget_counts_a_running_reservation_at_its_unit_price() -> None:
+    """The cluster bids $50 x 2, the reservation costs $32 x 2 an hour while it runs: $164.00."""
+    assert violations(budget.policy, stack_args(STACK, {"max_hourly_spend": 164.0})) == []
+    (message,) = violations(budget.policy, stack_args(STACK, {"max_hourly_spend": 163.99}))
+    assert "reserved reserved $64.00" in message and "$164.00/hour" in message
+
+
+def test_the_hourly_budget_leaves_out_a_reservation_not_started() -> None:
+    later = {**RESERVATION, "status": "Pending"}
+    assert violations(budget.policy, stack_args([Res(RESERVATION_TYPE, "later", later)],
+                                                {"max_hourly_spend": 0.01})) == []
