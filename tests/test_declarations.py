@@ -110,8 +110,8 @@ def test_an_import_records_every_declared_input() -> None:
     assert FlowTaskProvider().check({}, imported).failures == []
 
 
-@pytest.mark.parametrize(("declaration", "args"), [(d.TASK, d.FlowTaskArgs), (d.VOLUME, d.FlowVolumeArgs)],
-                         ids=IDS[:2])  # the reservation is not in the `flow` package yet
+@pytest.mark.parametrize(("declaration", "args"), [(d.TASK, d.FlowTaskArgs), (d.VOLUME, d.FlowVolumeArgs),
+                                                   (d.RESERVATION, d.FlowReservationArgs)], ids=IDS)
 def test_the_schema_is_the_declaration(declaration: d.Declaration, args: type) -> None:
     resource = schema.build()["resources"][f"flow:index:{declaration.name}"]
     fields = {field.name: field for field in attrs.fields(args)}

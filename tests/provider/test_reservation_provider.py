@@ -152,7 +152,9 @@ def test_import_records_what_mithril_tells(provider: FlowReservationProvider, mi
     assert imported.inputs is not None
     assert {k: imported.inputs[k] for k in ("instance_type", "quantity", "region", "max_unit_price")} == {
         "instance_type": "8xa100", "quantity": 2, "region": REGION, "max_unit_price": 32.0}
-    assert provider.check({}, imported.inputs).failures == []
+    checked = provider.check({}, imported.inputs)
+    assert checked.failures == []
+    assert provider.diff(made.id, imported.outs, checked.inputs).changes is False, "the next preview is clean"
 
 
 def test_delete_ends_the_instances_and_a_pending_one_cannot_be_cancelled(provider: FlowReservationProvider,

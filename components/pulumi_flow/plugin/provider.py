@@ -41,11 +41,13 @@ from pulumi_flow.plugin import schema
 from pulumi_flow.provider.base import FlowProvider
 from pulumi_flow.provider.errors import FlowProviderError
 from pulumi_flow.provider.owner import FlowOwnerProvider
+from pulumi_flow.provider.reservation import FlowReservationProvider
 from pulumi_flow.provider.session import CONFIG_KEYS
 from pulumi_flow.provider.task import OPERATION_TIMEOUT, STOP_WAITING, FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
 from pulumi_flow.resources import (
     PLUGIN_OWNER_TYPE,
+    PLUGIN_RESERVATION_TYPE,
     PLUGIN_TASK_TYPE,
     PLUGIN_VOLUME_TYPE,
     Hosting,
@@ -97,11 +99,13 @@ def from_python_map(values: Mapping[str, Any]) -> dict[str, PropertyValue]:
 
 
 class FlowResourceProvider(p.Provider):
-    """CRUD for `flow:index:Task` and `flow:index:Volume`, by the providers the dynamic resources use."""
+    """CRUD for `flow:index:Task`, `flow:index:Volume` and `flow:index:Reservation`, by the providers the dynamic
+    resources use."""
 
     def __init__(self) -> None:
         self._providers: dict[str, ResourceProvider] = {PLUGIN_TASK_TYPE: FlowTaskProvider(),
                                                         PLUGIN_VOLUME_TYPE: FlowVolumeProvider(),
+                                                        PLUGIN_RESERVATION_TYPE: FlowReservationProvider(),
                                                         PLUGIN_OWNER_TYPE: FlowOwnerProvider()}
 
     def _provider(self, urn: str) -> ResourceProvider:
@@ -198,7 +202,7 @@ def _auto_name(provider: FlowProvider, urn: str, news: dict[str, Any]) -> None:
     if news.get(provider.name_key) is not None:
         news.setdefault(naming.AUTO_NAMED, False)
         return
-    make = naming.task_name if isinstance(provider, FlowTaskProvider) else naming.volume_name
+    make = naming.volume_name if isinstance(provider, FlowVolumeProvider) else naming.task_name
     news[provider.name_key] = make(urn.split("::")[-1], urn)
     news[naming.AUTO_NAMED] = True
 

@@ -27,7 +27,7 @@ from pulumi_flow.components.cluster import TrainingClusterArgs
 from pulumi_flow.components.job import PRIORITIES, TrainingJobArgs
 from pulumi_flow.components.volumes import DataVolumesArgs, VolumeSpec
 from pulumi_flow.declarations import BOOLEAN, NUMBER, STRING, STRING_MAP
-from pulumi_flow.resources import PLUGIN_OWNER_TYPE, PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE
+from pulumi_flow.resources import PLUGIN_OWNER_TYPE, PLUGIN_RESERVATION_TYPE, PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE
 
 PACKAGE = "flow"
 CLUSTER_TYPE = "flow:index:TrainingCluster"
@@ -82,6 +82,9 @@ COMPONENT_DESCRIPTIONS = {
     PLUGIN_TASK_TYPE: "A Mithril spot bid and its instances. The components build on it; use it directly for "
                       "what they do not cover, or to `pulumi import` an existing bid.",
     PLUGIN_VOLUME_TYPE: "A Mithril persistent volume; `pulumi import flow:index:Volume NAME vol_...` adopts one.",
+    PLUGIN_RESERVATION_TYPE: "Mithril reserved instances: capacity nobody can preempt, bought for a period at a unit "
+                             "price guarded by `max_unit_price`. A commitment: protect it; `pulumi import "
+                             "flow:index:Reservation NAME res_...` adopts one.",
     PLUGIN_OWNER_TYPE: "Marks what one Pulumi state owns: give its `token` as the `owner` of Tasks and Volumes, and "
                        "create it first, so that a create retried after an interrupted `up` finds its own bid. "
                        "Touches nothing on Mithril.",
@@ -98,9 +101,12 @@ def snake(name: str) -> str:
 
 
 def _property(python_name: str, *, type_ref: dict[str, Any] | None = None, default: Any = attrs.NOTHING,
-              secret: bool = False) -> dict[str, Any]:
-    spec = dict(type_ref or TYPES[python_name])
-    spec["description"] = DESCRIPTIONS[python_name]
+              secret: bool = False, declaration: d.Declaration | None = None) -> dict[str, Any]:
+    """A property's schema: its wire type and doc from `declaration` when given (a resource whose names mean their
+    own thing: a reservation's `volumes` are ids, not mounts), else by its name across the package."""
+    wires, docs = (declaration.wires, declaration.docs) if declaration is not None else (TYPES, DESCRIPTIONS)
+    spec = dict(type_ref or wires[python_name])
+    spec["description"] = docs[python_name]
     if default is not attrs.NOTHING and default is not None and not isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         spec["default"] = default
     if secret:
@@ -109,7 +115,7 @@ def _property(python_name: str, *, type_ref: dict[str, Any] | None = None, defau
 
 
 def _inputs(args_class: type, *, wire: Any, special: dict[str, dict[str, Any]] | None = None,
-            skip: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[str]]:
+            skip: tuple[str, ...] = (), declaration: d.Declaration | None = None) -> tuple[dict[str, Any], list[str]]:
     """Input properties and required inputs of an attrs Args class, named on the wire by `wire(name)`."""
     properties: dict[str, Any] = {}
     required: list[str] = []
@@ -117,14 +123,15 @@ def _inputs(args_class: type, *, wire: Any, special: dict[str, dict[str, Any]] |
         if field.name in skip:
             continue
         ref = (special or {}).get(field.name)
-        properties[wire(field.name)] = _property(field.name, type_ref=ref, default=field.default)
+        properties[wire(field.name)] = _property(field.name, type_ref=ref, default=field.default,
+                                                 declaration=declaration)
         if field.default is attrs.NOTHING:
             required.append(wire(field.name))
     return properties, required
 
 
-def _outputs(names: tuple[str, ...], *, wire: Any) -> dict[str, Any]:
-    return {wire(name): _property(name) for name in names}
+def _outputs(names: tuple[str, ...], *, wire: Any, declaration: d.Declaration | None = None) -> dict[str, Any]:
+    return {wire(name): _property(name, declaration=declaration) for name in names}
 
 
 def _identity(name: str) -> str:
@@ -139,6 +146,10 @@ def build() -> dict[str, Any]:
     task_properties = {**task_inputs, **_outputs(d.TASK.output_keys, wire=_identity)}
     volume_inputs, volume_required = _inputs(d.FlowVolumeArgs, wire=_identity)
     volume_properties = {**volume_inputs, **_outputs(d.VOLUME.output_keys, wire=_identity)}
+    reservation_inputs, reservation_required = _inputs(d.FlowReservationArgs, wire=_identity,
+                                                       declaration=d.RESERVATION)
+    reservation_properties = {**reservation_inputs,
+                              **_outputs(d.RESERVATION.output_keys, wire=_identity, declaration=d.RESERVATION)}
 
     cluster_inputs, cluster_required = _inputs(TrainingClusterArgs, wire=camel, special={"volumes": mount_ref})
     job_inputs, job_required = _inputs(TrainingJobArgs, wire=camel, special={"volumes": mount_ref})
@@ -193,6 +204,11 @@ def build() -> dict[str, Any]:
                                  "inputProperties": volume_inputs, "requiredInputs": volume_required,
                                  "properties": volume_properties,
                                  "required": sorted(set(volume_required) | {"volume_id", "volume_name"})},
+            PLUGIN_RESERVATION_TYPE: {"description": COMPONENT_DESCRIPTIONS[PLUGIN_RESERVATION_TYPE],
+                                      "inputProperties": reservation_inputs, "requiredInputs": reservation_required,
+                                      "properties": reservation_properties,
+                                      "required": sorted(set(reservation_required) | {"reservation_id",
+                                                                                      "reservation_name", "status"})},
             PLUGIN_OWNER_TYPE: {"description": COMPONENT_DESCRIPTIONS[PLUGIN_OWNER_TYPE], "inputProperties": {},
                                 "properties": _outputs(d.OWNER.output_keys, wire=_identity),
                                 "required": list(d.OWNER.output_keys)},

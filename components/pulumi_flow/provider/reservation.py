@@ -171,12 +171,14 @@ class FlowReservationProvider(FlowProvider):
             if found is None or found.get("status") not in LIVE:
                 return ReadResult("", {})  # ended or gone: the next `up` shows what buying it again would mean
             observed = mithril.observe(reservation_id, found)
+            launch = found.get("launch_specification") or {}
             if "reservation_name" not in props:  # import: what Mithril tells; `check` fills in the rest
                 inputs = {"instance_type": mithril.instance_type_name(str(found["instance_type"])),
                           "quantity": found["instance_quantity"], "region": found["region"],
-                          "start_time": found["start_time"], "end_time": found["end_time"],
-                          "volumes": list((found.get("launch_specification") or {}).get("volumes") or []),
-                          "reservation_name": found["name"], "paused": found["status"] == "Paused",
+                          "start_time": v.start_time(found["start_time"]), "end_time": v.end_time(found["end_time"]),
+                          "volumes": list(launch.get("volumes") or []), "ssh_keys": list(launch.get("ssh_keys") or []),
+                          "startup_script": launch.get("startup_script"), "reservation_name": found["name"],
+                          "paused": found["status"] == "Paused",
                           "max_unit_price": as_number(from_wire(found["unit_price"])), naming.AUTO_NAMED: False}
                 return ReadResult(reservation_id, {**inputs, **observed}, inputs=inputs)
             inputs = self._inputs(props)
@@ -185,7 +187,7 @@ class FlowReservationProvider(FlowProvider):
             if inputs.get("end_time") is not None:
                 inputs["end_time"] = observed["ends_at"]
             inputs["paused"] = found["status"] == "Paused"
-            inputs["volumes"] = list((found.get("launch_specification") or {}).get("volumes") or [])
+            inputs["volumes"] = list(launch.get("volumes") or [])
             return ReadResult(reservation_id, {**inputs, **observed}, inputs=inputs)
 
     def delete(self, reservation_id: str, props: dict[str, Any]) -> None:
