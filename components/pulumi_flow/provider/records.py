@@ -117,7 +117,10 @@ class ProjectRecords:
         bid = next((row for row in self.bids if row.get("fid") == bid_id), None)
         if bid is None:
             return None
-        return _task_builder(flow, self.instances).build_task(dict(bid), fetch_instance_details=True)
+        from pulumi_flow.provider.session import MAPPING_LOCK
+
+        with MAPPING_LOCK:
+            return _task_builder(flow, self.instances).build_task(dict(bid), fetch_instance_details=True)
 
     def private_ips(self, instance_ids: Iterable[str]) -> list[str]:
         """The instances' private addresses, in order, for those that have one."""

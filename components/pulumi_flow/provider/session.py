@@ -22,8 +22,9 @@ from pulumi_flow.provider.errors import FlowProviderError, MissingApiKeyError
 if TYPE_CHECKING:
     from flow import Flow
 
-__all__ = ["CONFIG_KEYS", "ENV_KEYS", "Credentials", "FlowProviderError", "MissingApiKeyError", "flow_session",
-           "forget_cached_state", "open_flow", "raise_clean", "redact", "scrubbed"]
+__all__ = ["CONFIG_KEYS", "ENV_KEYS", "MAPPING_LOCK", "Credentials", "FlowProviderError", "MissingApiKeyError",
+           "close_reading_sessions", "flow_session", "forget_cached_state", "open_flow", "raise_clean",
+           "reading_session", "redact", "scrubbed"]
 
 CONFIG_KEYS = {"api_key": "flow:apiKey", "api_url": "flow:apiUrl", "project": "flow:project",
                "region": "flow:region"}
@@ -126,6 +127,44 @@ def flow_session(credentials: Credentials) -> Iterator[Flow]:
         _SESSIONS.entry = None
         entry[1].close()
         raise
+
+
+_READER_LOCK = threading.Lock()
+_READERS: dict[Credentials, Flow] = {}
+
+
+@contextmanager
+def reading_session(credentials: Credentials) -> Iterator[Flow]:
+    """One Flow client for these credentials shared by every thread of the provider process, for reads that go
+    only through the SDK's JSON seam (its shared connection pool) and its task mapping under `MAPPING_LOCK`: a
+    refresh's reads then start one client, not one per engine thread (each costs ~0.3 s of start-up)."""
+    with _READER_LOCK:
+        flow = _READERS.get(credentials)
+        if flow is None:
+            flow = open_flow(credentials)
+            provider: Any = flow.provider  # made here, once: the SDK makes it lazily, and not under a lock
+            _ = provider.project_id
+            _READERS[credentials] = flow
+    try:
+        yield flow
+    except BaseException:
+        with _READER_LOCK:
+            if _READERS.get(credentials) is flow:
+                del _READERS[credentials]  # rebuilt on next use; threads still using this one finish with it
+        raise
+
+
+def close_reading_sessions() -> None:
+    """Close the shared reading clients (a test's emulator is gone; its address may be reused by the next one)."""
+    with _READER_LOCK:
+        readers = list(_READERS.values())
+        _READERS.clear()
+    for flow in readers:
+        flow.close()
+
+
+# The SDK's task mapping keeps caches that are not thread-safe (flow/utils/ttl_cache.py): one mapping at a time.
+MAPPING_LOCK = threading.Lock()
 
 
 def forget_cached_state(*, tasks: bool = True, volumes: bool = False) -> None:

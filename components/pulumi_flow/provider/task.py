@@ -41,7 +41,7 @@ from pulumi_flow.provider.errors import (
     StillBillingError,
 )
 from pulumi_flow.provider.records import ProjectRecords, forget_shared_records, shared_records
-from pulumi_flow.provider.session import flow_session, forget_cached_state, scrubbed
+from pulumi_flow.provider.session import flow_session, forget_cached_state, reading_session, scrubbed
 
 if TYPE_CHECKING:
     from flow import Flow, Task
@@ -272,7 +272,7 @@ class FlowTaskProvider(FlowProvider):
         from flow.errors import TaskNotFoundError
 
         creds = self.credentials
-        with scrubbed(creds.api_key, f"reading Flow task {task_id}"), flow_session(creds) as flow:
+        with scrubbed(creds.api_key, f"reading Flow task {task_id}"), reading_session(creds) as flow:
             try:
                 sighting = self._transient_retry(lambda: self._look_in_project(flow, task_id))
             except TaskNotFoundError:

@@ -24,12 +24,15 @@ from pulumi_flow.testing.stack import StackTester
 @pytest.fixture
 def mithril(tmp_path: Path) -> Iterator[RunningEmulator]:
     """A fresh Mithril emulator; the Flow SDK in this process points at it (own FLOW_DIR), and the providers in
-    this process forget the records they shared from an earlier one (which may have had the same address)."""
+    this process forget the records they shared from an earlier one (which may have had the same address) and close
+    the reading client they kept for it."""
     from pulumi_flow.provider.records import forget_shared_records
+    from pulumi_flow.provider.session import close_reading_sessions
 
     forget_shared_records()
     with running_emulator(flow_dir=str(tmp_path / "flow")) as running:
         yield running
+    close_reading_sessions()
 
 
 @attrs.define
