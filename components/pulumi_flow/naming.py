@@ -125,16 +125,3 @@ def keep_auto_name(olds: Mapping[str, Any], news: dict[str, Any], key: str) -> N
     `auto_named` existed had only generated names, so it counts as auto-named too."""
     if news.get(AUTO_NAMED) and olds.get(key) and olds.get(AUTO_NAMED, True):
         news[key] = olds[key]
-
-
-def tag_new_auto_name(olds: Mapping[str, Any], inputs: dict[str, Any], key: str) -> None:
-    """A volume or reservation about to be created with a generated name gets its owner's tag, so that only this
-    state can ever take it for its own (after a create whose answer was lost). A name already in state is kept as it
-    is, and a name the user chose is theirs: such a resource is never adopted by name."""
-    from pulumi_flow.validation import is_unknown
-
-    name, owner = inputs.get(key), inputs.get(OWNER)
-    if olds.get(key) or not inputs.get(AUTO_NAMED) or not isinstance(name, str) \
-            or not isinstance(owner, str) or is_unknown(owner):
-        return
-    inputs[key] = owner_tagged_volume_name(name, owner)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, ResourceProvider
 
+from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.declarations import Declaration
 from pulumi_flow.naming import OWNER, keep_auto_name, keep_owner
@@ -54,6 +55,17 @@ def recorded_inputs(props: Mapping[str, Any], keys: Collection[str]) -> dict[str
     """The inputs a create, update or read records. An owner token is recorded only where there is one: state
     written before owner tokens existed then refreshes with no change."""
     return {k: props.get(k) for k in keys if k != OWNER or props.get(OWNER) is not None}
+
+
+def tag_new_auto_name(olds: Mapping[str, Any], inputs: dict[str, Any], key: str) -> None:
+    """A volume or reservation about to be created with a generated name gets its owner's tag, so that only this
+    state can ever take it for its own (after a create whose answer was lost). A name already in state is kept as it
+    is, and a name the user chose is theirs: such a resource is never adopted by name."""
+    name, owner = inputs.get(key), inputs.get(naming.OWNER)
+    if olds.get(key) or not inputs.get(naming.AUTO_NAMED) or not isinstance(name, str) \
+            or not isinstance(owner, str) or v.is_unknown(owner):
+        return
+    inputs[key] = naming.owner_tagged_volume_name(name, owner)
 
 
 class FlowProvider(ResourceProvider):

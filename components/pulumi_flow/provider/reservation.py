@@ -23,7 +23,7 @@ from pulumi_flow import declarations as d
 from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.money import as_number, from_cents, from_wire, in_cents, usd
-from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs
+from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs, tag_new_auto_name
 from pulumi_flow.provider.errors import FlowProviderError, ReservationCommitmentError, ReservationPriceError
 from pulumi_flow.provider.session import flow_session, scrubbed
 
@@ -67,7 +67,7 @@ class FlowReservationProvider(FlowProvider):
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         result = super().check(olds, news)
-        naming.tag_new_auto_name(olds or {}, result.inputs, self.name_key)
+        tag_new_auto_name(olds or {}, result.inputs, self.name_key)
         return result
 
     def diff(self, reservation_id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -16,7 +16,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from pulumi_flow import declarations as d
 from pulumi_flow import naming
 from pulumi_flow import validation as v
-from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs
+from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs, tag_new_auto_name
 from pulumi_flow.provider.errors import (
     FlowProviderError,
     VolumeGoneError,
@@ -61,7 +61,7 @@ class FlowVolumeProvider(FlowProvider):
         """Also refuses, before anything happens, a change that would replace the volume: Mithril cannot
         resize or move one, so the replacement is a new, empty volume and the old one's data is deleted."""
         result = super().check(olds, news)
-        naming.tag_new_auto_name(olds or {}, result.inputs, "volume_name")
+        tag_new_auto_name(olds or {}, result.inputs, "volume_name")
         existing = {k: val for k, val in (olds or {}).items() if val is not None}  # a create sends no inputs
         if existing.get("volume_name") and not result.failures and not result.inputs.get(ALLOW_REPLACEMENT):
             for key in (k for k in _replaced_by(existing, result.inputs) if k in existing):
