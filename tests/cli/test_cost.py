@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pulumi_flow.cli.cost import BidChart, Series, costs_of, totals
-from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.cli.cost import BidChart, Series, costs_of, reservations_of, totals
+from pulumi_flow.resources import RESERVATION_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 
 from .test_cli import cli
@@ -41,8 +41,9 @@ def test_the_stack_total_is_exact_and_a_paused_bid_costs_nothing_from_now() -> N
     assert cluster.floor == Decimal("25.00"), "the pack's on-demand floor for 8 A100s: $3.125 x 8"
     assert cluster.hourly_now == Decimal("64.00") and cluster.next_30_days == Decimal("46080.00")
     assert paused.hourly_now == 0 and paused.next_30_days == 0
-    assert totals(costs) == {"spend_usd": Decimal("112.34"), "hourly_now_usd": Decimal("64.00"),
-                             "next_30_days_usd": Decimal("46080.00"), "preemptions": 1}
+    assert totals(costs) == {"spend_usd": Decimal("112.34"), "committed_usd": Decimal(0),
+                             "hourly_now_usd": Decimal("64.00"), "next_30_days_usd": Decimal("46080.00"),
+                             "preemptions": 1}
 
 
 @pytest.mark.slow
@@ -58,8 +59,8 @@ def test_the_command_reads_an_exported_state_as_a_table_and_as_json(tmp_path: Pa
     assert "no MITHRIL_API_KEY in the environment: no chart" in table.stdout
     as_json = json.loads(cli("cost", "--state", str(state), "--json").stdout)
     assert as_json["tasks"][0]["spend_usd"] == "12.34" and as_json["tasks"][0]["next_30_days_usd"] == "46080.00"
-    assert as_json["total"] == {"spend_usd": "112.34", "hourly_now_usd": "64.00", "next_30_days_usd": "46080.00",
-                                "preemptions": 1}
+    assert as_json["total"] == {"spend_usd": "112.34", "committed_usd": "0.00", "hourly_now_usd": "64.00",
+                                "next_30_days_usd": "46080.00", "preemptions": 1}
 
 
 def test_a_chart_line_marks_where_the_market_was_above_the_bid() -> None:
@@ -130,3 +131,36 @@ def test_a_market_above_the_bid_all_along_is_above_it_all_of_the_time() -> None:
     assert always.line(width=4) == "!!!!  market $31.00..$31.00, bid $30.00; above the bid 100% of the time (!)"
     free = BidChart("c", T0, T0 + timedelta(hours=1), Series(((T0, Decimal(0)),)), Series(((T0, Decimal(0)),)))
     assert free.line(width=2).startswith("▁▁  market $0.00..$0.00")
+
+
+def reservation_state(name: str, reservation_id: str, **outputs: Any) -> dict[str, Any]:
+    base = {"instance_type": "8xa100", "quantity": 2, "unit_price": 32.0, "committed_usd": 3072.0,
+            "status": "Active", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2026-01-03T00:00:00Z"}
+    return {"urn": f"urn:pulumi:dev::p::{RESERVATION_TYPE}::{name}", "id": reservation_id, "type": RESERVATION_TYPE,
+            "outputs": {**base, **outputs}}
+
+
+def test_a_reservation_is_owed_in_full_and_costs_its_unit_price_until_its_end() -> None:
+    """2 instances at $32.00 an hour until 2026-01-03T00:00Z; read 12 hours before its end: $768.00 to come."""
+    reserved = {"resources": [*DEPLOYMENT["resources"], reservation_state("gpu", "res_1"),
+                              reservation_state("old", "res_2", status="Ended", committed_usd=10.0)]}
+    now = datetime(2026, 1, 2, 12, tzinfo=timezone.utc)
+    costs, (gpu, old) = costs_of(reserved), reservations_of(reserved)
+    assert (gpu.hourly_now, gpu.next_30_days(now), gpu.committed) == (Decimal(64), Decimal(768), Decimal(3072))
+    assert (old.hourly_now, old.next_30_days(now)) == (Decimal(0), Decimal(0)), "ended: owes what it owed"
+    total = totals(costs, [gpu, old], now)
+    assert total["committed_usd"] == Decimal(3082)
+    assert total["hourly_now_usd"] == Decimal(64 + 64), "the running cluster (4 x $16) and the reservation"
+    assert total["next_30_days_usd"] == Decimal(64 * 720) + Decimal(768)
+
+
+def test_the_command_shows_reservations_in_the_table_and_in_json(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"version": 3, "deployment": {"resources": [
+        *DEPLOYMENT["resources"], reservation_state("gpu", "res_1", ends_at="2099-01-01T00:00:00Z")]}}))
+    table = cli("cost", "--state", str(state), "--no-chart")
+    assert "gpu (reserved, Active)" in table.stdout and "$3,072.00 owed" in table.stdout, table.stdout
+    as_json = json.loads(cli("cost", "--state", str(state), "--json").stdout)
+    (row,) = as_json["reservations"]
+    assert (row["reservation_id"], row["committed_usd"], row["hourly_now_usd"]) == ("res_1", "3072.00", "64.00")
+    assert row["next_30_days_usd"] == "46080.00" and as_json["total"]["committed_usd"] == "3072.00"

@@ -20,11 +20,11 @@ from typing import Any
 import attrs
 
 from pulumi_flow.cli.console import Console
-from pulumi_flow.money import HOURS_IN_30_DAYS, as_text, show, usd
+from pulumi_flow.money import HOURS_IN_30_DAYS, as_text, cents_up, show, usd
 from pulumi_flow.pricing import MissingThresholdError, on_demand_threshold
 from pulumi_flow.provider.records import moment
 from pulumi_flow.provider.task import TERMINAL
-from pulumi_flow.resources import TASK_TYPES
+from pulumi_flow.resources import RESERVATION_TYPES, TASK_TYPES
 
 CHART_WIDTH = 48
 LEVELS = "▁▂▃▄▅▆▇█"
@@ -91,10 +91,66 @@ def costs_of(deployment: Mapping[str, Any]) -> list[TaskCost]:
     return found
 
 
-def totals(costs: Sequence[TaskCost]) -> dict[str, Decimal | int]:
+@attrs.frozen
+class ReservationCost:
+    """One reservation's money from its state: its whole total is committed; while it runs it costs its unit price
+    per instance-hour, up to its end."""
+
+    name: str
+    reservation_id: str
+    instance_type: str
+    instances: int
+    unit: Decimal | None
+    committed: Decimal
+    status: str
+    ends_at: datetime | None
+
+    @property
+    def hourly_now(self) -> Decimal:
+        return (self.unit or Decimal(0)) * self.instances if self.status in ("Active", "Paused") else Decimal(0)
+
+    def next_30_days(self, now: datetime) -> Decimal:
+        """Its hourly cost over the next 30 days, or up to its end if that comes first."""
+        if self.ends_at is None:
+            return self.hourly_now * HOURS_IN_30_DAYS
+        left: Decimal = Decimal(str(max((self.ends_at - now).total_seconds(), 0.0))) / 3600
+        return self.hourly_now * min(Decimal(HOURS_IN_30_DAYS), left)
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        return {"name": self.name, "reservation_id": self.reservation_id, "instance_type": self.instance_type,
+                "instances": self.instances, "status": self.status,
+                "unit_per_instance_hour": None if self.unit is None else as_text(self.unit),
+                "committed_usd": as_text(self.committed), "hourly_now_usd": as_text(self.hourly_now),
+                "next_30_days_usd": as_text(cents_up(self.next_30_days(now)))}
+
+
+def reservations_of(deployment: Mapping[str, Any]) -> list[ReservationCost]:
+    """Every live reservation in a deployment, in state order."""
+    found = []
+    for resource in deployment.get("resources") or []:
+        if resource.get("type") not in RESERVATION_TYPES or not resource.get("id"):
+            continue
+        outputs = resource.get("outputs") or {}
+        ends = outputs.get("ends_at")
+        found.append(ReservationCost(
+            name=str(resource["urn"]).rsplit("::", 1)[-1], reservation_id=str(resource["id"]),
+            instance_type=str(outputs.get("instance_type") or ""), instances=int(outputs.get("quantity") or 1),
+            unit=_money(outputs.get("unit_price")), committed=_money(outputs.get("committed_usd")) or Decimal(0),
+            status=str(outputs.get("status") or ""), ends_at=moment(ends) if isinstance(ends, str) else None))
+    return found
+
+
+def totals(costs: Sequence[TaskCost], reserved: Sequence[ReservationCost] = (),
+           now: datetime | None = None) -> dict[str, Decimal | int]:
+    """The stack's figures: the tasks' spend and preemptions, the reservations' commitments, and what both cost per
+    hour now and over the next 30 days."""
+    when = now or datetime.now(timezone.utc)
     return {"spend_usd": sum((c.spend for c in costs), Decimal(0)),
-            "hourly_now_usd": sum((c.hourly_now for c in costs), Decimal(0)),
-            "next_30_days_usd": sum((c.next_30_days for c in costs), Decimal(0)),
+            "committed_usd": sum((r.committed for r in reserved), Decimal(0)),
+            "hourly_now_usd": sum((c.hourly_now for c in costs), Decimal(0)) + sum((r.hourly_now for r in reserved),
+                                                                                  Decimal(0)),
+            "next_30_days_usd": sum((c.next_30_days for c in costs), Decimal(0))
+            + cents_up(sum((r.next_30_days(when) for r in reserved), Decimal(0))),
             "preemptions": sum(c.preemptions for c in costs)}
 
 
@@ -102,12 +158,18 @@ def _shown(value: Decimal | None) -> str:
     return "-" if value is None else show(value)
 
 
-def print_table(console: Console, stack: str, costs: Sequence[TaskCost]) -> None:
+def print_table(console: Console, stack: str, costs: Sequence[TaskCost],
+                reserved: Sequence[ReservationCost] = (), now: datetime | None = None) -> None:
+    when = now or datetime.now(timezone.utc)
     header = ("TASK", "BID/h", "PAYS/h", "FLOOR/h", "SPENT", "NOW/h", "30 DAYS", "PREEMPTED")
     rows = [(c.name, _shown(c.bid), _shown(c.market), _shown(c.floor), show(c.spend), show(c.hourly_now),
              show(c.next_30_days), str(c.preemptions)) for c in costs]
-    total = totals(costs)
-    rows.append(("total", "", "", "", show(total["spend_usd"]), show(total["hourly_now_usd"]),
+    # A reservation's row: its unit price where a task has its bid and pay, its commitment where a task has spend.
+    rows += [(f"{r.name} (reserved, {r.status})", _shown(r.unit), _shown(r.unit), "-", f"{show(r.committed)} owed",
+              show(r.hourly_now), show(cents_up(r.next_30_days(when))), "-") for r in reserved]
+    total = totals(costs, reserved, when)
+    owed = f" + {show(total['committed_usd'])} owed" if reserved else ""
+    rows.append(("total", "", "", "", f"{show(total['spend_usd'])}{owed}", show(total["hourly_now_usd"]),
                  show(total["next_30_days_usd"]), str(total["preemptions"])))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
@@ -261,6 +323,8 @@ def _deployment(args: argparse.Namespace) -> tuple[str, Mapping[str, Any]]:
 def cost_command(args: argparse.Namespace, console: Console) -> int:
     name, deployment = _deployment(args)
     costs = costs_of(deployment)
+    reserved = reservations_of(deployment)
+    now = datetime.now(timezone.utc)
     charts: list[BidChart] = []
     from pulumi_flow.provider.session import ENV_KEYS, Credentials, flow_session, scrubbed
 
@@ -269,18 +333,18 @@ def cost_command(args: argparse.Namespace, console: Console) -> int:
         raise ValueError(f"--html draws each bid's market from Mithril's history. Fix: export "
                          f"{ENV_KEYS['api_key']}=fkey_... (and {ENV_KEYS['api_url']} for an emulator)")
     if creds.api_key and not args.no_chart:
-        now = datetime.now(timezone.utc)
         with scrubbed(creds.api_key, "reading Mithril's price history"), flow_session(creds) as flow:
             charts = [read_chart(flow, creds.api_key or "", cost, now) for cost in costs]
     if args.html:
         write_html(Path(args.html), name, costs, charts)
     if args.json:
-        total = totals(costs)
+        total = totals(costs, reserved, now)
         console.print(json.dumps({"stack": name, "tasks": [c.to_json() for c in costs],
+                                  "reservations": [r.to_json(now) for r in reserved],
                                   "total": {k: as_text(v) if isinstance(v, Decimal) else v for k, v in total.items()}},
                                  indent=2))
         return 0
-    print_table(console, name, costs)
+    print_table(console, name, costs, reserved, now)
     for chart in charts:
         console.print(f"{chart.name}: {chart.line()}")
     if not creds.api_key and not args.no_chart:
