@@ -77,7 +77,6 @@ STOP_WAITING = threading.Event()
 OPERATION_TIMEOUT: ContextVar[float | None] = ContextVar("OPERATION_TIMEOUT", default=None)
 
 
-
 @attrs.frozen
 class Sighting:
     """A bid as one read saw it: the Flow SDK's `Task`, and the records it was built from, which give the rest of
