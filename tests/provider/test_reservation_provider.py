@@ -170,3 +170,27 @@ def test_delete_ends_the_instances_and_a_pending_one_cannot_be_cancelled(provide
     with pytest.raises(ReservationCommitmentError, match="cannot cancel a reservation before it starts"):
         provider.delete(pending.id, pending.outs)
     assert mithril.backend.get_reservation(pending.id)["status"] == "Pending"
+
+
+def test_a_lost_answer_adopts_the_reservation_it_made_and_a_failed_read_back_still_records_it(
+        provider: FlowReservationProvider, mithril: RunningEmulator) -> None:
+    """A commitment cannot be undone: an order whose answer was lost is found, not bought twice, and one whose read
+    back failed is still recorded (from the order's answer), so nothing committed is left out of the stack."""
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/reservation", status=502)
+    made = provider.create(checked_reservation(reservation_name="chosen"))  # a name the user chose
+    (held,) = mithril.backend.list_reservations()
+    assert made.id == held["fid"], "adopted: it appeared during this very create"
+    mithril.control.clear_faults()
+
+    mithril.control.add_fault(kind="status", method="GET", path=r"/v2/reservation/.*/usage", status=400, times=10)
+    second = provider.create(checked_reservation(reservation_name="second"))
+    assert second.outs["committed_usd"] == 128.0 and second.outs["status"] == "Active"
+    assert len(mithril.backend.list_reservations()) == 2
+
+
+def test_a_lost_answer_does_not_adopt_an_older_reservation_of_a_chosen_name(provider: FlowReservationProvider,
+                                                                           mithril: RunningEmulator) -> None:
+    older = provider.create(checked_reservation(reservation_name="chosen"))
+    mithril.control.add_fault(kind="accept_then_fail", method="POST", path="/v2/reservation", status=502)
+    adopted = provider.create(checked_reservation(reservation_name="chosen"))
+    assert adopted.id != older.id, "the reservation this create made, not the one before it"

@@ -111,19 +111,27 @@ class FlowReservationProvider(FlowProvider):
                                              "startup_script": props.get("startup_script")},
                     # Mithril's own guard: a price that moved since the quote is refused there, nothing committed.
                     "price_specification": {"offer_key": "standard", "max_unit_price": in_cents(ceiling)}}
+            # A name that carries this state's token is ours whenever it was made; under a name the user chose, only
+            # a reservation that was not there before this order is.
+            tagged = naming.carries_owner(name, props.get(naming.OWNER))
+            before = set() if tagged else {r["fid"] for r in mithril.reservations() if r.get("name") == name}
             try:
                 made = mithril.call("POST", "/v2/reservation", json=body,
                                     headers={"Idempotency-Key": f"pulumi-flow-{uuid.uuid4()}"})
             except Exception:
-                # The answer may be lost while the reservation exists: adopt our own (its name carries this
-                # state's token) rather than buy a second one.
-                made = mithril.own(name) if naming.carries_owner(name, props.get(naming.OWNER)) else None
+                # The answer may be lost while the reservation exists: adopt our own rather than buy a second one.
+                made = mithril.own(name, before)
                 if made is None:
                     raise
             reservation_id = str(made["fid"])
-            if props.get("paused") and made.get("status") == "Active":
-                mithril.call("PATCH", f"/v2/reservation/{reservation_id}", json={"paused": True})
-            return CreateResult(reservation_id, {**self._inputs(props), **mithril.observe(reservation_id)})
+            # From here the commitment exists and cannot be undone: whatever fails, the engine must record it.
+            try:
+                if props.get("paused") and made.get("status") == "Active":
+                    mithril.call("PATCH", f"/v2/reservation/{reservation_id}", json={"paused": True})
+                observed = mithril.observe(reservation_id)
+            except Exception:  # noqa: BLE001 - recorded from the order's answer; `pulumi refresh` completes it
+                observed = _ordered(made)
+            return CreateResult(reservation_id, {**self._inputs(props), **observed})
 
     def update(self, reservation_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         creds = self.credentials
@@ -262,8 +270,10 @@ class _Mithril:
     def reservation(self, reservation_id: str) -> dict[str, Any] | None:
         return next((r for r in self.reservations() if r.get("fid") == reservation_id), None)
 
-    def own(self, name: str) -> dict[str, Any] | None:
-        return next((r for r in self.reservations() if r.get("name") == name and r.get("status") in LIVE), None)
+    def own(self, name: str, before: set[str]) -> dict[str, Any] | None:
+        """The live reservation of this name that is not one of those there `before`."""
+        return next((r for r in self.reservations() if r.get("name") == name and r.get("status") in LIVE
+                     and r["fid"] not in before), None)
 
     def observe(self, reservation_id: str, found: Mapping[str, Any] | None = None) -> dict[str, Any]:
         found = found or self.reservation(reservation_id)
@@ -286,6 +296,16 @@ class _Mithril:
             "active_instance_hours": _hours(usage["active_instance_hours"]),
             "idle_instance_hours": _hours(usage["idle_instance_hours"]),
         }
+
+
+def _ordered(made: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs the order's own answer gives, when reading the reservation back failed."""
+    return {"reservation_id": made["fid"], "status": made.get("status"),
+            "instance_ids": list(made.get("instances") or []), "public_ips": [], "private_ips": [],
+            "unit_price": as_number(from_wire(made["unit_price"])),
+            "committed_usd": as_number(from_wire(made["total_price"])),
+            "starts_at": _iso(_at(str(made["start_time"]))), "ends_at": _iso(_at(str(made["end_time"]))),
+            "active_instance_hours": 0.0, "idle_instance_hours": 0.0}
 
 
 def _at(text: str) -> datetime:
