@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import pulumi_flow.provider.session as session
 from pulumi_flow import FlowTask, FlowTaskArgs, FlowVolume, FlowVolumeArgs
 from pulumi_flow.engines.builtin import run_stack
-from pulumi_flow.resources import OWNER_TYPE, TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import OWNER_TYPE, RESERVATION_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -64,4 +65,19 @@ def test_a_volume_given_no_owner_makes_its_own(mithril: RunningEmulator) -> None
 
     run = run_stack(program, preview=True)
     assert [(r.type, r.name) for r in run.resources] == [(OWNER_TYPE, "data-owner"), (VOLUME_TYPE, "data")]
+    assert mithril.control.requests() == []
+
+
+def test_the_readmes_reservation_snippet_previews_protected_and_spends_nothing(mithril: RunningEmulator) -> None:
+    """The README's `FlowReservation` block, run as written: one reservation, protected, and no request."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "FlowReservation(" in block)
+
+    def program() -> None:
+        exec(compile(f"import pulumi\n{snippet}", "README.md", "exec"), {})
+
+    run = run_stack(program, preview=True)
+    (reserved,) = run.of_type(RESERVATION_TYPE)
+    assert reserved.protect is True and reserved.inputs["max_unit_price"] == 40.0
+    assert reserved.inputs["duration_hours"] == 168 and reserved.inputs["quantity"] == 2
     assert mithril.control.requests() == []

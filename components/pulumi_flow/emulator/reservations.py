@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -29,8 +30,9 @@ Market = tuple[str, str]  # (instance type id, region)
 
 
 def total_cents(unit_cents: int, quantity: int, seconds: float) -> int:
-    """What `quantity` instances for `seconds` cost at `unit_cents` an instance-hour, rounded up to the cent."""
-    return math.ceil(unit_cents * quantity * seconds / HOUR - 1e-9)
+    """What `quantity` instances for `seconds` cost at `unit_cents` an instance-hour, rounded up to the cent (in
+    decimals: the clock's seconds are floats, the money is not)."""
+    return math.ceil(Decimal(unit_cents) * quantity * Decimal(str(seconds)) / Decimal(str(HOUR)))
 
 
 def duration(seconds: float) -> str:

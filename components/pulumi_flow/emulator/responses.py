@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
+from pulumi_flow.emulator.bodies import parse_time
 from pulumi_flow.emulator.exceptions import EmulatorError
 from pulumi_flow.emulator.faults import FaultPlan
 from pulumi_flow.emulator.models import MithrilBackend
@@ -54,14 +54,7 @@ def _in_project(project: Any, *, required: bool = False) -> None:
 def _time(req: Request, name: str) -> float | None:
     """A time filter, in the ISO 8601 form the spec's examples give (`2024-01-01T00:00:00Z`)."""
     raw = req.arg(name)
-    if raw is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise EmulatorError(422, f"{name} must be an ISO 8601 time such as 2024-01-01T00:00:00Z, got {raw!r}",
-                            name) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return None if raw is None else parse_time(raw, name)
 
 
 def _required_arg(req: Request, name: str) -> str:

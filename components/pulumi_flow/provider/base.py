@@ -41,13 +41,15 @@ def apply_rules(inputs: dict[str, Any], rules: Mapping[str, Callable[[Any, str],
 
 def declared_inputs(declaration: Declaration, news: Mapping[str, Any],
                     kind: str) -> tuple[dict[str, Any], list[v.InputError]]:
-    """A resource's inputs as `check` starts them: each declared one, filled in where left out, and an error
-    for every key that is not an input (outputs and the pickled provider aside)."""
+    """A resource's inputs as `check` starts them: each declared one, filled in where left out, an error for every
+    key that is not an input (outputs and the pickled provider aside), and one for every required input left out."""
     filled = declaration.filled()
     inputs = {key: filled[key] if news.get(key) is None else news[key] for key in declaration.input_keys}
     errors = [v.InputError(key, news[key], f"is not a {kind} input", f"use only {', '.join(declaration.input_keys)}")
               for key in sorted(set(news) - set(declaration.input_keys) - set(declaration.output_keys)
                                 - {"__provider"})]
+    errors += [v.InputError(key, None, "is required", f"set {key} on the {kind}")
+               for key in declaration.required if inputs[key] is None]
     return inputs, errors
 
 

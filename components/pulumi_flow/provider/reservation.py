@@ -25,6 +25,7 @@ from pulumi_flow import validation as v
 from pulumi_flow.money import as_number, from_cents, from_wire, in_cents, usd
 from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs, tag_new_auto_name
 from pulumi_flow.provider.errors import FlowProviderError, ReservationCommitmentError, ReservationPriceError
+from pulumi_flow.provider.records import moment
 from pulumi_flow.provider.session import flow_session, scrubbed
 
 if TYPE_CHECKING:
@@ -41,9 +42,6 @@ PAGE = 100
 
 def check_reservation_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
     inputs, errors = declared_inputs(d.RESERVATION, news, "FlowReservation")
-    for key in d.RESERVATION.required:
-        if inputs[key] is None:
-            errors.append(v.InputError(key, None, "is required", f"set {key} on the FlowReservation"))
     apply_rules(inputs, FIELD_RULES, errors, skip_none=INPUT_KEYS)
     end, hours = inputs.get("end_time"), inputs.get("duration_hours")
     if not errors and not v.contains_unknown([end, hours]):
@@ -51,7 +49,7 @@ def check_reservation_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], l
             errors.append(v.InputError("end_time", end, "and duration_hours: give exactly one",
                                        "set end_time (e.g. '2030-01-08T00:00:00Z') or duration_hours (e.g. 168)"))
         start = inputs.get("start_time")
-        if end is not None and isinstance(start, str) and not v.is_unknown(start) and _at(end) <= _at(start):
+        if end is not None and isinstance(start, str) and not v.is_unknown(start) and moment(end) <= moment(start):
             errors.append(v.InputError("end_time", end, f"is not after start_time {start}",
                                        "give an end after the start"))
     return inputs, errors
@@ -78,7 +76,7 @@ class FlowReservationProvider(FlowProvider):
         ends = [k for k in ("end_time", "duration_hours") if olds.get(k) != news.get(k)]
         wanted = _wanted_end(news, str(olds.get("starts_at") or ""))
         if wanted is not None and olds.get("ends_at") and not replaces:
-            ends_at = _at(str(olds["ends_at"]))
+            ends_at = moment(str(olds["ends_at"]))
             if wanted < ends_at:
                 raise ReservationCommitmentError(
                     f"end {_iso(wanted)} is before reservation {reservation_id}'s end {olds['ends_at']}: Mithril "
@@ -95,7 +93,7 @@ class FlowReservationProvider(FlowProvider):
         with scrubbed(creds.api_key, f"reserving {name!r}"), flow_session(creds) as flow:
             mithril = _Mithril(flow)
             type_id = mithril.instance_type_id(str(props["instance_type"]))
-            start = _at(props["start_time"]) if props.get("start_time") else datetime.now(timezone.utc)
+            start = moment(props["start_time"]) if props.get("start_time") else datetime.now(timezone.utc)
             end = _wanted_end(props, _iso(start))
             assert end is not None  # check asks for one of end_time and duration_hours
             ceiling = usd(props["max_unit_price"])
@@ -138,7 +136,7 @@ class FlowReservationProvider(FlowProvider):
         with scrubbed(creds.api_key, f"changing reservation {reservation_id}"), flow_session(creds) as flow:
             mithril = _Mithril(flow)
             wanted = _wanted_end(news, str(olds.get("starts_at") or ""))
-            if wanted is not None and olds.get("ends_at") and wanted > _at(str(olds["ends_at"])):
+            if wanted is not None and olds.get("ends_at") and wanted > moment(str(olds["ends_at"])):
                 self._extend(mithril, reservation_id, news, wanted)
             patch: dict[str, Any] = {}
             if list(olds.get("volumes") or []) != list(news.get("volumes") or []):
@@ -154,7 +152,7 @@ class FlowReservationProvider(FlowProvider):
         """One write: Mithril's latest possible end and today's price are read first, and an end past it or a price
         above `max_unit_price` is refused with nothing committed."""
         latest = mithril.call("GET", f"/v2/reservation/{reservation_id}/extension-availability")
-        if not latest.get("available") or _at(str(latest["latest_extension_time"])) < end:
+        if not latest.get("available") or moment(str(latest["latest_extension_time"])) < end:
             raise ReservationCommitmentError(
                 f"end_time {_iso(end)}: Mithril can extend reservation {reservation_id} to "
                 f"{latest.get('latest_extension_time')} at the latest", "choose an end no later than that, or "
@@ -163,7 +161,7 @@ class FlowReservationProvider(FlowProvider):
         current = mithril.reservation(reservation_id)
         assert current is not None
         quote = mithril.quote(str(current["instance_type"]), str(current["region"]),
-                              int(current["instance_quantity"]), _at(str(current["end_time"])), end)
+                              int(current["instance_quantity"]), moment(str(current["end_time"])), end)
         if quote > ceiling:
             raise ReservationPriceError(what="the extension", instance_type=str(news["instance_type"]),
                                         region=str(news["region"]), unit=quote, ceiling=ceiling)
@@ -191,7 +189,7 @@ class FlowReservationProvider(FlowProvider):
                 return ReadResult(reservation_id, {**inputs, **observed}, inputs=inputs)
             inputs = self._inputs(props)
             # Drift made outside Pulumi (an extension, a pause, volumes) is shown by refresh and put back by `up`
-            # where Mithril can (an end it extended cannot be undone; `check` then asks for it).
+            # where Mithril can (an end it extended cannot be undone: the plan then refuses the earlier end).
             if inputs.get("end_time") is not None:
                 inputs["end_time"] = observed["ends_at"]
             inputs["paused"] = found["status"] == "Paused"
@@ -291,8 +289,8 @@ class _Mithril:
             "private_ips": [rows[i]["private_ip"] for i in instances if rows.get(i, {}).get("private_ip")],
             "unit_price": as_number(from_wire(found["unit_price"])),
             "committed_usd": as_number(from_cents(int(usage["committed_cost_cents"]))),
-            "starts_at": _iso(_at(str(found["start_time"]))),
-            "ends_at": _iso(_at(str(found["end_time"]))),
+            "starts_at": _iso(moment(str(found["start_time"]))),
+            "ends_at": _iso(moment(str(found["end_time"]))),
             "active_instance_hours": _hours(usage["active_instance_hours"]),
             "idle_instance_hours": _hours(usage["idle_instance_hours"]),
         }
@@ -304,13 +302,8 @@ def _ordered(made: Mapping[str, Any]) -> dict[str, Any]:
             "instance_ids": list(made.get("instances") or []), "public_ips": [], "private_ips": [],
             "unit_price": as_number(from_wire(made["unit_price"])),
             "committed_usd": as_number(from_wire(made["total_price"])),
-            "starts_at": _iso(_at(str(made["start_time"]))), "ends_at": _iso(_at(str(made["end_time"]))),
+            "starts_at": _iso(moment(str(made["start_time"]))), "ends_at": _iso(moment(str(made["end_time"]))),
             "active_instance_hours": 0.0, "idle_instance_hours": 0.0}
-
-
-def _at(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _iso(moment: datetime) -> str:
@@ -320,11 +313,11 @@ def _iso(moment: datetime) -> str:
 def _wanted_end(props: Mapping[str, Any], started: str) -> datetime | None:
     """The end the inputs ask for: `end_time`, or `duration_hours` after the start (given, or as it happened)."""
     if props.get("end_time") and not v.is_unknown(props["end_time"]):
-        return _at(str(props["end_time"]))
+        return moment(str(props["end_time"]))
     hours, start = props.get("duration_hours"), props.get("start_time") or started
     if hours is None or v.is_unknown(hours) or not start or v.is_unknown(start):
         return None
-    return _at(str(start)) + timedelta(hours=float(hours))
+    return moment(str(start)) + timedelta(hours=float(hours))
 
 
 def _hours(duration: str) -> float:

@@ -97,9 +97,6 @@ def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.I
     inputs, errors = declared_inputs(d.TASK, news, "FlowTask")
     if news.get("wait_until") is None and not v.is_unknown(news.get("role")):
         inputs["wait_until"] = "running" if news.get("role") == INFRASTRUCTURE else "submitted"
-    for key in REQUIRED:
-        if news.get(key) is None:
-            errors.append(v.InputError(key, None, "is required", f"set {key} on the FlowTask"))
     if news.get("command") is None and news.get("role") == WORKLOAD:
         errors.append(v.InputError("command", None, "is required for a workload", "set command on the FlowTask"))
     apply_rules(inputs, FIELD_RULES, errors, skip_none=(*OPTIONAL_NONE, *REQUIRED))

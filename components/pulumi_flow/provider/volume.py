@@ -42,9 +42,6 @@ FIELD_RULES = d.VOLUME.rules
 
 def check_volume_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
     inputs, errors = declared_inputs(d.VOLUME, news, "FlowVolume")
-    for key in d.VOLUME.required:
-        if inputs[key] is None:
-            errors.append(v.InputError(key, None, "is required", f"set {key} on the FlowVolume"))
     apply_rules(inputs, FIELD_RULES, errors, skip_none=INPUT_KEYS)
     return inputs, errors
 
