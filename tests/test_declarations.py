@@ -43,7 +43,10 @@ RESERVATION_VALUES: dict[str, tuple[Any, Any]] = {
     "start_time": ("2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z"),
     "end_time": ("2030-01-08T00:00:00Z", "2030-01-09T00:00:00Z"), "duration_hours": (168.0, 192.0),
     "volumes": ([], ["vol_1"]), "ssh_keys": ([], ["sshkey_1"]), "startup_script": ("echo hi", "echo bye"),
-    "max_unit_price": (40.0, 41.0), "paused": (False, True), "reservation_name": ("res-1a2b3c4d", "res-2"),
+    "command": ("sleep infinity", "python serve.py"), "image": ("ubuntu:24.04", "nvcr.io/nvidia/pytorch:24.05-py3"),
+    "env": ({}, {"A": "1"}), "mounts": ([], [{"volume_id": "vol_1", "mount_path": "/data", "interface": "file"}]),
+    "max_unit_price": (40.0, 41.0), "paused": (False, True), "ready_timeout_minutes": (30.0, 10.0),
+    "reservation_name": ("res-1a2b3c4d", "res-2"),
     "owner": ("0123456789abcdef", "fedcba9876543210"), naming.AUTO_NAMED: (True, False),
 }
 CASES = [(d.TASK, FlowTaskProvider, TASK_VALUES), (d.VOLUME, FlowVolumeProvider, VOLUME_VALUES),

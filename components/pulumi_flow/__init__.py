@@ -21,6 +21,7 @@ _EXPORTS = {
     "FlowReservationArgs": "pulumi_flow.resources",
     "TrainingCluster": "pulumi_flow.components.cluster",
     "TrainingClusterArgs": "pulumi_flow.components.cluster",
+    "ReservedCapacity": "pulumi_flow.components.capacity",
     "DataVolumes": "pulumi_flow.components.volumes",
     "DataVolumesArgs": "pulumi_flow.components.volumes",
     "VolumeSpec": "pulumi_flow.components.volumes",
@@ -43,6 +44,7 @@ __all__ = [
     "FlowVolumeArgs",
     "InputError",
     "MissingThresholdError",
+    "ReservedCapacity",
     "TrainingCluster",
     "TrainingClusterArgs",
     "TrainingJob",
@@ -53,6 +55,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from pulumi_flow.components.capacity import ReservedCapacity
     from pulumi_flow.components.cluster import TrainingCluster, TrainingClusterArgs
     from pulumi_flow.components.job import TrainingJob, TrainingJobArgs
     from pulumi_flow.components.volumes import DataVolumes, DataVolumesArgs, VolumeMount, VolumeSpec

@@ -272,7 +272,23 @@ class FlowReservationArgs:
         Change.REPLACE, STRINGS, "Mithril SSH key ids (`sshkey_...`) allowed on the instances.", default=[],
         rule=v.ssh_keys, fill=list)
     startup_script: pulumi.Input[str] | None = declared_input(
-        Change.REPLACE, STRING, "What each instance runs when it starts.", rule=v.startup_script)
+        Change.REPLACE, STRING, "What each instance runs when it starts, sent to Mithril as it is. Instead of it, "
+        "give `command` (with `mounts`, `image`, `env`) for Flow's runtime to build one, as it does for a task.",
+        rule=v.startup_script)
+    # Flow's runtime, as a task has it: what `TrainingCluster(capacity=ReservedCapacity(...))` gives its reservation.
+    command: pulumi.Input[str] | None = declared_input(
+        Change.REPLACE, STRING, "What each instance runs under Flow's runtime, which mounts `mounts` and sets "
+        "`image` and `env` first, as it does for a task. Left out with any of those, the instances idle.",
+        rule=v.command)
+    mounts: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = declared_input(
+        Change.REPLACE, MOUNTS, "Volumes Flow's runtime mounts at paths (they are attached too). Mithril cannot "
+        "change a startup script in place: a change replaces the reservation.", default=[], rule=v.mounts,
+        fill=list, was=[])
+    image: pulumi.Input[str] | None = declared_input(
+        Change.REPLACE, STRING, "Container image `command` runs in; left out, Flow's default image.", rule=v.image)
+    env: pulumi.Input[Mapping[str, pulumi.Input[str]]] = declared_input(
+        Change.REPLACE, STRING_MAP, "Environment variables for `command`.", default={}, rule=v.env, fill=dict,
+        was={})
     max_unit_price: pulumi.Input[float] = declared_input(
         Change.NONE, NUMBER, "The most it may cost, in US dollars per instance-hour: the purchase (and any "
         "extension) is refused, with nothing committed, if Mithril's price is above it.", default=attrs.NOTHING,
@@ -280,6 +296,10 @@ class FlowReservationArgs:
     paused: pulumi.Input[bool] = declared_input(
         Change.UPDATE, BOOLEAN, "Pause it in place: its instances stop (the commitment stands).", default=False,
         rule=v.flag, fill=False, was=False)
+    ready_timeout_minutes: pulumi.Input[float] | None = declared_input(
+        Change.NONE, NUMBER, "When it starts at once, how many minutes `up` waits for every instance to run. Past "
+        "it, the reservation is recorded as it is (it is committed): `pulumi refresh` shows the rest.",
+        rule=v.ready_timeout_minutes, fill=DEFAULT_READY_TIMEOUT_MINUTES, was=DEFAULT_READY_TIMEOUT_MINUTES)
     reservation_name: pulumi.Input[str] | None = declared_input(
         Change.REPLACE, STRING, "Name of the reservation on Mithril; left out, generated from the resource's URN "
         "and marked with the owning state's token.", rule=v.task_name, required=True)
@@ -324,8 +344,12 @@ RESERVATION = Declaration("Reservation", FlowReservationArgs, (
     Output("instance_ids", STRINGS, "Its instances, once it is active."),
     Output("public_ips", STRINGS, "Public SSH addresses of its instances, once running."),
     Output("private_ips", STRINGS, "Private addresses of its instances, for multi-node training."),
+    Output("ssh_user", STRING, "User to SSH in as."),
+    Output("ssh_port", INTEGER, "Port to SSH in on."),
     Output("unit_price", NUMBER, "What it costs per instance-hour, in USD, fixed when it was bought."),
     Output("committed_usd", NUMBER, "Its whole committed total, in USD, extensions included."),
+    Output("spend_usd", NUMBER, "What it has cost up to the last read, in USD: the unit price for every "
+                                "instance-hour reserved so far (used or not), rounded up to the cent."),
     Output("starts_at", STRING, "When it starts (ISO 8601)."),
     Output("ends_at", STRING, "When it ends (ISO 8601)."),
     Output("active_instance_hours", NUMBER, "Instance-hours its instances have run so far."),

@@ -48,6 +48,8 @@ OWNER_TYPES = (OWNER_TYPE, PLUGIN_OWNER_TYPE)
 TASK_TYPES = (TASK_TYPE, PLUGIN_TASK_TYPE)
 VOLUME_TYPES = (VOLUME_TYPE, PLUGIN_VOLUME_TYPE)
 RESERVATION_TYPES = (RESERVATION_TYPE, PLUGIN_RESERVATION_TYPE)
+# What Mithril bills for, under either hosting: what a teardown deletes and an unrecorded create may have made.
+BILLED_TYPES = (*TASK_TYPES, *RESERVATION_TYPES, *VOLUME_TYPES)
 HOSTING_CONFIG_KEY = "hosting"  # flow:hosting
 
 
@@ -204,8 +206,11 @@ class ReservationOutputs:
     instance_ids: pulumi.Output[list[str]]
     public_ips: pulumi.Output[list[str]]
     private_ips: pulumi.Output[list[str]]
+    ssh_user: pulumi.Output[str]
+    ssh_port: pulumi.Output[int]
     unit_price: pulumi.Output[float]
     committed_usd: pulumi.Output[float]
+    spend_usd: pulumi.Output[float]
     starts_at: pulumi.Output[str]
     ends_at: pulumi.Output[str]
     active_instance_hours: pulumi.Output[float]
@@ -241,11 +246,15 @@ class FlowReservation(ReservationOutputs, pulumi.dynamic.Resource, module="flow"
 
     def __init__(self, resource_name: str, args: FlowReservationArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        props = _props(args, "reservation_name", naming.task_name, RESERVATION.output_keys, RESERVATION_TYPE,
-                       resource_name, opts)
-        protected = pulumi.ResourceOptions(protect=True) if opts is None or opts.protect is None else None
+        props = _reservation_props(RESERVATION_TYPE, resource_name, args, opts)
         with _pickle_left_as_found():
-            super().__init__(_RESERVATION_PROVIDER, resource_name, props, pulumi.ResourceOptions.merge(protected, opts))
+            super().__init__(_RESERVATION_PROVIDER, resource_name, props,
+                             _protected(_aliased(opts, PLUGIN_RESERVATION_TYPE)))
+
+
+def _protected(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    """A commitment is protected unless the options say otherwise."""
+    return pulumi.ResourceOptions.merge(pulumi.ResourceOptions(protect=True) if opts.protect is None else None, opts)
 
 
 def _props(args: FlowTaskArgs | FlowVolumeArgs | FlowReservationArgs, name_key: str, make: Callable[[str, str], str],
@@ -273,6 +282,12 @@ def _volume_props(resource_type: str, resource_name: str, args: FlowVolumeArgs,
     return _props(args, "volume_name", naming.volume_name, VOLUME.output_keys, resource_type, resource_name, opts)
 
 
+def _reservation_props(resource_type: str, resource_name: str, args: FlowReservationArgs,
+                       opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
+    return _props(args, "reservation_name", naming.task_name, RESERVATION.output_keys, resource_type, resource_name,
+                  opts)
+
+
 class Task(TaskOutputs, pulumi.CustomResource):
     """`FlowTask` served by the `flow` provider plugin (`flow:index:Task`): the same inputs, outputs and
     provider, no pickled code in state, importable with `pulumi import flow:index:Task NAME BID_ID`."""
@@ -291,6 +306,17 @@ class Volume(VolumeOutputs, pulumi.CustomResource):
                          _volume_props(PLUGIN_VOLUME_TYPE, resource_name, args, opts), _aliased(opts, VOLUME_TYPE))
 
 
+class Reservation(ReservationOutputs, pulumi.CustomResource):
+    """`FlowReservation` served by the `flow` provider plugin (`flow:index:Reservation`), protected the same way;
+    importable with `pulumi import flow:index:Reservation NAME RESERVATION_ID`."""
+
+    def __init__(self, resource_name: str, args: FlowReservationArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(PLUGIN_RESERVATION_TYPE, resource_name,
+                         _reservation_props(PLUGIN_RESERVATION_TYPE, resource_name, args, opts),
+                         _protected(_aliased(opts, RESERVATION_TYPE)))
+
+
 def _aliased(opts: pulumi.ResourceOptions | None, other_type: str) -> pulumi.ResourceOptions:
     """The same resource under the other hosting's type is this one: a stack that changes `flow:hosting` keeps
     every bid and volume (the engine moves them to the new type and provider in place, no replacement)."""
@@ -300,6 +326,7 @@ def _aliased(opts: pulumi.ResourceOptions | None, other_type: str) -> pulumi.Res
 
 TaskResource = FlowTask | Task
 VolumeResource = FlowVolume | Volume
+ReservationResource = FlowReservation | Reservation
 
 
 def new_task(resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> TaskResource:
@@ -315,3 +342,11 @@ def new_volume(resource_name: str, args: FlowVolumeArgs,
     if hosting() is Hosting.PLUGIN:
         return Volume(resource_name, args, opts)
     return FlowVolume(resource_name, args, opts)
+
+
+def new_reservation(resource_name: str, args: FlowReservationArgs,
+                    opts: pulumi.ResourceOptions | None = None) -> ReservationResource:
+    """A reservation hosted as `hosting()` says."""
+    if hosting() is Hosting.PLUGIN:
+        return Reservation(resource_name, args, opts)
+    return FlowReservation(resource_name, args, opts)

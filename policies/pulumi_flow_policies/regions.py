@@ -1,4 +1,4 @@
-"""allowed-regions: tasks and volumes only where the platform team allows (data residency, quotas)."""
+"""allowed-regions: tasks, reservations and volumes only where the platform team allows (data residency, quotas)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from pulumi_flow_policies._props import Malformed, guarded, is_task, is_volume, report_here, text
+from pulumi_flow_policies._props import Malformed, guarded, is_reservation, is_task, is_volume, report_here, text
 
 NAME = "allowed-regions"
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not (is_task(args) or is_volume(args)):
+    if not (is_task(args) or is_volume(args) or is_reservation(args)):
         return
     allowed = (args.get_config() or {}).get("regions")
     if not allowed:
@@ -36,7 +36,8 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 policy = ResourceValidationPolicy(
     name=NAME,
-    description="Tasks and volumes must be in one of the configured regions; with none configured, any region.",
+    description="Tasks, reservations and volumes must be in one of the configured regions; with none configured, any "
+                "region.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(properties={
         "regions": {"type": "array", "items": {"type": "string"}, "default": [],

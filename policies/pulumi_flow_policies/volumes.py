@@ -17,8 +17,10 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from pulumi_flow_policies._props import (
+    ENDED_RESERVATIONS,
     TERMINAL_STATUSES,
     guarded,
+    is_reservation,
     is_task,
     is_volume,
     items,
@@ -46,26 +48,33 @@ def volumes_by_id(volumes: Sequence[PolicyResource]) -> dict[str, PolicyResource
     return by_id
 
 
-def mounted_volumes(task: PolicyResource, by_id: Mapping[str, PolicyResource]) -> list[PolicyResource]:
-    """The volumes a task mounts: through the `volumes` property's dependencies (known even in a
-    preview, before ids exist), and by volume id where the ids are known."""
+def mounted_volumes(user: PolicyResource, by_id: Mapping[str, PolicyResource]) -> list[PolicyResource]:
+    """The volumes a task or reservation mounts: through its properties' dependencies (known even in a preview,
+    before ids exist), and by volume id where the ids are known. A task's `volumes` are mounts; a reservation's are
+    ids, and its `mounts` are mounts."""
+    keys = ("mounts", "volumes") if is_reservation(user) else ("volumes",)
     found: dict[str, PolicyResource] = {}
-    for dependency in (task.property_dependencies or {}).get("volumes", []):
-        if is_volume(dependency):
-            found[dependency.urn] = dependency
+    for key in keys:
+        for dependency in (user.property_dependencies or {}).get(key, []):
+            if is_volume(dependency):
+                found[dependency.urn] = dependency
     if found:
         return list(found.values())  # enough, and needs no volume id: works in a preview too
-    for index, mount in enumerate(items(task.props, "volumes")):
-        volume_id = mapping(mount, f"volumes[{index}]").get("volume_id")
-        if isinstance(volume_id, str) and volume_id in by_id:
-            found[by_id[volume_id].urn] = by_id[volume_id]
+    for key in keys:
+        ids = key == "volumes" and is_reservation(user)
+        for index, mount in enumerate(items(user.props, key)):
+            volume_id = mount if ids else mapping(mount, f"{key}[{index}]").get("volume_id")
+            if isinstance(volume_id, str) and volume_id in by_id:
+                found[by_id[volume_id].urn] = by_id[volume_id]
     return list(found.values())
 
 
 def _live_tasks_and_volumes(args: StackValidationArgs) -> tuple[list[PolicyResource], list[PolicyResource]]:
+    """The volumes, and what runs on them: live tasks and reservations."""
     volumes = [r for r in args.resources if is_volume(r)]
-    tasks = [r for r in args.resources if is_task(r)
-             and text(r.props, "status") not in TERMINAL_STATUSES]
+    tasks = [r for r in args.resources
+             if (is_task(r) and text(r.props, "status") not in TERMINAL_STATUSES)
+             or (is_reservation(r) and text(r.props, "status") not in ENDED_RESERVATIONS)]
     return tasks, volumes
 
 
@@ -74,7 +83,7 @@ def validate_block(args: StackValidationArgs, report: ReportViolation) -> None:
     by_id = volumes_by_id(volumes)
     users: dict[str, list[PolicyResource]] = defaultdict(list)
     for task in tasks:
-        count = number(task.props, "num_instances") or 1.0
+        count = number(task.props, "quantity" if is_reservation(task) else "num_instances") or 1.0
         for volume in mounted_volumes(task, by_id):
             if text(volume.props, "interface") != "block":
                 continue
@@ -128,14 +137,16 @@ def validate_protected(args: ResourceValidationArgs, report: ReportViolation) ->
 
 block_policy = StackValidationPolicy(
     name=BLOCK_NAME,
-    description="A block volume attaches to one instance: not to a multi-instance task, not to two live tasks.",
+    description="A block volume attaches to one instance: not to a multi-instance task or reservation, not to two "
+                "live ones.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=guarded(validate_block),
 )
 
 region_policy = StackValidationPolicy(
     name=REGION_NAME,
-    description="A task mounts only volumes in its own region (volumes resolved through the stack's resources).",
+    description="A task or reservation mounts only volumes in its own region (volumes resolved through the stack's "
+                "resources).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=guarded(validate_region),
 )

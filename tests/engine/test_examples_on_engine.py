@@ -75,6 +75,18 @@ def quickstart_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> Non
     assert outputs["bid_per_hour"] == 25
 
 
+def reserved_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> None:
+    """The complete example's outputs, from a reservation: its id, its instances' addresses, unit price x 4."""
+    (held,) = mithril.backend.list_reservations()
+    volumes = {v["fid"] for v in mithril.control.live_volumes()}
+    assert outputs["cluster_id"] == held["fid"] and held["instance_quantity"] == 4
+    assert sorted(outputs["gpu_ips"]) == sorted(i["ssh_destination"] for i in mithril.backend.list_instances()
+                                                if i["fid"] in held["instances"])
+    assert len(outputs["gpu_ips"]) == 4
+    assert set(outputs["storage_ids"].values()) == volumes == set(held["launch_specification"]["volumes"])
+    assert outputs["hourly_bid"] == 4 * float(held["unit_price"].removeprefix("$")) <= 4 * 40
+
+
 def training_job_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> None:
     (bid,) = mithril.control.live_bids()
     (volume,) = mithril.control.live_volumes()
@@ -89,6 +101,7 @@ def training_job_outputs(outputs: dict[str, Any], mithril: RunningEmulator) -> N
 EXAMPLES_EXPECTED = {
     "quickstart": Expected(4, [("a100-80gb.sxm.8x", 1, "$25.00")], [], quickstart_outputs, False),
     "training-job": Expected(7, [("a100-80gb.sxm.4x", 1, "$9.00")], [1000], training_job_outputs, True),
+    "reserved": Expected(8, [], [500, 1000], reserved_outputs, True),
 }
 
 
@@ -135,6 +148,8 @@ def test_example_lifecycle_on_the_real_engine(example: str, engine: PulumiCli, m
         with pytest.raises(auto.CommandError, match="protected"):
             stack.destroy()
         assert live_summary(mithril)[1] == expected.volume_sizes, "no data volume was deleted"
+        assert {r["status"] for r in mithril.backend.list_reservations()} <= {"Active"}, "no reservation was ended"
         engine.run(stack, "state", "unprotect", "--all", "--yes")
     stack.destroy()
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
+    assert [r["status"] for r in mithril.backend.list_reservations()] in ([], ["Canceled"]), "its instances ended"

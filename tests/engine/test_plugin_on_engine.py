@@ -7,6 +7,7 @@ programs and reads the schema from the plugin. Nothing here is Python-hosted but
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,45 @@ def test_yaml_complete_mounts_volumes_across_languages(engine: PulumiCli, mithri
     engine.run(stack, "state", "unprotect", "--all", "--yes")
     stack.destroy()  # the task goes first: the volumes' provider refuses to delete a mounted volume
     assert mithril.control.live_bids() == [] and mithril.control.live_volumes() == []
+
+
+def test_yaml_reserved_runs_the_complete_example_on_a_reservation_judged_by_the_pack(
+        engine: PulumiCli, mithril: RunningEmulator, tmp_path: Path) -> None:
+    """The same complete example from YAML on reserved capacity: the outputs keep their shape, the pack judges the
+    cluster's reservation by what it commits, and protection keeps the commitment from `pulumi destroy`."""
+    stack = engine.local_stack(copy_example("yaml-reserved", tmp_path), env=mithril.env)
+    capped = tmp_path / "capped.json"
+    capped.write_text(json.dumps({"reservation-commitment-cap": {"max_committed_usd": 20_000}}))
+    log = Transcript()
+    with pytest.raises(auto.CommandError):
+        stack.preview(policy_packs=[PACK], policy_pack_configs=[str(capped)], **log.hooks())
+    (refused,) = [e for e in log.policy_violations() if e.enforcement_level == "mandatory"]
+    assert refused.policy_name == "reservation-commitment-cap" and "gpu-infra-reservation" in refused.message
+    assert "$26,880.00" in refused.message, "at most $40 x 4 instances x 168 hours"
+    assert mithril.control.write_requests() == []
+
+    assert stack.preview(policy_packs=[PACK]).change_summary == {"create": 8}
+    up = stack.up(policy_packs=[PACK])
+    (held,) = mithril.backend.list_reservations()
+    volumes = {v["fid"] for v in mithril.control.live_volumes()}
+    outputs = {key: value.value for key, value in up.outputs.items()}
+    assert mithril.control.live_bids() == [] and held["status"] == "Active" and held["instance_quantity"] == 4
+    assert outputs["clusterId"] == held["fid"] and len(outputs["gpuIps"]) == 4
+    assert outputs["hourlyBid"] == 4 * float(held["unit_price"].removeprefix("$"))
+    assert set(outputs["storageIds"].values()) == volumes == set(held["launch_specification"]["volumes"])
+    state = deployed(stack)
+    assert [m["mount_path"] for m in state["gpu-infra-reservation"]["inputs"]["mounts"]] == ["/data", "/mnt/models"]
+    assert state["gpu-infra-reservation"]["protect"] is True, "a commitment is protected, as from Python"
+    assert stack.refresh(expect_no_changes=True).summary.resource_changes == {"same": 8}
+    assert stack.preview(policy_packs=[PACK], expect_no_changes=True).change_summary == {"same": 8}
+
+    with pytest.raises(auto.CommandError, match="protected"):
+        stack.destroy()
+    assert mithril.backend.get_reservation(held["fid"])["status"] == "Active"
+    engine.run(stack, "state", "unprotect", "--all", "--yes")
+    stack.destroy()  # the reservation's instances end before the volumes they mount are deleted
+    assert mithril.backend.get_reservation(held["fid"])["status"] == "Canceled"
+    assert mithril.control.live_volumes() == []
 
 
 def test_yaml_underbid_is_rejected_by_the_pack(engine: PulumiCli, mithril: RunningEmulator,

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from pulumi_flow_policies import volumes
 
-from .conftest import CLUSTER, JOB, TASK_TYPE, VOLUME, VOLUME_TYPE, Res, resource_args, stack_args, task, violations
+from .conftest import (
+    CLUSTER,
+    JOB,
+    RESERVATION,
+    RESERVATION_TYPE,
+    TASK_TYPE,
+    VOLUME,
+    VOLUME_TYPE,
+    Res,
+    resource_args,
+    stack_args,
+    task,
+    violations,
+)
 
 BLOCK = {**VOLUME, "interface": "block", "volume_id": "vol_b"}
 
@@ -40,6 +53,19 @@ def test_block_shared_with_a_finished_workload_is_fine() -> None:
     assert violations(volumes.block_policy, stack_args(stack)) == []
 
 
+def test_block_judged_on_what_a_reservation_mounts_or_attaches_while_it_lasts() -> None:
+    """A reservation's `mounts` are mounts and its `volumes` ids: either way it holds the volume."""
+    two = Res(RESERVATION_TYPE, "r", {**RESERVATION, "mounts": _mount("vol_b")})
+    (message,) = violations(volumes.block_policy, stack_args([Res(VOLUME_TYPE, "b", BLOCK), two]))
+    assert "r has 2 instances" in message and "block volume b" in message
+    one = Res(RESERVATION_TYPE, "r", {**RESERVATION, "quantity": 1, "volumes": ["vol_b"]})
+    stack = [Res(VOLUME_TYPE, "b", BLOCK), one, Res(TASK_TYPE, "t", task(num_instances=1, volumes=_mount("vol_b")))]
+    (message,) = violations(volumes.block_policy, stack_args(stack))
+    assert "mounted by 2 live tasks (r, t)" in message
+    ended = Res(RESERVATION_TYPE, "r", {**RESERVATION, "status": "Ended", "mounts": _mount("vol_b")})
+    assert violations(volumes.block_policy, stack_args([Res(VOLUME_TYPE, "b", BLOCK), ended])) == []
+
+
 def test_file_volumes_may_be_shared() -> None:
     stack = [Res(VOLUME_TYPE, "f", VOLUME), Res(TASK_TYPE, "t1", CLUSTER, mounts=["f"]),
              Res(TASK_TYPE, "t2", JOB, mounts=["f"])]
@@ -64,6 +90,14 @@ def test_region_resolved_after_create_counts() -> None:
     stack = [Res(VOLUME_TYPE, "v", VOLUME),
              Res(TASK_TYPE, "t", task(resolved_region="eu-central1-a", volumes=_mount("vol_1")))]
     assert violations(volumes.region_policy, stack_args(stack))
+
+
+def test_region_of_a_reservation_and_its_volumes() -> None:
+    here = Res(RESERVATION_TYPE, "r", {**RESERVATION, "mounts": _mount("vol_1")})
+    assert violations(volumes.region_policy, stack_args([Res(VOLUME_TYPE, "v", VOLUME), here])) == []
+    elsewhere = Res(RESERVATION_TYPE, "r", {**RESERVATION, "region": "eu-central1-a", "volumes": ["vol_1"]})
+    (message,) = violations(volumes.region_policy, stack_args([Res(VOLUME_TYPE, "v", VOLUME), elsewhere]))
+    assert "r runs in eu-central1-a but mounts v in us-central1-a" in message
 
 
 def test_region_volumes_split_across_regions() -> None:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from pulumi_flow_policies import regions, workloads
 
-from .conftest import CLUSTER, JOB, TASK_TYPE, VOLUME, VOLUME_TYPE, resource_args, task, violations
+from .conftest import (
+    CLUSTER,
+    JOB,
+    RESERVATION,
+    RESERVATION_TYPE,
+    TASK_TYPE,
+    VOLUME,
+    VOLUME_TYPE,
+    resource_args,
+    task,
+    violations,
+)
 
 
 def test_workload_with_cap_is_compliant() -> None:
@@ -32,6 +43,10 @@ def test_regions_allowed_and_denied() -> None:
     assert "outside the allowed regions" in message
     (message,) = violations(regions.policy, resource_args(TASK_TYPE, CLUSTER, config=config))
     assert "names no region" in message
+    assert violations(regions.policy, resource_args(RESERVATION_TYPE, RESERVATION, config=config)) == []
+    (message,) = violations(regions.policy, resource_args(RESERVATION_TYPE, {**RESERVATION, "region": "eu-central1-a"},
+                                                          config=config))
+    assert "is in eu-central1-a, outside the allowed regions ['us-central1-a']" in message
 
 
 def test_regions_malformed_config() -> None:

@@ -12,6 +12,7 @@ import pytest
 from pulumi_flow.provider import FlowReservationProvider, ReservationCommitmentError, ReservationPriceError
 from pulumi_flow.provider import reservation as reservation_module
 from pulumi_flow.testing.emulator import RunningEmulator
+from tests.emulator.conftest import Clock
 
 from .conftest import OWNER
 
@@ -90,6 +91,51 @@ def test_a_purchase_runs_now_and_records_what_it_committed(provider: FlowReserva
     held = mithril.backend.get_reservation(made.id)
     assert held["name"] == outs["reservation_name"] and held["total_price"] == "$128.00"
     assert outs["ends_at"] == held["end_time"].split(".")[0] + "Z"
+    assert (outs["ssh_user"], outs["ssh_port"]) == ("ubuntu", 22)
+
+
+def test_what_it_has_cost_so_far_is_every_reserved_instance_hour_at_its_price(provider: FlowReservationProvider,
+                                                                            mithril: RunningEmulator) -> None:
+    clock = Clock()
+    clock.now = float(int(mithril.backend.clock()))  # on the second, as the start time is written
+    mithril.backend.clock = clock
+    start = datetime.fromtimestamp(clock.now + 3600, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    made = provider.create(checked_reservation(start_time=start))
+    assert (made.outs["status"], made.outs["spend_usd"]) == ("Pending", 0.0)
+    clock.now += 3600 + 1800 + 1  # from its start, half an hour and a second of 2 instances at $32.00
+    assert provider.read(made.id, made.outs).outs["spend_usd"] == 32.02, "$32.0177... rounded up to the cent"
+
+
+def test_flow_runtime_builds_the_startup_script_from_command_mounts_image_and_env(
+        provider: FlowReservationProvider, mithril: RunningEmulator) -> None:
+    """What a cluster on reserved capacity gives its reservation: the SDK's own startup script (as a bid gets),
+    with the mounted volumes attached, and in state only what was asked for."""
+    volume = mithril.backend.create_volume({"name": "data", "project": "proj_emulator0001", "region": REGION,
+                                            "disk_interface": "File", "size_gb": 10})
+    mount = {"volume_id": volume["fid"], "mount_path": "/data", "interface": "file"}
+    inputs = checked_reservation(command="python serve.py\nsleep infinity", mounts=[mount], env={"STAGE": "prod"})
+    made = provider.create(inputs)
+    writes = [(r["method"], r["path"]) for r in mithril.control.requests() if r["method"] != "GET"]
+    assert writes == [("POST", "/v2/reservation")], "building the script sends nothing"
+    launch = mithril.backend.get_reservation(made.id)["launch_specification"]
+    assert launch["volumes"] == [volume["fid"]]
+    assert launch["startup_script"].startswith("#!/bin/bash") and "FLOW_ORIGIN" in launch["startup_script"]
+    assert made.outs["mounts"] == [mount] and made.outs["volumes"] == [] and "startup_script" not in {
+        k for k, value in made.outs.items() if value}
+    read = provider.read(made.id, made.outs)
+    assert read.inputs is not None and read.inputs["volumes"] == [], "a mounted volume is not drift"
+    assert provider.diff(made.id, read.outs, inputs).changes is False
+    assert provider.diff(made.id, read.outs, {**inputs, "env": {"STAGE": "dev"}}).replaces == ["env"]
+
+
+def test_a_startup_script_and_flow_runtime_inputs_are_refused_together(provider: FlowReservationProvider,
+                                                                      mithril: RunningEmulator) -> None:
+    failures = provider.check({}, {"instance_type": "8xa100", "region": REGION, "duration_hours": 2,
+                                   "max_unit_price": 40.0, "reservation_name": "reserved-1a2b3c4d",
+                                   "startup_script": "echo raw", "command": "echo built", "env": {"A": "b"}}).failures
+    assert [f.property for f in failures] == ["startup_script"]
+    assert "and command, env: the startup script is sent to Mithril as it is" in failures[0].reason
+    assert mithril.control.requests() == []
 
 
 def test_an_extension_is_one_request_in_place(provider: FlowReservationProvider, mithril: RunningEmulator) -> None:

@@ -1,8 +1,9 @@
 """The components users write in their stacks: TrainingCluster, DataVolumes, TrainingJob."""
 
+from pulumi_flow.components.capacity import ReservedCapacity
 from pulumi_flow.components.cluster import TrainingCluster, TrainingClusterArgs
 from pulumi_flow.components.job import TrainingJob, TrainingJobArgs
 from pulumi_flow.components.volumes import DataVolumes, DataVolumesArgs, VolumeMount, VolumeSpec
 
-__all__ = ["DataVolumes", "DataVolumesArgs", "TrainingCluster", "TrainingClusterArgs", "TrainingJob",
-           "TrainingJobArgs", "VolumeMount", "VolumeSpec"]
+__all__ = ["DataVolumes", "DataVolumesArgs", "ReservedCapacity", "TrainingCluster", "TrainingClusterArgs",
+           "TrainingJob", "TrainingJobArgs", "VolumeMount", "VolumeSpec"]

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import pulumi
 
 from pulumi_flow import validation as v
 from pulumi_flow.components._options import child_options
+from pulumi_flow.components.capacity import ReservedCapacity
 from pulumi_flow.components.volumes import VolumeMount
+from pulumi_flow.declarations import FlowReservationArgs
 from pulumi_flow.money import as_number, usd
-from pulumi_flow.resources import FlowTaskArgs, TaskResource, new_owner, new_task
+from pulumi_flow.resources import FlowTaskArgs, ReservationResource, TaskResource, new_owner, new_reservation, new_task
 
 
 def resolve_bid(explicit: pulumi.Input[float] | None, default: Callable[..., float],
@@ -74,8 +77,17 @@ OUTPUTS = ("task_id", "status", "instance_ids", "public_ips", "private_ips", "ss
            "max_price_per_hour", "hourly_bid", *COST_OUTPUTS)
 
 
+# A reservation's status in the words a task's `status` uses, so a component's outputs mean one thing on either
+# capacity (Mithril's reservation statuses: `declarations.RESERVATION`; Flow's task statuses: `TaskStatus`).
+TASK_STATUS_OF_RESERVATION = {"Pending": "pending", "Active": "running", "Paused": "paused", "Ended": "completed",
+                              "Canceled": "cancelled"}
+
+
 class TaskComponent(pulumi.ComponentResource):
+    """The outputs are the same whether the machines are a spot bid (`task`) or reserved (`reservation`)."""
+
     task: TaskResource
+    reservation: ReservationResource
     task_id: pulumi.Output[str]
     status: pulumi.Output[str]
     instance_ids: pulumi.Output[list[str]]
@@ -113,3 +125,47 @@ class TaskComponent(pulumi.ComponentResource):
         for key in COST_OUTPUTS:
             setattr(self, key, getattr(self.task, key))
         self.register_outputs({key: getattr(self, key) for key in OUTPUTS})
+
+    def _create_reservation(self, name: str, reserved: ReservedCapacity, machines: FlowReservationArgs,
+                            volumes: Sequence[VolumeMount], opts: pulumi.ResourceOptions | None) -> None:
+        """The machines a task would bid for (`machines`), reserved instead for `reserved`'s window: run by Flow's
+        runtime with the same mounts, on instances Mithril cannot preempt (so those outputs are zero)."""
+        self.owner = new_owner(f"{self._name}-owner", pulumi.ResourceOptions(parent=self))
+        machines = attrs.evolve(
+            machines, mounts=[m.as_input() for m in volumes],
+            start_time=reserved.start_time, end_time=reserved.end_time, duration_hours=reserved.duration_hours,
+            owner=self.owner.token)
+        self.reservation = new_reservation(name, machines, child_options(
+            self, opts, depends_on=[m.volume for m in volumes if m.volume is not None], protect=reserved.protect))
+        held = self.reservation
+        self.task_id = held.reservation_id
+        self.status = held.status.apply(lambda status: TASK_STATUS_OF_RESERVATION.get(status, str(status).lower()))
+        self.instance_ids = held.instance_ids
+        self.public_ips = held.public_ips
+        self.private_ips = held.private_ips
+        self.ssh_user = held.ssh_user
+        self.ssh_port = held.ssh_port
+        self.max_price_per_hour = held.unit_price
+        self.hourly_bid = pulumi.Output.all(held.unit_price, machines.quantity).apply(
+            lambda values: as_number(usd(values[0]) * int(values[1])))
+        self.market_price_per_hour = held.unit_price
+        self.spend_usd = held.spend_usd
+        self.preemptions = pulumi.Output.from_input(0)
+        self.running_hours = held.active_instance_hours
+        self.preempted_hours = pulumi.Output.from_input(0.0)
+        self.last_preempted_at = pulumi.Output.from_input(None)  # type: ignore[arg-type]
+        self.register_outputs({key: getattr(self, key) for key in OUTPUTS})
+
+
+def reserved_region(region: pulumi.Input[str] | None, volumes: Sequence[VolumeMount]) -> pulumi.Input[str]:
+    """A reservation is bought in one region: the one given, else its volumes'."""
+    if region is not None:
+        return region
+    for mount in volumes:
+        if mount.volume is not None:
+            return mount.volume.region
+        if mount.region is not None:
+            return mount.region
+    raise v.InputError("TrainingClusterArgs.region", None, "is required with capacity=ReservedCapacity(...): a "
+                       "reservation is bought in one region", "set region, e.g. 'us-central1-a', or mount a "
+                       "DataVolumes volume (the reservation then follows it)")

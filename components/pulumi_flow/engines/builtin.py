@@ -43,13 +43,22 @@ from pulumi_flow.engines._engine import (
     UnrecordedCreate,
 )
 from pulumi_flow.engines.plugins import Verdict
-from pulumi_flow.provider import CreateRolledBackError, FlowOwnerProvider, FlowTaskProvider, FlowVolumeProvider
+from pulumi_flow.provider import (
+    CreateRolledBackError,
+    FlowOwnerProvider,
+    FlowReservationProvider,
+    FlowTaskProvider,
+    FlowVolumeProvider,
+)
 from pulumi_flow.provider.task import STOP_WAITING
-from pulumi_flow.resources import OWNER_TYPE, OWNER_TYPES, STACK_TYPE, TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import OWNER_TYPE, OWNER_TYPES, RESERVATION_TYPE, STACK_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.validation import is_unknown
 
 PROVIDERS: Mapping[str, Callable[[], ResourceProvider]] = {
-    TASK_TYPE: FlowTaskProvider, VOLUME_TYPE: FlowVolumeProvider, OWNER_TYPE: FlowOwnerProvider}
+    TASK_TYPE: FlowTaskProvider, VOLUME_TYPE: FlowVolumeProvider, OWNER_TYPE: FlowOwnerProvider,
+    RESERVATION_TYPE: FlowReservationProvider}
+# What a teardown deletes, in order: what runs on the volumes before the volumes.
+TEARDOWN_ORDER = (TASK_TYPE, RESERVATION_TYPE, VOLUME_TYPE)
 class _Unknown:
     """A value a preview cannot know yet (Pulumi shows it as `[unknown]`)."""
 
@@ -108,8 +117,8 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if factory is None:
             return (f"{args.name}-id" if args.custom else None), inputs
         provider = factory()
-        if self.poll_interval_seconds is not None and isinstance(provider, FlowTaskProvider):
-            provider.poll_interval_seconds = self.poll_interval_seconds  # only tasks poll
+        if self.poll_interval_seconds is not None and isinstance(provider, FlowTaskProvider | FlowReservationProvider):
+            provider.poll_interval_seconds = self.poll_interval_seconds  # what waits for machines polls
         checked = provider.check({}, inputs)
         if checked.failures:
             problems = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
@@ -209,11 +218,25 @@ def _mocked(mocks: ProviderMocks, monitor: RecordingMonitor, project: str, stack
     saved_config = dict(pulumi_config.CONFIG.get())
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    # As Pulumi's own `mocks.test` does: the outputs a program before this one left (failed ones re-raise when awaited)
+    # are not this program's.
+    pulumi_settings.SETTINGS.outputs.clear()
     pulumi_config.set_all_config({key if ":" in key else f"{project}:{key}": value for key, value in config.items()})
     try:
         yield
     finally:
         pulumi_config.set_all_config(saved_config)
+
+
+def _drop_leftover_tasks() -> None:
+    """A failed program leaves tasks on the event loop (outputs waiting on the failed registration); cancelled here,
+    they cannot resume inside the next program run in this process."""
+    loop = asyncio.get_event_loop()
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers and not loop.is_running():
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
 
 
 def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "project", stack: str = "dev",
@@ -252,11 +275,13 @@ def run_stack(program: Callable[[], Any] | str | Path, *, project: str = "projec
             # Creates still running in parallel finish (or clean up after themselves) first, so that
             # `created` is everything there is to tear down.
             mocks.settle(SETTLE_SECONDS)
+            _drop_leftover_tasks()
             errors = monitor.errors or [exc]
             raise StackError(f"the program failed: {errors[0]}", mocks.created,
                              list(monitor.registrations.values()), mocks.unrecorded) from errors[0]
         if monitor.errors:
             mocks.settle(SETTLE_SECONDS)
+            _drop_leftover_tasks()
             raise StackError(f"the program failed: {monitor.errors[0]}", mocks.created,
                              list(monitor.registrations.values()), mocks.unrecorded) from monitor.errors[0]
     resources = list(monitor.registrations.values())
@@ -276,7 +301,7 @@ def tear_down(created: Sequence[Created], deleted: list[Created] | None = None,
     done = deleted if deleted is not None else []
     failed: list[Failed] = []
     unfound: list[Unfound] = []
-    for typ in (TASK_TYPE, VOLUME_TYPE):
+    for typ in TEARDOWN_ORDER:
         for made in reversed(created):
             if made.type != typ:
                 continue
@@ -304,7 +329,9 @@ def owned_name(attempt: UnrecordedCreate) -> str:
     """The name on Mithril of what an unrecorded create may have made."""
     from pulumi_flow.provider.task import bid_name
 
-    return bid_name(attempt.inputs) if attempt.type == TASK_TYPE else str(attempt.inputs.get("volume_name"))
+    if attempt.type == TASK_TYPE:
+        return bid_name(attempt.inputs)
+    return str(attempt.inputs.get("reservation_name" if attempt.type == RESERVATION_TYPE else "volume_name"))
 
 
 def _wire(value: Any) -> Any:

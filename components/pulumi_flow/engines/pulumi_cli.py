@@ -48,7 +48,15 @@ from pulumi_flow.engines._engine import (
 )
 from pulumi_flow.engines.builtin import tear_down
 from pulumi_flow.engines.plugins import Verdict
-from pulumi_flow.resources import STACK_TYPE, TASK_TYPE, TASK_TYPES, VOLUME_TYPE, VOLUME_TYPES
+from pulumi_flow.resources import (
+    BILLED_TYPES,
+    RESERVATION_TYPE,
+    RESERVATION_TYPES,
+    STACK_TYPE,
+    TASK_TYPE,
+    TASK_TYPES,
+    VOLUME_TYPE,
+)
 
 OFFLINE_ENV = {
     "PULUMI_SKIP_UPDATE_CHECK": "true",
@@ -333,21 +341,21 @@ def last_error(exc: Exception) -> str:
 
 
 def unrecorded_creates(stack: Any, transcript: Transcript | None = None) -> list[UnrecordedCreate]:
-    """The creates of tasks and volumes the state has no id for: pending ones (the CLI was stopped or killed
-    before it saw them finish) and, from `transcript`'s events, ones that failed. Either may have made a bid
-    or a volume; its owned name follows from the checked inputs, which both keep."""
+    """The creates of tasks, reservations and volumes the state has no id for: pending ones (the CLI was stopped or
+    killed before it saw them finish) and, from `transcript`'s events, ones that failed. Either may have made what
+    Mithril bills; its owned name follows from the checked inputs, which both keep."""
     deployment = stack.export_stack().deployment
     recorded = {r["urn"] for r in deployment.get("resources") or [] if r.get("id")}
     found: dict[str, UnrecordedCreate] = {}
     for op in deployment.get("pending_operations") or []:
         resource = op["resource"]
-        if op.get("type") == "creating" and resource["type"] in (*TASK_TYPES, *VOLUME_TYPES):
+        if op.get("type") == "creating" and resource["type"] in BILLED_TYPES:
             found[resource["urn"]] = UnrecordedCreate(_teardown_type(resource["type"]),
                                                       resource["urn"].rsplit("::", 1)[-1],
                                                       dict(resource.get("inputs") or {}))
     for event in transcript.events if transcript is not None else ():
         step = event.resource_pre_event
-        if step is None or step.metadata.type not in (*TASK_TYPES, *VOLUME_TYPES) or step.metadata.new is None:
+        if step is None or step.metadata.type not in BILLED_TYPES or step.metadata.new is None:
             continue
         op = getattr(step.metadata.op, "value", str(step.metadata.op))
         urn = step.metadata.urn
@@ -359,7 +367,9 @@ def unrecorded_creates(stack: Any, transcript: Transcript | None = None) -> list
 
 def _teardown_type(resource_type: str) -> str:
     """Either hosting's type, as the teardown names it (the same provider serves both)."""
-    return TASK_TYPE if resource_type in TASK_TYPES else VOLUME_TYPE
+    if resource_type in TASK_TYPES:
+        return TASK_TYPE
+    return RESERVATION_TYPE if resource_type in RESERVATION_TYPES else VOLUME_TYPE
 
 
 def verdicts(transcript: Transcript) -> list[Verdict]:
@@ -386,7 +396,7 @@ def state_run(stack: Any, project: str, outputs: dict[str, Any]) -> StackRun:
     resources = [_registration(r) for r in stack.export_stack().deployment.get("resources", [])
                  if _shown(r["type"])]
     created = [Created(_teardown_type(r.type), r.id, r.outputs) for r in resources
-               if r.id and r.type in (*TASK_TYPES, *VOLUME_TYPES)]
+               if r.id and r.type in BILLED_TYPES]
     return StackRun(project=project, stack=stack.name, preview=False, resources=resources, outputs=outputs,
                     created=created)
 

@@ -31,6 +31,7 @@ from pulumi.provider.experimental.property_value import Computed, PropertyValue
 from pulumi.runtime.rpc import UNKNOWN
 
 from pulumi_flow import __version__, naming
+from pulumi_flow.components.capacity import ReservedCapacity
 from pulumi_flow.components.cluster import TYPE as CLUSTER_TYPE
 from pulumi_flow.components.cluster import TrainingCluster, TrainingClusterArgs
 from pulumi_flow.components.job import TYPE as JOB_TYPE
@@ -231,6 +232,12 @@ def _specs(value: Any) -> Any:
             for name, spec in value.items()}
 
 
+def _capacity(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        return value  # TrainingClusterArgs says what it expected
+    return _args(ReservedCapacity, value, convert={})
+
+
 def _args(args_class: type, inputs: Mapping[str, Any], *, convert: Mapping[str, Callable[[Any], Any]]) -> Any:
     """An Args object from camelCase inputs; unknown names are refused by name, as a typo should be."""
     kwargs: dict[str, Any] = {}
@@ -247,7 +254,8 @@ def _args(args_class: type, inputs: Mapping[str, Any], *, convert: Mapping[str, 
 
 COMPONENTS: dict[str, Callable[[str, Mapping[str, Any], pulumi.ResourceOptions], pulumi.ComponentResource]] = {
     CLUSTER_TYPE: lambda name, inputs, opts: TrainingCluster(name, _args(
-        TrainingClusterArgs, inputs, convert={"volumes": lambda v: _mounts(v, "volumes")}), opts),
+        TrainingClusterArgs, inputs, convert={"volumes": lambda v: _mounts(v, "volumes"), "capacity": _capacity}),
+        opts),
     JOB_TYPE: lambda name, inputs, opts: TrainingJob(name, _args(
         TrainingJobArgs, inputs, convert={"volumes": lambda v: _mounts(v, "volumes")}), opts),
     VOLUMES_TYPE: lambda name, inputs, opts: DataVolumes(name, _args(

@@ -23,6 +23,7 @@ from pulumi_flow import __version__
 from pulumi_flow import declarations as d
 from pulumi_flow.components import _task as task_component
 from pulumi_flow.components import volumes as data_volumes
+from pulumi_flow.components.capacity import ReservedCapacity
 from pulumi_flow.components.cluster import TrainingClusterArgs
 from pulumi_flow.components.job import PRIORITIES, TrainingJobArgs
 from pulumi_flow.components.volumes import DataVolumesArgs, VolumeSpec
@@ -35,6 +36,7 @@ JOB_TYPE = "flow:index:TrainingJob"
 VOLUMES_TYPE = "flow:index:DataVolumes"
 MOUNT_TYPE = "flow:index:VolumeMount"
 SPEC_TYPE = "flow:index:VolumeSpec"
+CAPACITY_TYPE = "flow:index:ReservedCapacity"
 TASK_MOUNT_TYPE = d.TASK_MOUNT_TYPE
 TASK_COMPONENT_OUTPUTS = task_component.OUTPUTS
 DATA_VOLUMES_OUTPUTS = data_volumes.OUTPUTS
@@ -68,6 +70,9 @@ COMPONENT_DOCS: dict[str, str] = {
                 "`maxPricePerHour` is left out.",
     "wait": "How long `up` waits for the job: until it is `submitted` (default), `running` or `completed`.",
     "protect": "Protect the volumes from deletion (default true): `pulumi destroy` refuses until it is false.",
+    "capacity": "Run the cluster on reserved capacity (a Mithril reservation nobody can preempt, paid for the whole "
+                "window) instead of a spot bid; left out, a spot bid. The outputs keep their meaning: `taskId` is the "
+                "reservation's id, `maxPricePerHour` its unit price.",
     "hourly_bid": "Most this component can bill per hour: the bid times the number of instances, in US dollars.",
     "volume_ids": "Volume ids by the names given in `volumes`; mount one with `{volumeId: ids[name], mountPath}`.",
     "mount_path": "Where the volume appears on the instances, e.g. `/data` (under /data, /mnt, /models, "
@@ -151,7 +156,13 @@ def build() -> dict[str, Any]:
     reservation_properties = {**reservation_inputs,
                               **_outputs(d.RESERVATION.output_keys, wire=_identity, declaration=d.RESERVATION)}
 
-    cluster_inputs, cluster_required = _inputs(TrainingClusterArgs, wire=camel, special={"volumes": mount_ref})
+    cluster_inputs, cluster_required = _inputs(TrainingClusterArgs, wire=camel, special={
+        "volumes": mount_ref, "capacity": {"$ref": f"#/types/{CAPACITY_TYPE}"}})
+    capacity_inputs, capacity_required = _inputs(ReservedCapacity, wire=camel, declaration=d.RESERVATION,
+                                                 skip=("protect",))
+    capacity_doc = " ".join(str(ReservedCapacity.__doc__).split("\n\n")[0].split())
+    capacity_inputs["protect"] = {**BOOLEAN, "default": True, "description": "Protect the reservation from deletion "
+                                  "(default true): it is a commitment, and Mithril refunds nothing."}
     job_inputs, job_required = _inputs(TrainingJobArgs, wire=camel, special={"volumes": mount_ref})
     volumes_inputs, volumes_required = _inputs(DataVolumesArgs, wire=camel, special={"volumes": {
         "type": "object", "additionalProperties": {"$ref": f"#/types/{SPEC_TYPE}"}}})
@@ -195,6 +206,8 @@ def build() -> dict[str, Any]:
                               "required": ["mount_path", "volume_id"]},
             SPEC_TYPE: {"type": "object", "description": "One volume's size and interface.",
                         "properties": spec_inputs, "required": spec_required},
+            CAPACITY_TYPE: {"type": "object", "description": capacity_doc,
+                            "properties": capacity_inputs, "required": capacity_required},
         },
         "resources": {
             PLUGIN_TASK_TYPE: {"description": COMPONENT_DESCRIPTIONS[PLUGIN_TASK_TYPE], "inputProperties": task_inputs,

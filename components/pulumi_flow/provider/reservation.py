@@ -11,6 +11,7 @@ Every call goes through the Flow SDK's own HTTP client (its auth, retries and ty
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -22,11 +23,12 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Up
 from pulumi_flow import declarations as d
 from pulumi_flow import naming
 from pulumi_flow import validation as v
-from pulumi_flow.money import as_number, from_cents, from_wire, in_cents, usd
+from pulumi_flow.money import as_number, cents_up, from_cents, from_wire, in_cents, usd
 from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs, tag_new_auto_name
 from pulumi_flow.provider.errors import FlowProviderError, ReservationCommitmentError, ReservationPriceError
 from pulumi_flow.provider.records import moment
 from pulumi_flow.provider.session import flow_session, scrubbed
+from pulumi_flow.provider.task import IDLE_COMMAND, STOP_WAITING, sdk_mounts
 
 if TYPE_CHECKING:
     from flow import Flow
@@ -37,12 +39,19 @@ INPUT_KEYS = d.RESERVATION.input_keys
 OUTPUT_KEYS = d.RESERVATION.output_keys
 FIELD_RULES = d.RESERVATION.rules
 LIVE = ("Pending", "Active", "Paused")
+RUNTIME_KEYS = ("command", "mounts", "image", "env")  # what Flow's runtime builds a startup script from
 PAGE = 100
 
 
 def check_reservation_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
     inputs, errors = declared_inputs(d.RESERVATION, news, "FlowReservation")
     apply_rules(inputs, FIELD_RULES, errors, skip_none=INPUT_KEYS)
+    runtime = [key for key in RUNTIME_KEYS if inputs.get(key)]
+    if inputs.get("startup_script") and runtime:
+        errors.append(v.InputError("startup_script", v.Shown("a script"), f"and {', '.join(runtime)}: the startup "
+                                   "script is sent to Mithril as it is, while Flow's runtime builds one from command, "
+                                   "mounts, image and env", "give startup_script alone, or put the script in command "
+                                   "(Flow's runtime then mounts the volumes and sets the rest)"))
     end, hours = inputs.get("end_time"), inputs.get("duration_hours")
     if not errors and not v.contains_unknown([end, hours]):
         if (end is None) == (hours is None):
@@ -59,6 +68,8 @@ class FlowReservationProvider(FlowProvider):
     """Buy, read, extend, pause and end a Mithril reservation."""
 
     name_key = "reservation_name"
+    poll_interval_seconds = 0.5
+    max_poll_interval_seconds = 10.0
 
     def check_inputs(self, news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
         return check_reservation_inputs(news)
@@ -101,12 +112,11 @@ class FlowReservationProvider(FlowProvider):
             if quote > ceiling:
                 raise ReservationPriceError(what="the reservation", instance_type=str(props["instance_type"]),
                                             region=str(props["region"]), unit=quote, ceiling=ceiling)
+            launch = mithril.launch_specification(props)  # Flow's runtime script is built before anything is sent
             body = {"project": mithril.project, "instance_type": type_id, "region": props["region"],
                     "instance_quantity": int(props["quantity"]), "name": name, "start_time": _iso(start),
                     "end_time": _iso(end),
-                    "launch_specification": {"volumes": list(props.get("volumes") or []),
-                                             "ssh_keys": list(props.get("ssh_keys") or []),
-                                             "startup_script": props.get("startup_script")},
+                    "launch_specification": launch,
                     # Mithril's own guard: a price that moved since the quote is refused there, nothing committed.
                     "price_specification": {"offer_key": "standard", "max_unit_price": in_cents(ceiling)}}
             # A name that carries this state's token is ours whenever it was made; under a name the user chose, only
@@ -126,10 +136,24 @@ class FlowReservationProvider(FlowProvider):
             try:
                 if props.get("paused") and made.get("status") == "Active":
                     mithril.call("PATCH", f"/v2/reservation/{reservation_id}", json={"paused": True})
-                observed = mithril.observe(reservation_id)
+                observed = self._running(mithril, reservation_id, props)
             except Exception:  # noqa: BLE001 - recorded from the order's answer; `pulumi refresh` completes it
                 observed = _ordered(made)
             return CreateResult(reservation_id, {**self._inputs(props), **observed})
+
+    def _running(self, mithril: _Mithril, reservation_id: str, props: Mapping[str, Any]) -> dict[str, Any]:
+        """What Mithril shows once every instance of an active reservation runs, as a cluster's `up` waits for its
+        bid's; at `ready_timeout_minutes`, or when it is pending or paused, what it shows then."""
+        deadline = time.monotonic() + float(props.get("ready_timeout_minutes") or 0) * 60
+        interval = self.poll_interval_seconds
+        while True:
+            observed = mithril.observe(reservation_id)
+            if observed["status"] != "Active" or len(observed["public_ips"]) >= int(props["quantity"]):
+                return observed
+            left = deadline - time.monotonic()
+            if left <= 0 or STOP_WAITING.wait(min(interval, left)):
+                return observed
+            interval = min(interval * 1.5, self.max_poll_interval_seconds)
 
     def update(self, reservation_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         creds = self.credentials
@@ -139,8 +163,8 @@ class FlowReservationProvider(FlowProvider):
             if wanted is not None and olds.get("ends_at") and wanted > moment(str(olds["ends_at"])):
                 self._extend(mithril, reservation_id, news, wanted)
             patch: dict[str, Any] = {}
-            if list(olds.get("volumes") or []) != list(news.get("volumes") or []):
-                patch["volumes"] = list(news.get("volumes") or [])
+            if attached_volumes(olds) != attached_volumes(news):
+                patch["volumes"] = attached_volumes(news)
             if bool(olds.get("paused")) != bool(news.get("paused")):
                 patch["paused"] = bool(news.get("paused"))
             if patch:
@@ -179,7 +203,8 @@ class FlowReservationProvider(FlowProvider):
             observed = mithril.observe(reservation_id, found)
             launch = found.get("launch_specification") or {}
             if "reservation_name" not in props:  # import: what Mithril tells; `check` fills in the rest
-                inputs = {"instance_type": mithril.instance_type_name(str(found["instance_type"])),
+                inputs = {**d.RESERVATION.filled(),
+                          "instance_type": mithril.instance_type_name(str(found["instance_type"])),
                           "quantity": found["instance_quantity"], "region": found["region"],
                           "start_time": v.start_time(found["start_time"]), "end_time": v.end_time(found["end_time"]),
                           "volumes": list(launch.get("volumes") or []), "ssh_keys": list(launch.get("ssh_keys") or []),
@@ -193,7 +218,8 @@ class FlowReservationProvider(FlowProvider):
             if inputs.get("end_time") is not None:
                 inputs["end_time"] = observed["ends_at"]
             inputs["paused"] = found["status"] == "Paused"
-            inputs["volumes"] = list(launch.get("volumes") or [])
+            mounted = {m["volume_id"] for m in inputs.get("mounts") or []}
+            inputs["volumes"] = [i for i in launch.get("volumes") or [] if i not in mounted]
             return ReadResult(reservation_id, {**inputs, **observed}, inputs=inputs)
 
     def delete(self, reservation_id: str, props: dict[str, Any]) -> None:
@@ -212,6 +238,21 @@ class FlowReservationProvider(FlowProvider):
             mithril.call("POST", f"/v2/reservation/{reservation_id}/terminate-instances",
                          json={"instances": list(found["instances"]), "reduce_capacity": True})
 
+    def delete_unrecorded(self, props: Mapping[str, Any]) -> str | None:
+        """End the instances of the reservation a create with these (checked) inputs may have bought without the
+        engine recording it. Only a name that carries this state's owner token is looked for: a name the user chose
+        cannot tell this create's reservation from another. Returns its id, or None if there is none."""
+        name = str(props["reservation_name"])
+        if not naming.carries_owner(name, props.get(naming.OWNER)):
+            return None
+        creds = self.credentials
+        with scrubbed(creds.api_key, f"looking for reservation {name!r}"), flow_session(creds) as flow:
+            found = _Mithril(flow).own(name, set())
+        if found is None:
+            return None
+        self.delete(str(found["fid"]), dict(props))
+        return str(found["fid"])
+
     @staticmethod
     def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
         return recorded_inputs(props, INPUT_KEYS)
@@ -222,7 +263,8 @@ class _Mithril:
 
     def __init__(self, flow: Flow) -> None:
         provider: Any = flow.provider
-        self.flow, self.http, self.project = flow, provider.ctx.http, str(provider.project_id)
+        self.flow, self.ctx, self.project = flow, provider.ctx, str(provider.project_id)
+        self.http = self.ctx.http
 
     def call(self, method: str, url: str, **kwargs: Any) -> Any:
         return self.http.request(method=method, url=url, bypass_cache=True, **kwargs)
@@ -240,6 +282,23 @@ class _Mithril:
     def instance_type_name(self, fid: str) -> str:
         entry = self.flow.pricing.instance_types().get(fid)
         return f"{entry[1]}x{entry[2]}" if entry else fid
+
+    def launch_specification(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """What each instance gets: the volumes (mounted ones too), the keys, and the startup script as given, or as
+        Flow's runtime builds it from `command`, `mounts`, `image` and `env` (the SDK's own builder, as for a bid)."""
+        script = props.get("startup_script")
+        if any(props.get(key) for key in RUNTIME_KEYS):
+            from flow import TaskConfig
+
+            config = TaskConfig(
+                name=str(props["reservation_name"]), unique_name=False, command=props.get("command") or IDLE_COMMAND,
+                instance_type=str(props["instance_type"]), num_instances=int(props["quantity"]),
+                volumes=sdk_mounts(props.get("mounts")), env=dict(props.get("env") or {}),
+                ssh_keys=list(props.get("ssh_keys") or []), upload_code=False, allocation_mode="reserved",
+                region=str(props["region"]), **({"image": props["image"]} if props.get("image") else {}))
+            script = self.ctx.script_prep.build_and_prepare(config).content
+        return {"volumes": attached_volumes(props), "ssh_keys": list(props.get("ssh_keys") or []),
+                "startup_script": script}
 
     def quote(self, type_id: str, region: str, quantity: int, start: datetime, end: datetime) -> Decimal:
         answer = self.call("GET", "/v2/reservation/quote", params={
@@ -281,14 +340,17 @@ class _Mithril:
         rows = {row["fid"]: row for row in self.call("GET", "/v2/instances", params={
             "project": self.project, "reservation_fid_in": reservation_id, "limit": PAGE}).get("data") or []}
         usage = self.call("GET", f"/v2/reservation/{reservation_id}/usage")["summary"]
+        unit = from_wire(found["unit_price"])
         return {
             "reservation_id": reservation_id,
             "status": found["status"],
             "instance_ids": instances,
             "public_ips": [rows[i]["ssh_destination"] for i in instances if rows.get(i, {}).get("ssh_destination")],
             "private_ips": [rows[i]["private_ip"] for i in instances if rows.get(i, {}).get("private_ip")],
-            "unit_price": as_number(from_wire(found["unit_price"])),
+            **_ssh(),
+            "unit_price": as_number(unit),
             "committed_usd": as_number(from_cents(int(usage["committed_cost_cents"]))),
+            "spend_usd": as_number(cents_up(unit * _seconds(usage["reserved_instance_hours"]) / 3600)),
             "starts_at": _iso(moment(str(found["start_time"]))),
             "ends_at": _iso(moment(str(found["end_time"]))),
             "active_instance_hours": _hours(usage["active_instance_hours"]),
@@ -296,12 +358,26 @@ class _Mithril:
         }
 
 
+def attached_volumes(props: Mapping[str, Any]) -> list[str]:
+    """The volume ids attached to the instances: `volumes`, then those `mounts` mount."""
+    attached = list(props.get("volumes") or [])
+    return attached + [m["volume_id"] for m in props.get("mounts") or [] if m["volume_id"] not in attached]
+
+
+def _ssh() -> dict[str, Any]:
+    """How to reach an instance: what the Flow SDK says of a task's instances (reserved ones run the same images)."""
+    from flow.domain.models.task import Task
+
+    fields = Task.model_fields
+    return {"ssh_user": fields["ssh_user"].default, "ssh_port": fields["ssh_port"].default}
+
+
 def _ordered(made: Mapping[str, Any]) -> dict[str, Any]:
     """The outputs the order's own answer gives, when reading the reservation back failed."""
     return {"reservation_id": made["fid"], "status": made.get("status"),
-            "instance_ids": list(made.get("instances") or []), "public_ips": [], "private_ips": [],
+            "instance_ids": list(made.get("instances") or []), "public_ips": [], "private_ips": [], **_ssh(),
             "unit_price": as_number(from_wire(made["unit_price"])),
-            "committed_usd": as_number(from_wire(made["total_price"])),
+            "committed_usd": as_number(from_wire(made["total_price"])), "spend_usd": 0.0,
             "starts_at": _iso(moment(str(made["start_time"]))), "ends_at": _iso(moment(str(made["end_time"]))),
             "active_instance_hours": 0.0, "idle_instance_hours": 0.0}
 
@@ -320,7 +396,11 @@ def _wanted_end(props: Mapping[str, Any], started: str) -> datetime | None:
     return moment(str(start)) + timedelta(hours=float(hours))
 
 
-def _hours(duration: str) -> float:
-    """An ISO 8601 duration of seconds (`PT5400S`), in hours."""
+def _seconds(duration: str) -> Decimal:
+    """An ISO 8601 duration of seconds (`PT5400S`)."""
     seconds = duration.removeprefix("PT").removesuffix("S")
-    return float(Decimal(seconds) / 3600) if seconds.replace(".", "", 1).isdigit() else 0.0
+    return Decimal(seconds) if seconds.replace(".", "", 1).isdigit() else Decimal(0)
+
+
+def _hours(duration: str) -> float:
+    return float(_seconds(duration) / 3600)

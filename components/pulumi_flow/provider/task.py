@@ -92,6 +92,12 @@ OPTIONAL_NONE = d.TASK.optional
 IDLE_COMMAND = "sleep infinity"
 
 
+def sdk_mounts(mounts: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """Recorded mounts as the Flow SDK's TaskConfig takes them."""
+    return [{"volume_id": m["volume_id"], "mount_path": m["mount_path"], "interface": m.get("interface", "file")}
+            for m in mounts or []]
+
+
 def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
     """Normalise and validate; unknowns (preview) pass through untouched."""
     inputs, errors = declared_inputs(d.TASK, news, "FlowTask")
@@ -338,9 +344,7 @@ class FlowTaskProvider(FlowProvider):
             "instance_type": props["instance_type"],
             "num_instances": int(props["num_instances"]),  # check fills it in
             "max_price_per_hour": as_number(cents_up(usd(props["max_price_per_hour"]))),
-            "volumes": [{"volume_id": m["volume_id"], "mount_path": m["mount_path"],
-                         "interface": m.get("interface", "file")}
-                        for m in props.get("volumes") or []],
+            "volumes": sdk_mounts(props.get("volumes")),
             "env": dict(props.get("env") or {}),
             "ssh_keys": list(props.get("ssh_keys") or []),
             "upload_code": False,
