@@ -81,3 +81,21 @@ def test_the_readmes_reservation_snippet_previews_protected_and_spends_nothing(m
     assert reserved.protect is True and reserved.inputs["max_unit_price"] == 40.0
     assert reserved.inputs["duration_hours"] == 168 and reserved.inputs["quantity"] == 2
     assert mithril.control.requests() == []
+
+
+def test_the_readmes_reserved_cluster_snippet_follows_its_volume(mithril: RunningEmulator) -> None:
+    """The README's `ReservedCapacity` block, run as written: its cluster is one protected reservation in the
+    volume's region, mounting it, and a preview makes no request."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "ReservedCapacity(" in block)
+
+    def program() -> None:
+        exec(compile(snippet, "README.md", "exec"), {})
+
+    run = run_stack(program, preview=True)
+    (reserved,) = run.of_type(RESERVATION_TYPE)
+    assert run.of_type(TASK_TYPE) == [] and reserved.protect is True
+    assert (reserved.inputs["region"], reserved.inputs["quantity"], reserved.inputs["max_unit_price"]) == (
+        "us-central1-a", 4, 40.0)
+    assert [m["mount_path"] for m in reserved.inputs["mounts"]] == ["/data"]
+    assert mithril.control.requests() == []

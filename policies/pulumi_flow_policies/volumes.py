@@ -101,7 +101,11 @@ def validate_block(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 def _region(resource: PolicyResource) -> str | None:
-    return text(resource.props, "region") or text(resource.props, "resolved_region")
+    """Where it is, once known: a reservation that follows its volumes names their region, unknown in a preview."""
+    try:
+        return text(resource.props, "region") or text(resource.props, "resolved_region")
+    except UnknownValueError:
+        return None
 
 
 def validate_region(args: StackValidationArgs, report: ReportViolation) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pulumi_flow.engines.plugins import PolicyPackProcess, StackResource
+from pulumi_flow.money import from_wire, show
 from pulumi_flow.resources import TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 from pulumi_flow.testing.languages import build_python
@@ -79,6 +80,22 @@ def test_run_complete_example_on_the_embedded_emulator(engine_env: tuple[str, di
     else:
         assert re.search(r"previewing flow-complete/run-[0-9a-f]{8} \.\.\.", result.stderr), \
             "plain progress lines off a terminal, for a stack of the run's own"
+
+
+def test_run_reserved_example_says_what_a_reservation_commits_and_ends_its_instances(mithril: RunningEmulator) -> None:
+    """A run tears down what it made, but a reservation is owed in full: the run says so before it buys one, and its
+    teardown ends the instances (the commitment stays on Mithril, as the emulator shows)."""
+    result = run(("builtin", {}), "examples/reserved", env=dict(mithril.env))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "1 reservation: a commitment, owed in full once bought, even when this run tears it down" in out
+    assert "└─ FlowReservation gpu-infra-reservation\n        reserved  4 x 8xa100 (32 GPUs)  168 h  at most " \
+           "$40.00/instance-hour\n        Active  res_" in out
+    (held,) = mithril.backend.list_reservations()
+    assert f"{held['unit_price']}/instance-hour, committed {show(from_wire(held['total_price']))}" in out
+    assert "torn down: 0 bids, 1 reservation (instances ended; the commitment stands, nothing is refunded), " \
+           "2 volumes" in out
+    assert held["status"] == "Canceled" and mithril.control.live_volumes() == []
 
 
 def test_run_underbid_is_blocked_before_anything_is_created(engine_env: tuple[str, dict[str, str]],

@@ -23,9 +23,9 @@ from pulumi_flow.cli.console import Console
 from pulumi_flow.engines import Engine, PolicyBlocked, ProgramError, Registration, StackRun, TearDown
 from pulumi_flow.engines.builtin import UNKNOWN
 from pulumi_flow.money import show, usd
-from pulumi_flow.resources import TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import RESERVATION_TYPE, TASK_TYPE, VOLUME_TYPE
 
-SHORT_TYPES = {TASK_TYPE: "FlowTask", VOLUME_TYPE: "FlowVolume"}
+SHORT_TYPES = {TASK_TYPE: "FlowTask", VOLUME_TYPE: "FlowVolume", RESERVATION_TYPE: "FlowReservation"}
 
 
 class UsageError(Exception):
@@ -278,8 +278,8 @@ def teardown(console: Console, engine: Engine) -> None:
         raise
     if not result.deleted and not result.failed and not result.unfound:
         return
-    bids = result.count(TASK_TYPE)
-    console.print(torn_down(bids, len(result.deleted) - bids), "dim")
+    console.print(torn_down(result.count(TASK_TYPE), result.count(RESERVATION_TYPE), result.count(VOLUME_TYPE)),
+                  "dim")
     report_unfound(console, result)
 
 
@@ -289,6 +289,10 @@ def report_unfound(console: Console, result: TearDown) -> None:
         if unfound.type == TASK_TYPE:
             console.print(f"could not tell whether bid {unfound.name!r} was placed ({unfound.why}). If `flow status` "
                           f"lists it, cancel it: flow cancel --yes {unfound.name}", "red")
+        elif unfound.type == RESERVATION_TYPE:
+            console.print(f"could not tell whether reservation {unfound.name!r} was bought ({unfound.why}). If `flow "
+                          f"reserve list` shows it, it is committed: end its instances with `flow reserve` or keep "
+                          f"using it", "red")
         else:
             console.print(f"could not tell whether volume {unfound.name!r} was made ({unfound.why}). If `flow volume "
                           f"list` shows it, delete it: flow volume delete {unfound.name}", "red")
@@ -307,8 +311,16 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def torn_down(bids: int, volumes: int) -> str:
-    return f"torn down: {_plural(bids, 'bid')}, {_plural(volumes, 'volume')} (use --keep to leave them)"
+def torn_down(bids: int, reservations: int, volumes: int) -> str:
+    ended = (f", {_plural(reservations, 'reservation')} (instances ended; the commitment stands, nothing is "
+             f"refunded)") if reservations else ""
+    return f"torn down: {_plural(bids, 'bid')}{ended}, {_plural(volumes, 'volume')} (use --keep to leave them)"
+
+
+def _machines(count: int, instance_type: str) -> str:
+    per_instance = instance_type.split("x")[0]
+    gpus = _plural(count * int(per_instance), "GPU") if per_instance.isdigit() else "? GPUs"
+    return f"{count} x {instance_type} ({gpus})"
 
 
 def describe(reg: Registration) -> list[str]:
@@ -316,15 +328,23 @@ def describe(reg: Registration) -> list[str]:
     props = {**(reg.checked_inputs or reg.inputs), **{k: v for k, v in reg.outputs.items() if v is not None}}
     if reg.type == TASK_TYPE:
         count = int(props.get("num_instances") or 1)
-        instance_type = str(props.get("instance_type"))
-        per_instance = instance_type.split("x")[0]
-        gpus = _plural(count * int(per_instance), "GPU") if per_instance.isdigit() else "? GPUs"
         bid = props.get("max_price_per_hour")
         hourly = _money(usd(bid) * count) if isinstance(bid, int | float) else "?"
-        lines = [f"{props.get('role')}  {count} x {instance_type} ({gpus})  bid {_money(bid)}/instance-hour = "
-                 f"{hourly}/hour"]
+        lines = [f"{props.get('role')}  {_machines(count, str(props.get('instance_type')))}  bid "
+                 f"{_money(bid)}/instance-hour = {hourly}/hour"]
         if reg.id:
             lines.append(f"{props.get('status')}  {reg.id}")
+            ips = list(props.get("public_ips") or [])
+            lines.extend("  ".join(ips[i:i + 4]) for i in range(0, len(ips), 4))
+        return lines
+    if reg.type == RESERVATION_TYPE:
+        window = (f"{props['duration_hours']:g} h" if props.get("duration_hours") is not None
+                  else f"until {props.get('end_time')}")
+        lines = [f"reserved  {_machines(int(props.get('quantity') or 1), str(props.get('instance_type')))}  {window}"
+                 f"  at most {_money(props.get('max_unit_price'))}/instance-hour"]
+        if reg.id:
+            lines.append(f"{props.get('status')}  {reg.id}  {_money(props.get('unit_price'))}/instance-hour, "
+                         f"committed {_money(props.get('committed_usd'))}")
             ips = list(props.get("public_ips") or [])
             lines.extend("  ".join(ips[i:i + 4]) for i in range(0, len(ips), 4))
         return lines
@@ -369,6 +389,11 @@ def print_tree(console: Console, run: StackRun) -> None:
         if isinstance(bid, int | float) and not isinstance(bid, bool):
             total += usd(bid) * int(props.get("num_instances") or 1)
     console.print(f"  hourly bid across {_plural(len(tasks), 'task')}: {show(total)}/hour", "dim")
+    reservations = [r for r in run.resources if r.type == RESERVATION_TYPE]
+    if reservations:
+        # A teardown ends a reservation's instances and refunds nothing: say so before anything is bought.
+        console.print(f"  {_plural(len(reservations), 'reservation')}: a commitment, owed in full once bought, even "
+                      f"when this run tears it down", "yellow")
 
 
 def print_outputs(console: Console, outputs: Mapping[str, Any]) -> None:
