@@ -15,6 +15,7 @@ POLICIES = [
     spend.spend_policy,
     spend.near_market_policy,
     reservations.policy,
+    reservations.advisor_policy,
 ]
 
 __all__ = ["PACK_NAME", "POLICIES"]

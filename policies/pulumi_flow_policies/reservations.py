@@ -1,4 +1,5 @@
-"""`reservation-commitment-cap`: what the stack's reservations commit it to stays within a cap.
+"""`reservation-commitment-cap`: what the stack's reservations commit it to stays within a cap; and the advisory
+`consider-reservation`: a spot cluster whose market has cost at least what reserved capacity would.
 
 A reservation's whole total is owed once it is made, so it is judged on that total: the `committed_usd` Mithril
 reports once it exists, and before that (a create in this preview, or an extension whose outputs the preview cannot
@@ -21,19 +22,25 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from pulumi_flow import pricing
 from pulumi_flow.money import show
 from pulumi_flow_policies._props import (
     ENDED_RESERVATIONS,
+    TERMINAL_STATUSES,
     Malformed,
     amount,
+    config_mapping,
     guarded,
     is_reservation,
+    is_task,
     number,
     report_here,
     text,
 )
 
 NAME = "reservation-commitment-cap"
+ADVISOR = "consider-reservation"
+DEFAULT_MIN_HOURS = 24
 SECONDS_IN_HOUR = Decimal(3600)
 
 
@@ -130,4 +137,50 @@ policy = StackValidationPolicy(
                               "description": "USD the stack's reservations may commit it to, in all."},
     }),
     validate=guarded(validate),
+)
+
+
+def validate_advisor(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A stack policy, filed under each task: what a task has paid is an output, and the engine gives a resource policy
+    only the resource's inputs. The reserved price per GPU-hour is the bid floor's on-demand figure (the pack's
+    `thresholds`, which `pulumi-flow prices --out` reads from Mithril's reserved prices)."""
+    config = args.get_config() or {}
+    min_hours = Decimal(str(number(config, "min_running_hours", default=DEFAULT_MIN_HOURS)))
+    thresholds = pricing.merged_thresholds(config_mapping(args, "thresholds"))
+    for resource in args.resources:
+        props = resource.props
+        if not is_task(resource) or _known(lambda p=props: text(p, "role")) != "infrastructure":
+            continue
+        if _known(lambda p=props: text(p, "status")) in TERMINAL_STATUSES:
+            continue
+        spent = _known(lambda p=props: amount(p, "spend_usd"))
+        hours = _known(lambda p=props: number(p, "running_hours"))
+        if spent is None or not hours or Decimal(str(hours)) < min_hours:
+            continue  # not enough history to say what the market costs this cluster
+        instance_type = str(text(props, "instance_type"))
+        try:
+            reserved = pricing.on_demand_threshold(instance_type, thresholds)
+        except (ValueError, pricing.MissingThresholdError):
+            continue  # the bid floor reports a type it has no figure for
+        paid = spent / Decimal(str(hours))
+        if paid >= reserved:
+            report(f"{resource.name} has paid {show(paid)} per instance-hour on average over {hours:g} "
+                   f"instance-hours of spot, at or above the reserved price {show(reserved)} for {instance_type}: "
+                   f"reserved capacity would cost no more and cannot be preempted. Fix: run it with "
+                   f"capacity=ReservedCapacity(max_unit_price={reserved}, duration_hours=...)", resource.urn)
+
+
+advisor_policy = StackValidationPolicy(
+    name=ADVISOR,
+    description="A spot cluster whose market has averaged at or above the reserved price for its type, over at least "
+                "min_running_hours of history, would cost no more on a reservation, which nobody can preempt.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=PolicyConfigSchema(properties={
+        "min_running_hours": {"type": "number", "minimum": 0, "default": DEFAULT_MIN_HOURS,
+                              "description": "Instance-hours of spot history a cluster needs before it is judged."},
+        "thresholds": {"type": "object", "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+                       "description": "Reserved price per GPU-hour by GPU family, e.g. {\"h100\": 4.0}, over "
+                                      "pulumi-flow's built-in figures (as `pulumi-flow prices --out` writes them)."},
+    }),
+    validate=guarded(validate_advisor),
 )

@@ -222,9 +222,11 @@ def test_prices_writes_a_policy_config_that_follows_the_market(mithril: RunningE
     result = cli("prices", "--out", str(out), env=dict(mithril.env))
     assert result.returncode == 0, result.stderr
     assert "h200" in result.stdout
-    config = json.loads(out.read_text())["infrastructure-bid-floor"]
+    written = json.loads(out.read_text())
+    config = written["infrastructure-bid-floor"]
     # The emulator's reserved price is twice spot; the dearest region sets the figure.
     assert config["thresholds"] == {"a100": 4.4, "h100": 6.4, "h200": 8.4}
+    assert written["consider-reservation"] == {"thresholds": config["thresholds"]}
     assert config["source"].startswith(f"reserved prices from {mithril.url}") and config["generated_at"].endswith("Z")
     assert mithril.control.write_requests() == [], "reading prices writes nothing"
 

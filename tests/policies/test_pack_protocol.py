@@ -27,6 +27,7 @@ EXPECTED = {
     "stack-spend-cap": "mandatory",
     "bid-near-market": "advisory",
     "reservation-commitment-cap": "mandatory",
+    "consider-reservation": "advisory",
 }
 
 

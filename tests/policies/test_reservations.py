@@ -73,3 +73,35 @@ def test_the_hourly_budget_leaves_out_a_reservation_not_started() -> None:
     later = {**RESERVATION, "status": "Pending"}
     assert violations(budget.policy, stack_args([Res(RESERVATION_TYPE, "later", later)],
                                                 {"max_hourly_spend": 0.01})) == []
+
+
+# -- consider-reservation ----------------------------------------------------------------------------
+# CLUSTER is 2 x 8xh100; the built-in reserved figure for h100 is $6.25 per GPU-hour, $50.00 per instance-hour.
+PAID_UNDER = {**CLUSTER, "status": "running", "spend_usd": 4999.99, "running_hours": 100.0}
+
+
+def test_a_spot_cluster_that_paid_under_the_reserved_price_is_fine() -> None:
+    assert violations(reservations.advisor_policy, stack_args([Res(TASK_TYPE, "cluster", PAID_UNDER)])) == []
+
+
+def test_a_spot_cluster_that_paid_the_reserved_price_is_told_of_reservations() -> None:
+    paid = {**PAID_UNDER, "spend_usd": 5000.0}
+    (message,) = violations(reservations.advisor_policy, stack_args([Res(TASK_TYPE, "cluster", paid)]))
+    assert "cluster has paid $50.00 per instance-hour on average over 100 instance-hours of spot, at or above the " \
+           "reserved price $50.00 for 8xh100" in message
+    assert "capacity=ReservedCapacity(max_unit_price=50" in message
+
+
+def test_the_reserved_price_can_be_configured_and_short_histories_are_not_judged() -> None:
+    stack = [Res(TASK_TYPE, "cluster", PAID_UNDER)]
+    assert violations(reservations.advisor_policy, stack_args(stack, {"thresholds": {"h100": 6.0}}))
+    short = {**PAID_UNDER, "spend_usd": 1000.0, "running_hours": 10.0}
+    assert violations(reservations.advisor_policy, stack_args([Res(TASK_TYPE, "cluster", short)])) == []
+    assert violations(reservations.advisor_policy, stack_args([Res(TASK_TYPE, "cluster", short)],
+                                                              {"min_running_hours": 10}))
+
+
+def test_finished_work_and_preview_unknowns_are_not_judged() -> None:
+    over = {**PAID_UNDER, "spend_usd": 9000.0}
+    for props in ({**over, "status": "cancelled"}, {**over, "spend_usd": UNKNOWN}, {**over, "role": "workload"}):
+        assert violations(reservations.advisor_policy, stack_args([Res(TASK_TYPE, "cluster", props)])) == []

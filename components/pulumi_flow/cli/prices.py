@@ -83,7 +83,7 @@ def prices_command(args: argparse.Namespace, console: Console) -> int:
             "margin": args.margin,
             "source": source + ", highest per GPU-hour across regions",
             "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }}
+        }, "consider-reservation": {"thresholds": thresholds}}  # the same reserved prices, to compare spot with
         Path(args.out).write_text(json.dumps(config, indent=2) + "\n")
         console.print(f"wrote {args.out}: thresholds per GPU-hour {thresholds}; use it with "
                       f"`pulumi up --policy-pack policies/ --policy-pack-config {args.out}`", "green")
