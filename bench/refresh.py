@@ -3,10 +3,12 @@
     python bench/refresh.py [--clusters 100] [--repeat 3]
 
 One emulator, one stack of N clusters made by `pulumi up --parallel 16` (not measured), and beside it the engine's own
-floor: a stack of N dynamic resources whose provider reads nothing (what any Python dynamic provider costs the
-engine). Then, interleaved, `--repeat` times each: `pulumi refresh --yes --skip-preview` as a user types it (which
-reads every task's state and cost), `flow status --all` (the user's alternative, which reads state only) and the
-floor's refresh. Prints the median wall time of each, the ratios, and the Mithril requests each made by route.
+floor: a stack of the same resources whose provider reads nothing (what any Python dynamic provider costs the
+engine), in the same shape: a component per cluster with two dynamic children holding the same properties as a
+cluster's owner and task. Then, interleaved, `--repeat` times each: `pulumi refresh --yes --skip-preview` as a
+user types it (which reads every task's state and cost), `flow status --all` (the user's alternative, which reads
+state only) and the floor's refresh. Prints the median wall time of each, the ratios, and the Mithril requests
+each made by route.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pulumi import ComponentResource, ResourceOptions
 from pulumi.dynamic import CreateResult, ReadResult, Resource, ResourceProvider
 
 from pulumi_flow import TrainingCluster, TrainingClusterArgs
 from pulumi_flow.engines.pulumi_cli import PulumiCli, find_cli
+from pulumi_flow.resources import OWNER_TYPE, TASK_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator, running_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,8 +47,19 @@ class NothingToRead(ResourceProvider):
 
 
 class Floor(Resource):
-    def __init__(self, name: str, index: int) -> None:
-        super().__init__(NothingToRead(), name, {"index": index})
+    def __init__(self, name: str, index: int, props: dict[str, Any], opts: ResourceOptions | None = None) -> None:
+        super().__init__(NothingToRead(), name, {**props, "index": index}, opts)
+
+
+class FloorCluster(ComponentResource):
+    """A TrainingCluster's shape: a component with two dynamic children, its owner and its task, each holding the
+    same properties as the real ones (so the engine moves and stores as much state)."""
+
+    def __init__(self, name: str, index: int, owner: dict[str, Any], task: dict[str, Any]) -> None:
+        super().__init__("bench:index:FloorCluster", name)
+        Floor(f"{name}-owner", 2 * index, owner, ResourceOptions(parent=self))
+        Floor(f"{name}-task", 2 * index + 1, task, ResourceOptions(parent=self))
+        self.register_outputs({})
 
 
 def clusters(count: int) -> None:
@@ -52,9 +67,16 @@ def clusters(count: int) -> None:
         TrainingCluster(f"c{index}", TrainingClusterArgs(instance_type="8xa100", max_price_per_hour=30.0))
 
 
-def floor(count: int) -> None:
+def floor(count: int, owner: dict[str, Any], task: dict[str, Any]) -> None:
     for index in range(count):
-        Floor(f"r{index}", index)
+        FloorCluster(f"c{index}", index, owner, task)
+
+
+def recorded(stack: Any, resource_type: str) -> dict[str, Any]:
+    """One resource's recorded properties (its outputs) of the stack's state, plain."""
+    state = stack.export_stack().deployment["resources"]
+    outputs = next(r["outputs"] for r in state if r["type"] == resource_type)
+    return {key: value for key, value in outputs.items() if not key.startswith("__")}
 
 
 def requests_by_route(mithril: RunningEmulator) -> Counts:
@@ -80,7 +102,8 @@ def main() -> int:
         engine = PulumiCli(cli_dir, home=Path(tmp) / "home", backend=Path(tmp) / "state")
         stack = engine.stack("dev", project="many", program=lambda: clusters(args.clusters), env=mithril.env)
         stack.up(parallel=16)
-        bare = engine.stack("dev", project="floor", program=lambda: floor(args.clusters))
+        owner, task = recorded(stack, OWNER_TYPE), recorded(stack, TASK_TYPE)
+        bare = engine.stack("dev", project="floor", program=lambda: floor(args.clusters, owner, task))
         bare.up(parallel=16)
         env = {**os.environ, **mithril.env, "HOME": tmp}
         runs: dict[str, list[tuple[float, Counts]]] = {"pulumi refresh": [], "flow status --all": [],
