@@ -194,6 +194,9 @@ class FlowTaskArgs:
     max_run_time_hours: pulumi.Input[float] | None = declared_input(
         Change.REPLACE, NUMBER, "Hard limit on run time; Mithril ends the task after it. Required for workloads by "
         "the policy pack.", rule=v.max_run_time_hours, in_bid_name=True)
+    max_preemptions: pulumi.Input[int] | None = declared_input(
+        Change.NONE, INTEGER, "A job only: how many preemptions it may take. A refresh that finds more cancels the "
+        "bid (billing stops) and says why in `stop_reason`.", rule=v.max_preemptions)
     task_name: pulumi.Input[str] | None = declared_input(
         Change.REPLACE, STRING, "Name of the task on Mithril; left out, a unique name is generated from the "
         "resource's URN and kept for the resource's life.", rule=v.task_name, required=True)
@@ -331,6 +334,8 @@ TASK = Declaration("Task", FlowTaskArgs, (
     Output("running_hours", NUMBER, "Instance-hours Mithril charged the bid for."),
     Output("preempted_hours", NUMBER, "Hours the bid waited for machines after its preemptions."),
     Output("last_preempted_at", STRING, "When Mithril last preempted the bid (ISO 8601), if it ever did."),
+    Output("stop_reason", STRING, "Why pulumi-flow ended the task, if it did: a job preempted more than "
+                                  "`max_preemptions` times."),
 ), internal=((naming.AUTO_NAMED, _AUTO_NAMED),))
 
 VOLUME = Declaration("Volume", FlowVolumeArgs, (

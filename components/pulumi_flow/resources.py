@@ -184,6 +184,7 @@ class TaskOutputs:
     running_hours: pulumi.Output[float]
     preempted_hours: pulumi.Output[float]
     last_preempted_at: pulumi.Output[str]
+    stop_reason: pulumi.Output[str]
 
 
 class VolumeOutputs:

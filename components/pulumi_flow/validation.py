@@ -134,6 +134,13 @@ def num_instances(value: object, field: str = "num_instances") -> int:
     return whole_number(value, field, 1, MAX_INSTANCES, 4)
 
 
+MAX_PREEMPTIONS = 1000
+
+
+def max_preemptions(value: object, field: str = "max_preemptions") -> int:
+    return whole_number(value, field, 0, MAX_PREEMPTIONS, 3)
+
+
 def size_gb(value: object, field: str = "size_gb") -> int:
     return whole_number(value, field, 1, MAX_VOLUME_GB, 1000)
 

@@ -574,3 +574,31 @@ def test_an_ambiguous_create_adopts_its_own_bid_not_a_strangers(task_provider: F
     assert ours.id != stranger.task_id
     assert mithril.backend.get_bid(ours.id)["name"] == ours.outs["bid_name"]
     assert sorted(b["fid"] for b in mithril.control.live_bids()) == sorted([ours.id, stranger.task_id])
+
+
+def test_a_job_preempted_past_max_preemptions_is_cancelled_on_refresh_and_says_why(
+        task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    job = checked_task(role="workload", command="python train.py", max_run_time_hours=24, max_preemptions=1,
+                       num_instances=1)
+    created = task_provider.create(job)
+    mithril.control.preempt(created.id)
+    once = task_provider.read(created.id, created.outs)
+    assert (once.outs["preemptions"], once.outs["stop_reason"]) == (1, None), "at the limit: it goes on"
+    assert [b["fid"] for b in mithril.control.live_bids()] == [created.id]
+
+    mithril.control.preempt(created.id)
+    twice = task_provider.read(created.id, once.outs)
+    assert twice.id == created.id, "a job the provider ended stays in state, with why"
+    assert twice.outs["status"] == "cancelled" and twice.outs["preemptions"] == 2
+    assert twice.outs["stop_reason"] == "preempted 2 times, over max_preemptions=1: cancelled by pulumi-flow on " \
+                                        "refresh"
+    assert mithril.control.live_bids() == [], "billing stopped"
+    later = task_provider.read(created.id, twice.outs)
+    assert later.outs["stop_reason"] == twice.outs["stop_reason"], "the reason stays through later refreshes"
+
+
+def test_max_preemptions_is_for_jobs(task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    failures = task_provider.check({}, {"role": "infrastructure", "instance_type": "8xa100", "max_price_per_hour": 30,
+                                        "task_name": "gpu-1a2b3c4d", "max_preemptions": 2}).failures
+    assert [(f.property, "applies to workloads" in f.reason) for f in failures] == [("max_preemptions", True)]
+    assert mithril.control.requests() == []

@@ -257,7 +257,8 @@ COMPONENTS: dict[str, Callable[[str, Mapping[str, Any], pulumi.ResourceOptions],
         TrainingClusterArgs, inputs, convert={"volumes": lambda v: _mounts(v, "volumes"), "capacity": _capacity}),
         opts),
     JOB_TYPE: lambda name, inputs, opts: TrainingJob(name, _args(
-        TrainingJobArgs, inputs, convert={"volumes": lambda v: _mounts(v, "volumes")}), opts),
+        TrainingJobArgs, inputs, convert={"volumes": lambda v: _mounts(v, "volumes"),
+                                          "checkpoint": lambda v: _mounts([v], "checkpoint")[0]}), opts),
     VOLUMES_TYPE: lambda name, inputs, opts: DataVolumes(name, _args(
         DataVolumesArgs, inputs, convert={"volumes": _specs}), opts),
 }

@@ -56,7 +56,8 @@ CONFIG: dict[str, tuple[str, bool]] = {  # name -> (description, secret)
 # The custom resources' properties are declared with them (`pulumi_flow.declarations`); the components reuse those
 # names with the same meaning, and add these of their own. One meaning per name across the package.
 COMPONENT_TYPES: dict[str, Mapping[str, Any]] = {
-    "startup_script": STRING, "priority": STRING, "wait": STRING, "protect": BOOLEAN,
+    "startup_script": STRING, "priority": STRING, "wait": STRING, "protect": BOOLEAN, "resume_command": STRING,
+    "checkpoint": {"$ref": f"#/types/{MOUNT_TYPE}"},
     # outputs
     "hourly_bid": NUMBER, "volume_ids": STRING_MAP,
     # nested
@@ -75,6 +76,11 @@ COMPONENT_DOCS: dict[str, str] = {
                 "reservation's id, `maxPricePerHour` its unit price.",
     "hourly_bid": "Most this component can bill per hour: the bid times the number of instances, in US dollars.",
     "volume_ids": "Volume ids by the names given in `volumes`; mount one with `{volumeId: ids[name], mountPath}`.",
+    "checkpoint": "A volume mount where the job keeps its checkpoints: after a preemption the job starts again with "
+                  "`FLOW_RESTART_COUNT` and `FLOW_LATEST_CHECKPOINT` (its newest complete checkpoint) set, and runs "
+                  "`resumeCommand` when there is one to resume from. It is mounted too.",
+    "resume_command": "What the job runs instead of `command` when its checkpoint volume holds a checkpoint (after a "
+                      "preemption or a restart); left out, `command` again.",
     "mount_path": "Where the volume appears on the instances, e.g. `/data` (under /data, /mnt, /models, "
                   "/checkpoints, /datasets or /volumes).",
 }

@@ -119,6 +119,10 @@ def _cross_field_errors(inputs: Mapping[str, Any]) -> list[v.InputError]:
             v.block_volumes_single_instance(inputs["volumes"], count)
         except v.InputError as err:
             errors.append(err)
+    if inputs["role"] == INFRASTRUCTURE and inputs.get("max_preemptions") is not None:
+        errors.append(v.InputError("max_preemptions", inputs["max_preemptions"], "applies to workloads: "
+                                   "infrastructure is kept running through preemptions", "leave it out, or make the "
+                                   "task a workload (TrainingJob)"))
     if inputs["role"] == INFRASTRUCTURE and inputs["wait_until"] == "completed":
         errors.append(v.InputError("wait_until", "completed", "infrastructure runs until deleted and never completes",
                                    "use 'running' (the default) or 'submitted'"))
@@ -296,7 +300,25 @@ class FlowTaskProvider(FlowProvider):
                 inputs["max_price_per_hour"] = as_number(live_price)
             # So is a pause or resume made outside Pulumi.
             inputs["paused"] = observed["bid_status"] == "Paused"
+            observed["stop_reason"] = props.get("stop_reason")
+            limit = props.get("max_preemptions")
+            if limit is not None and role == WORKLOAD and observed["status"] not in TERMINAL \
+                    and int(observed.get("preemptions") or 0) > int(limit):
+                observed = self._give_up(flow, task_id, observed, int(limit))
             return ReadResult(task_id, {**inputs, **observed}, inputs=inputs)
+
+    def _give_up(self, flow: Flow, task_id: str, observed: dict[str, Any], limit: int) -> dict[str, Any]:
+        """A job preempted past `max_preemptions`: cancel it, so it stops billing, and say why. When Mithril refuses
+        the cancel, the state says the job still runs, and why it could not be stopped (the next refresh tries
+        again)."""
+        times = int(observed["preemptions"])
+        refused = self._cancel(flow, task_id)
+        if refused is not None:
+            return {**observed, "stop_reason": f"preempted {times} times, over max_preemptions={limit}, and not "
+                                               f"cancelled: {refused}"}
+        after = self._outputs(flow, self._transient_retry(lambda: self._look(flow, task_id)))
+        return {**after, "stop_reason": f"preempted {times} times, over max_preemptions={limit}: cancelled by "
+                                        f"pulumi-flow on refresh"}
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -603,6 +625,7 @@ class FlowTaskProvider(FlowProvider):
             "ssh_port": task.ssh_port,
             "market_price_per_hour": _as_optional_number(maybe_usd(task.cost_per_hour)),
             "resolved_region": task.region,
+            "stop_reason": None,
         }
 
     @staticmethod
