@@ -161,5 +161,5 @@ def test_the_mutation_command_in_the_readme_answers_without_building_anything() 
     refused = subprocess.run([sys.executable, str(script), "nosuch"], capture_output=True, text=True, check=False)
     assert refused.returncode == 2
     assert ("no group nosuch: the groups are money, naming, validation, policies, provider-checks, providers, cost, "
-            "auction") in refused.stderr
+            "reservations, auction") in refused.stderr
     assert not (ROOT / ".mutation" / "nosuch").exists()
