@@ -3,6 +3,10 @@ violation."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from pulumi_flow_policies import budget, reservations
 
 from .conftest import CLUSTER, RESERVATION, RESERVATION_TYPE, TASK_TYPE, UNKNOWN, Res, stack_args, violations
@@ -105,3 +109,30 @@ def test_finished_work_and_preview_unknowns_are_not_judged() -> None:
     over = {**PAID_UNDER, "spend_usd": 9000.0}
     for props in ({**over, "status": "cancelled"}, {**over, "spend_usd": UNKNOWN}, {**over, "role": "workload"}):
         assert violations(reservations.advisor_policy, stack_args([Res(TASK_TYPE, "cluster", props)])) == []
+
+
+# -- what a reservation commits, from each way its window and size can be given -----------------------------------
+NEW = {key: value for key, value in RESERVATION.items()
+       if key not in ("reservation_id", "status", "unit_price", "committed_usd", "starts_at", "ends_at",
+                      "duration_hours")}
+
+
+def test_a_window_given_by_its_end_is_counted_to_the_minute() -> None:
+    """$40 x 2 instances x 12.5 h (from its start to its end) = $1,000.00."""
+    window = {**NEW, "start_time": "2030-01-01T00:00:00Z", "end_time": "2030-01-01T12:30:00+00:00"}
+    stack = [Res(RESERVATION_TYPE, "new", window)]
+    assert violations(reservations.policy, stack_args(stack, {"max_committed_usd": 1000.0})) == []
+    (message,) = violations(reservations.policy, stack_args(stack, {"max_committed_usd": 999.99}))
+    assert "(new at most $1,000.00)" in message
+
+
+@pytest.mark.parametrize(("changes", "named"), [
+    ({"quantity": 0}, "'quantity' is 0.0, expected a whole number of instances of new"),
+    ({"quantity": 1.5}, "'quantity' is 1.5, expected a whole number of instances of new"),
+    ({"end_time": "next week"}, "'end_time' is 'next week', expected an ISO 8601 time"),
+    ({}, "'end_time' is None, expected the end of new (or duration_hours)"),
+])
+def test_a_malformed_window_or_size_is_named(changes: dict[str, Any], named: str) -> None:
+    (message,) = violations(reservations.policy, stack_args([Res(RESERVATION_TYPE, "new", {**NEW, **changes})],
+                                                            {"max_committed_usd": 1.0}))
+    assert named in message

@@ -3,6 +3,9 @@ extension in one request, pause and volumes in place, refresh of drift, import, 
 
 from __future__ import annotations
 
+import base64
+import gzip
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -30,6 +33,15 @@ def checked_reservation(**changes: Any) -> dict[str, Any]:
     result = FlowReservationProvider().check({}, {**base, **changes})
     assert result.failures == [], result.failures
     return result.inputs
+
+
+def unpacked(script: str) -> str:
+    """The script Flow's runtime runs, and the user's script inside it: the SDK ships a long script gzipped and
+    base64-encoded inside a short one, and the user's part base64-encoded in that."""
+    packed = re.search(r"<< 'EOF_COMPRESSED_SCRIPT'\n(.*?)\nEOF_COMPRESSED_SCRIPT", script, re.S)
+    full = gzip.decompress(base64.b64decode(packed.group(1))).decode() if packed else script
+    encoded = re.findall(r"printf '%s\\n' '([A-Za-z0-9+/=]+)' \| base64 -d", full)
+    return "\n".join([full, *(base64.b64decode(part).decode() for part in encoded)])
 
 
 @pytest.fixture
@@ -120,6 +132,9 @@ def test_flow_runtime_builds_the_startup_script_from_command_mounts_image_and_en
     launch = mithril.backend.get_reservation(made.id)["launch_specification"]
     assert launch["volumes"] == [volume["fid"]]
     assert launch["startup_script"].startswith("#!/bin/bash") and "FLOW_ORIGIN" in launch["startup_script"]
+    script = unpacked(launch["startup_script"])
+    for what in ("python serve.py", "STAGE", "prod", "/data", volume["fid"]):
+        assert what in script, f"Flow's runtime script carries {what!r}"
     assert made.outs["mounts"] == [mount] and made.outs["volumes"] == [] and "startup_script" not in {
         k for k, value in made.outs.items() if value}
     read = provider.read(made.id, made.outs)
@@ -230,7 +245,12 @@ def test_a_lost_answer_adopts_the_reservation_it_made_and_a_failed_read_back_sti
 
     mithril.control.add_fault(kind="status", method="GET", path=r"/v2/reservation/.*/usage", status=400, times=10)
     second = provider.create(checked_reservation(reservation_name="second"))
-    assert second.outs["committed_usd"] == 128.0 and second.outs["status"] == "Active"
+    held = mithril.backend.get_reservation(second.id)
+    assert {key: second.outs[key] for key in ("reservation_id", "status", "instance_ids", "unit_price",
+                                              "committed_usd", "spend_usd", "starts_at", "ends_at")} == {
+        "reservation_id": held["fid"], "status": "Active", "instance_ids": held["instances"], "unit_price": 32.0,
+        "committed_usd": 128.0, "spend_usd": 0.0, "starts_at": held["start_time"].split(".")[0] + "Z",
+        "ends_at": held["end_time"].split(".")[0] + "Z"}, "recorded from the order's answer"
     assert len(mithril.backend.list_reservations()) == 2
 
 
