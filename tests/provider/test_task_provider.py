@@ -578,8 +578,10 @@ def test_an_ambiguous_create_adopts_its_own_bid_not_a_strangers(task_provider: F
 
 def test_a_job_preempted_past_max_preemptions_is_cancelled_on_refresh_and_says_why(
         task_provider: FlowTaskProvider, mithril: RunningEmulator) -> None:
+    # Machines at once (and again at once after each preemption), so every preemption finds the bid allocated.
+    mithril.backend.settings.allocation_delay = mithril.backend.settings.boot_delay = 0.0
     job = checked_task(role="workload", command="python train.py", max_run_time_hours=24, max_preemptions=1,
-                       num_instances=1)
+                       num_instances=1, wait_until="running")
     created = task_provider.create(job)
     mithril.control.preempt(created.id)
     once = task_provider.read(created.id, created.outs)
