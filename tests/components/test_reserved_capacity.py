@@ -71,7 +71,8 @@ def test_up_reserves_the_machines_and_the_outputs_keep_their_shape(mithril: Runn
     assert len(out["private_ips"]) == 2 and (out["ssh_user"], out["ssh_port"]) == ("ubuntu", 22)
     assert (out["max_price_per_hour"], out["market_price_per_hour"], out["hourly_bid"]) == (32.0, 32.0, 64.0)
     assert (out["preemptions"], out["preempted_hours"], out["last_preempted_at"]) == (0, 0.0, None)
-    assert out["spend_usd"] >= 0 and out["running_hours"] >= 0
+    child = run.named("reserved-reservation").outputs
+    assert (out["spend_usd"], out["running_hours"]) == (child["spend_usd"], child["active_instance_hours"])
     assert set(out) == set(OUTPUTS), "the same outputs as a cluster on spot"
 
 
