@@ -69,6 +69,22 @@ def test_a_reservation_lives_from_its_start_to_its_end_and_owes_its_total(backen
     assert [e["event_type"] for e in usage["reservation_events"]] == ["Started", "Paused", "Extended"]
 
 
+def test_usage_counts_to_now_while_it_runs(backend: MithrilBackend, clock: Clock) -> None:
+    """Midway, usage is what has been reserved and run up to now, not the whole window; before its start, nothing."""
+    made = backend.create_reservation(body(clock, start_in=100, hours=4, quantity=3))
+    before = backend.reservation_usage(made["fid"])["summary"]
+    assert (before["reserved_instance_hours"], before["active_instance_hours"]) == ("PT0S", "PT0S")
+    clock.now += 100 + 1800  # half an hour into it
+    usage = backend.reservation_usage(made["fid"])
+    assert usage["reservation"] == {"fid": made["fid"], "order_name": "reserved", "start_date": made["start_time"],
+                                    "end_date": made["end_time"], "status": "Active", "committed_cost_cents": 38400}
+    summary = usage["summary"]
+    assert summary == {"committed_cost_cents": 38400, "flex_use_credits_cents": 0, "early_termination_credits_cents": 0,
+                       "net_cost_cents": 38400, "reserved_instance_hours": "PT5400S",
+                       "active_instance_hours": "PT5400S", "idle_instance_hours": "PT0S",
+                       "as_of": iso_time(clock.now)}, "3 instances x 1,800 s, all of it active; $32 x 3 x 4 h owed"
+
+
 def test_a_quote_above_the_ceiling_reserves_nothing(backend: MithrilBackend, clock: Clock) -> None:
     start, end = clock.now + 100, clock.now + 100 + HOUR
     offer = backend.reservation_quote(A100_8X, REGION, 2, start, end)["offers"][0]
