@@ -419,6 +419,20 @@ def end_time(value: object, field: str = "end_time") -> str:
     return moment(value, field)
 
 
+def reservation_window(start: object, end: object, hours: object, owner: str = "") -> None:
+    """A reservation's window, from values its rules already normalised: exactly one of `end_time` and
+    `duration_hours`, and an end after its start. Unknown values (a preview) are checked once they are known."""
+    field = f"{owner}.end_time" if owner else "end_time"
+    if contains_unknown([end, hours]):
+        return
+    if (end is None) == (hours is None):
+        raise InputError(field, end, "and duration_hours: give exactly one",
+                         "set end_time (e.g. '2030-01-08T00:00:00Z') or duration_hours (e.g. 168)")
+    # Both in the one form `moment` gives (UTC, to the second), so their text orders as their times do.
+    if isinstance(end, str) and isinstance(start, str) and not is_unknown(start) and end <= start:
+        raise InputError(field, end, f"is not after start_time {start}", "give an end after the start")
+
+
 def duration_hours(value: object, field: str = "duration_hours") -> float:
     return positive_number(value, field, MAX_RESERVATION_HOURS, "hours", 168)
 

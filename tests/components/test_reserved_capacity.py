@@ -103,6 +103,8 @@ def test_bad_arguments_are_refused_by_name_before_anything_is_registered(args: d
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"max_unit_price": 40.0}, "ReservedCapacity.end_time"),
     ({"max_unit_price": 40.0, "duration_hours": 4, "end_time": "2030-01-01T00:00:00Z"}, "ReservedCapacity.end_time"),
+    ({"max_unit_price": 40.0, "start_time": "2030-01-02T00:00:00Z", "end_time": "2030-01-01T00:00:00Z"},
+     "ReservedCapacity.end_time"),
     ({"max_unit_price": -1, "duration_hours": 4}, "ReservedCapacity.max_unit_price"),
     ({"max_unit_price": 40.0, "duration_hours": 4, "start_time": "tomorrow"}, "ReservedCapacity.start_time"),
 ])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -69,13 +69,17 @@ class TaskCost:
                 "next_30_days_usd": cents(self.next_30_days), "preemptions": self.preemptions}
 
 
+def _recorded(deployment: Mapping[str, Any], types: tuple[str, ...]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(name, id, outputs) of each resource of these types a deployment holds an id for, in state order."""
+    for resource in deployment.get("resources") or []:
+        if resource.get("type") in types and resource.get("id"):
+            yield str(resource["urn"]).rsplit("::", 1)[-1], str(resource["id"]), resource.get("outputs") or {}
+
+
 def costs_of(deployment: Mapping[str, Any]) -> list[TaskCost]:
     """Every task in a `pulumi stack export` deployment, in state order."""
     found = []
-    for resource in deployment.get("resources") or []:
-        if resource.get("type") not in TASK_TYPES or not resource.get("id"):
-            continue
-        outputs = resource.get("outputs") or {}
+    for name, task_id, outputs in _recorded(deployment, TASK_TYPES):
         instance_type = str(outputs.get("instance_type") or "")
         try:
             floor: Decimal | None = on_demand_threshold(instance_type)
@@ -83,7 +87,7 @@ def costs_of(deployment: Mapping[str, Any]) -> list[TaskCost]:
             floor = None  # a GPU family with no figure: nothing to compare with
         billing = outputs.get("status") not in TERMINAL and not outputs.get("paused")
         found.append(TaskCost(
-            name=str(resource["urn"]).rsplit("::", 1)[-1], task_id=str(resource["id"]), instance_type=instance_type,
+            name=name, task_id=task_id, instance_type=instance_type,
             instances=int(outputs.get("num_instances") or 1), bid=_money(outputs.get("max_price_per_hour")),
             market=_money(outputs.get("market_price_per_hour")), floor=floor,
             spend=_money(outputs.get("spend_usd")) or Decimal(0), preemptions=int(outputs.get("preemptions") or 0),
@@ -127,13 +131,10 @@ class ReservationCost:
 def reservations_of(deployment: Mapping[str, Any]) -> list[ReservationCost]:
     """Every live reservation in a deployment, in state order."""
     found = []
-    for resource in deployment.get("resources") or []:
-        if resource.get("type") not in RESERVATION_TYPES or not resource.get("id"):
-            continue
-        outputs = resource.get("outputs") or {}
+    for name, reservation_id, outputs in _recorded(deployment, RESERVATION_TYPES):
         ends = outputs.get("ends_at")
         found.append(ReservationCost(
-            name=str(resource["urn"]).rsplit("::", 1)[-1], reservation_id=str(resource["id"]),
+            name=name, reservation_id=reservation_id,
             instance_type=str(outputs.get("instance_type") or ""), instances=int(outputs.get("quantity") or 1),
             unit=_money(outputs.get("unit_price")), committed=_money(outputs.get("committed_usd")) or Decimal(0),
             status=str(outputs.get("status") or ""), ends_at=moment(ends) if isinstance(ends, str) else None))

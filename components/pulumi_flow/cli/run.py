@@ -323,6 +323,12 @@ def _machines(count: int, instance_type: str) -> str:
     return f"{count} x {instance_type} ({gpus})"
 
 
+def _addresses(props: Mapping[str, Any]) -> list[str]:
+    """The instances' public addresses, four to a line."""
+    ips = list(props.get("public_ips") or [])
+    return ["  ".join(ips[i:i + 4]) for i in range(0, len(ips), 4)]
+
+
 def describe(reg: Registration) -> list[str]:
     """A resource's facts, as short lines: what it is and costs, then where it lives."""
     props = {**(reg.checked_inputs or reg.inputs), **{k: v for k, v in reg.outputs.items() if v is not None}}
@@ -334,8 +340,7 @@ def describe(reg: Registration) -> list[str]:
                  f"{_money(bid)}/instance-hour = {hourly}/hour"]
         if reg.id:
             lines.append(f"{props.get('status')}  {reg.id}")
-            ips = list(props.get("public_ips") or [])
-            lines.extend("  ".join(ips[i:i + 4]) for i in range(0, len(ips), 4))
+            lines.extend(_addresses(props))
         return lines
     if reg.type == RESERVATION_TYPE:
         window = (f"{props['duration_hours']:g} h" if props.get("duration_hours") is not None
@@ -345,8 +350,7 @@ def describe(reg: Registration) -> list[str]:
         if reg.id:
             lines.append(f"{props.get('status')}  {reg.id}  {_money(props.get('unit_price'))}/instance-hour, "
                          f"committed {_money(props.get('committed_usd'))}")
-            ips = list(props.get("public_ips") or [])
-            lines.extend("  ".join(ips[i:i + 4]) for i in range(0, len(ips), 4))
+            lines.extend(_addresses(props))
         return lines
     if reg.type == VOLUME_TYPE:
         region = props.get("region") or "region chosen at create"

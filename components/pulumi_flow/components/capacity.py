@@ -26,9 +26,7 @@ class ReservedCapacity:
     protect: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
 
     def __attrs_post_init__(self) -> None:
-        if (self.end_time is None) == (self.duration_hours is None):
-            raise v.InputError("ReservedCapacity.end_time", self.end_time, "and duration_hours: give exactly one",
-                               "set duration_hours (e.g. 168) or end_time (e.g. '2030-01-08T00:00:00Z')")
+        v.reservation_window(self.start_time, self.end_time, self.duration_hours, type(self).__name__)
 
 
 def capacity(value: object) -> ReservedCapacity | None:

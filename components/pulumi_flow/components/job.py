@@ -68,12 +68,17 @@ class TrainingJobArgs:
     resume_command: pulumi.Input[str] | None = attrs.field(default=None, converter=rule(v.command, optional=True))
 
     def __attrs_post_init__(self) -> None:
-        if self.checkpoint is not None and all(m.identity() != self.checkpoint.identity() for m in self.volumes):
-            object.__setattr__(self, "volumes", (*self.volumes, self.checkpoint))  # mounted where it says
-        check_mounts(type(self).__name__, self.volumes, self.num_instances, self.region)
+        check_mounts(type(self).__name__, self.mounted(), self.num_instances, self.region)
         if self.resume_command is not None and self.checkpoint is None:
             raise v.InputError("TrainingJobArgs.resume_command", self.resume_command, "needs a checkpoint volume to "
                                "resume from", "add checkpoint=volumes.mount('checkpoints', '/mnt/checkpoints')")
+
+    def mounted(self) -> tuple[VolumeMount, ...]:
+        """What the job mounts: its volumes, and its checkpoint volume where it says (unless among them already)."""
+        checkpoint = self.checkpoint
+        if checkpoint is None or any(m.identity() == checkpoint.identity() for m in self.volumes):
+            return self.volumes
+        return (*self.volumes, checkpoint)
 
     def task_command(self) -> pulumi.Input[str]:
         """The command, or with a checkpoint the resume wrapper around it (`pulumi_flow.components.resume`)."""
@@ -105,6 +110,5 @@ class TrainingJob(TaskComponent):
             role="workload", instance_type=args.instance_type, num_instances=args.num_instances,
             max_price_per_hour=bid, command=args.task_command(), region=args.region, image=args.image, env=args.env,
             ssh_keys=args.ssh_keys, max_run_time_hours=args.max_run_time_hours, max_preemptions=args.max_preemptions,
-            wait_until=args.wait,
-            ready_timeout_minutes=args.ready_timeout_minutes,
-        ), args.volumes, opts)
+            wait_until=args.wait, ready_timeout_minutes=args.ready_timeout_minutes,
+        ), args.mounted(), opts)

@@ -59,6 +59,8 @@ PROVIDERS: Mapping[str, Callable[[], ResourceProvider]] = {
     RESERVATION_TYPE: FlowReservationProvider}
 # What a teardown deletes, in order: what runs on the volumes before the volumes.
 TEARDOWN_ORDER = (TASK_TYPE, RESERVATION_TYPE, VOLUME_TYPE)
+
+
 class _Unknown:
     """A value a preview cannot know yet (Pulumi shows it as `[unknown]`)."""
 

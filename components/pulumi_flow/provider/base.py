@@ -9,10 +9,9 @@ from typing import Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, ResourceProvider
 
-from pulumi_flow import naming
 from pulumi_flow import validation as v
 from pulumi_flow.declarations import Declaration
-from pulumi_flow.naming import OWNER, keep_auto_name, keep_owner
+from pulumi_flow.naming import AUTO_NAMED, OWNER, keep_auto_name, keep_owner, owner_tagged_volume_name
 from pulumi_flow.provider.errors import FlowProviderError
 from pulumi_flow.provider.session import CONFIG_KEYS, Credentials
 
@@ -63,11 +62,11 @@ def tag_new_auto_name(olds: Mapping[str, Any], inputs: dict[str, Any], key: str)
     """A volume or reservation about to be created with a generated name gets its owner's tag, so that only this
     state can ever take it for its own (after a create whose answer was lost). A name already in state is kept as it
     is, and a name the user chose is theirs: such a resource is never adopted by name."""
-    name, owner = inputs.get(key), inputs.get(naming.OWNER)
-    if olds.get(key) or not inputs.get(naming.AUTO_NAMED) or not isinstance(name, str) \
+    name, owner = inputs.get(key), inputs.get(OWNER)
+    if olds.get(key) or not inputs.get(AUTO_NAMED) or not isinstance(name, str) \
             or not isinstance(owner, str) or v.is_unknown(owner):
         return
-    inputs[key] = naming.owner_tagged_volume_name(name, owner)
+    inputs[key] = owner_tagged_volume_name(name, owner)
 
 
 class FlowProvider(ResourceProvider):

@@ -52,15 +52,11 @@ def check_reservation_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], l
                                    "script is sent to Mithril as it is, while Flow's runtime builds one from command, "
                                    "mounts, image and env", "give startup_script alone, or put the script in command "
                                    "(Flow's runtime then mounts the volumes and sets the rest)"))
-    end, hours = inputs.get("end_time"), inputs.get("duration_hours")
-    if not errors and not v.contains_unknown([end, hours]):
-        if (end is None) == (hours is None):
-            errors.append(v.InputError("end_time", end, "and duration_hours: give exactly one",
-                                       "set end_time (e.g. '2030-01-08T00:00:00Z') or duration_hours (e.g. 168)"))
-        start = inputs.get("start_time")
-        if end is not None and isinstance(start, str) and not v.is_unknown(start) and moment(end) <= moment(start):
-            errors.append(v.InputError("end_time", end, f"is not after start_time {start}",
-                                       "give an end after the start"))
+    if not errors:
+        try:
+            v.reservation_window(inputs.get("start_time"), inputs.get("end_time"), inputs.get("duration_hours"))
+        except v.InputError as err:
+            errors.append(err)
     return inputs, errors
 
 

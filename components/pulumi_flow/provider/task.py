@@ -304,19 +304,20 @@ class FlowTaskProvider(FlowProvider):
             limit = props.get("max_preemptions")
             if limit is not None and role == WORKLOAD and observed["status"] not in TERMINAL \
                     and int(observed.get("preemptions") or 0) > int(limit):
-                observed = self._give_up(flow, task_id, observed, int(limit))
+                observed = self._give_up(task_id, observed, int(limit))
             return ReadResult(task_id, {**inputs, **observed}, inputs=inputs)
 
-    def _give_up(self, flow: Flow, task_id: str, observed: dict[str, Any], limit: int) -> dict[str, Any]:
+    def _give_up(self, task_id: str, observed: dict[str, Any], limit: int) -> dict[str, Any]:
         """A job preempted past `max_preemptions`: cancel it, so it stops billing, and say why. When Mithril refuses
         the cancel, the state says the job still runs, and why it could not be stopped (the next refresh tries
-        again)."""
+        again). A write, so through a client of its own, not the refresh's shared reading one."""
         times = int(observed["preemptions"])
-        refused = self._cancel(flow, task_id)
-        if refused is not None:
-            return {**observed, "stop_reason": f"preempted {times} times, over max_preemptions={limit}, and not "
-                                               f"cancelled: {refused}"}
-        after = self._outputs(flow, self._transient_retry(lambda: self._look(flow, task_id)))
+        with flow_session(self.credentials) as flow:
+            refused = self._cancel(flow, task_id)
+            if refused is not None:
+                return {**observed, "stop_reason": f"preempted {times} times, over max_preemptions={limit}, and not "
+                                                   f"cancelled: {refused}"}
+            after = self._outputs(flow, self._transient_retry(lambda: self._look(flow, task_id)))
         return {**after, "stop_reason": f"preempted {times} times, over max_preemptions={limit}: cancelled by "
                                         f"pulumi-flow on refresh"}
 
