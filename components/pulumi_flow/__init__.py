@@ -22,6 +22,9 @@ _EXPORTS = {
     "TrainingCluster": "pulumi_flow.components.cluster",
     "TrainingClusterArgs": "pulumi_flow.components.cluster",
     "ReservedCapacity": "pulumi_flow.components.capacity",
+    "SpotPool": "pulumi_flow.components.pool",
+    "SpotPoolArgs": "pulumi_flow.components.pool",
+    "FlowSpotPool": "pulumi_flow.resources",
     "DataVolumes": "pulumi_flow.components.volumes",
     "DataVolumesArgs": "pulumi_flow.components.volumes",
     "VolumeSpec": "pulumi_flow.components.volumes",
@@ -38,6 +41,7 @@ __all__ = [
     "DataVolumesArgs",
     "FlowReservation",
     "FlowReservationArgs",
+    "FlowSpotPool",
     "FlowTask",
     "FlowTaskArgs",
     "FlowVolume",
@@ -45,6 +49,8 @@ __all__ = [
     "InputError",
     "MissingThresholdError",
     "ReservedCapacity",
+    "SpotPool",
+    "SpotPoolArgs",
     "TrainingCluster",
     "TrainingClusterArgs",
     "TrainingJob",
@@ -58,11 +64,13 @@ if TYPE_CHECKING:
     from pulumi_flow.components.capacity import ReservedCapacity
     from pulumi_flow.components.cluster import TrainingCluster, TrainingClusterArgs
     from pulumi_flow.components.job import TrainingJob, TrainingJobArgs
+    from pulumi_flow.components.pool import SpotPool, SpotPoolArgs
     from pulumi_flow.components.volumes import DataVolumes, DataVolumesArgs, VolumeMount, VolumeSpec
     from pulumi_flow.pricing import MissingThresholdError, on_demand_threshold
     from pulumi_flow.resources import (
         FlowReservation,
         FlowReservationArgs,
+        FlowSpotPool,
         FlowTask,
         FlowTaskArgs,
         FlowVolume,

@@ -310,6 +310,48 @@ class FlowReservationArgs:
 
 
 @attrs.define(kw_only=True)
+class FlowSpotPoolArgs:
+    """A GPU target held on spot bids of one instance each (slots), never above a per-GPU-hour ceiling. `up` places
+    what is missing in the first region, then instance type, in the given order that has room under the ceiling;
+    a refresh sees what was preempted or ended, and the next `up` refills it elsewhere if need be."""
+
+    target_gpus: pulumi.Input[int] = declared_input(
+        Change.UPDATE, INTEGER, "GPUs to hold. Never exceeded: a slot is placed only if its GPUs fit under the target.",
+        default=attrs.NOTHING, rule=v.target_gpus, required=True)
+    max_price_per_gpu_hour: pulumi.Input[float] = declared_input(
+        Change.UPDATE, NUMBER, "The ceiling, in USD per GPU-hour. Each slot bids it times its GPUs, rounded down to "
+        "the cent; a market above it is never bid on.", default=attrs.NOTHING, rule=v.price_per_gpu_hour,
+        required=True)
+    instance_types: pulumi.Input[Sequence[pulumi.Input[str]]] = declared_input(
+        Change.UPDATE, STRINGS, "Instance types in order of preference, in Flow's grammar (`8xh100`, `4xa100`).",
+        default=attrs.NOTHING, rule=v.instance_types, required=True)
+    regions: pulumi.Input[Sequence[pulumi.Input[str]]] = declared_input(
+        Change.UPDATE, STRINGS, "Regions in order of preference; left out, any region, the cheapest first. With "
+        "volumes, only the volumes' region.", default=[], rule=v.regions, fill=list)
+    command: pulumi.Input[str] | None = declared_input(
+        Change.REPLACE, STRING, "What each slot's instance runs; left out, it idles (`sleep infinity`).",
+        rule=v.command)
+    image: pulumi.Input[str] | None = declared_input(
+        Change.REPLACE, STRING, "Container image the command runs in; left out, Flow's default image.", rule=v.image)
+    env: pulumi.Input[Mapping[str, pulumi.Input[str]]] = declared_input(
+        Change.REPLACE, STRING_MAP, "Environment variables for the command.", default={}, rule=v.env, fill=dict)
+    volumes: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = declared_input(
+        Change.REPLACE, MOUNTS, "File volumes every slot mounts: the pool then stays in their region.", default=[],
+        rule=v.mounts, fill=list)
+    ssh_keys: pulumi.Input[Sequence[pulumi.Input[str]]] = declared_input(
+        Change.REPLACE, STRINGS, "Mithril SSH key ids (`sshkey_...`) allowed on the instances.", default=[],
+        rule=v.ssh_keys, fill=list)
+    ready_timeout_minutes: pulumi.Input[float] | None = declared_input(
+        Change.NONE, NUMBER, "Minutes `up` waits for newly placed slots to be allocated; one still waiting then is "
+        "recorded as `pending` (it is not cancelled).", rule=v.ready_timeout_minutes,
+        fill=DEFAULT_READY_TIMEOUT_MINUTES)
+    pool_name: pulumi.Input[str] | None = declared_input(
+        Change.REPLACE, STRING, "Stem of the slots' bid names on Mithril; left out, generated from the resource's URN.",
+        rule=v.task_name, required=True)
+    owner: pulumi.Input[str] | None = declared_input(Change.FIXED, STRING, _OWNER_DOC, rule=v.owner)
+
+
+@attrs.define(kw_only=True)
 class OwnerArgs:
     """An owner takes no inputs: it is a token drawn once."""
 
@@ -359,6 +401,25 @@ RESERVATION = Declaration("Reservation", FlowReservationArgs, (
     Output("ends_at", STRING, "When it ends (ISO 8601)."),
     Output("active_instance_hours", NUMBER, "Instance-hours its instances have run so far."),
     Output("idle_instance_hours", NUMBER, "Instance-hours reserved so far that no instance ran (paused, stopped)."),
+), internal=((naming.AUTO_NAMED, _AUTO_NAMED),))
+
+SLOTS: Mapping[str, Any] = {"type": "array", "items": {"type": "object", "additionalProperties": True}}
+GPU_COUNTS: Mapping[str, Any] = {"type": "object", "additionalProperties": INTEGER}
+# What a slot is, as `slots` records it; `held` and `preempting` slots hold their GPUs.
+SLOT_STATUSES = ("held", "preempting", "pending", "preempted", "paused", "cancelling")
+HOLDING = ("held", "preempting")
+
+POOL = Declaration("SpotPool", FlowSpotPoolArgs, (
+    Output("pool_id", STRING, "The pool's id: the stem of its slots' bid names; the resource id."),
+    Output("slots", SLOTS, "One entry per bid: `slot`, `bid_id`, `instance_type`, `region`, `gpus`, `limit_price`, "
+                           "`status` (`held`, `preempting`, `pending`, `preempted`, `paused`, `cancelling`), "
+                           "`public_ips`."),
+    Output("gpus_held", INTEGER, "GPUs on allocated slots at the last read (a slot given preemption notice counts "
+                                 "until it is taken)."),
+    Output("gpus_by_placement", GPU_COUNTS, "GPUs held per `region/instance_type`."),
+    Output("unfilled_gpus", INTEGER, "Target minus GPUs held: what the next `up` tries to place."),
+    Output("hourly_usd", NUMBER, "What the held slots cost per hour at the market of the last read."),
+    Output("max_hourly_usd", NUMBER, "The most the pool can cost per hour: target GPUs x the ceiling."),
 ), internal=((naming.AUTO_NAMED, _AUTO_NAMED),))
 
 OWNER = Declaration("Owner", OwnerArgs, (

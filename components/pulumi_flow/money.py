@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 HOURS_IN_30_DAYS = 720  # what a 30-day projection multiplies an hourly rate by
@@ -73,6 +73,11 @@ def maybe_usd(value: object) -> Decimal | None:
 def cents_up(amount: Decimal) -> Decimal:
     """The least whole-cent amount at or above `amount`."""
     return amount.quantize(CENT, rounding=ROUND_CEILING)
+
+
+def cents_down(amount: Decimal) -> Decimal:
+    """The greatest whole-cent amount at or below `amount`: a ceiling the user set is never exceeded."""
+    return amount.quantize(CENT, rounding=ROUND_FLOOR)
 
 
 def limit_price(amount: Decimal | float | int) -> str:

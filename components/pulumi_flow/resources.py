@@ -29,8 +29,19 @@ import pulumi
 import pulumi.dynamic
 
 from pulumi_flow import naming
-from pulumi_flow.declarations import OWNER, RESERVATION, TASK, VOLUME, FlowReservationArgs, FlowTaskArgs, FlowVolumeArgs
+from pulumi_flow.declarations import (
+    OWNER,
+    POOL,
+    RESERVATION,
+    TASK,
+    VOLUME,
+    FlowReservationArgs,
+    FlowSpotPoolArgs,
+    FlowTaskArgs,
+    FlowVolumeArgs,
+)
 from pulumi_flow.provider.owner import FlowOwnerProvider
+from pulumi_flow.provider.pool import FlowSpotPoolProvider
 from pulumi_flow.provider.reservation import FlowReservationProvider
 from pulumi_flow.provider.task import FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
@@ -42,14 +53,16 @@ RESERVATION_TYPE = "pulumi-python:dynamic/flow:Reservation"
 PLUGIN_RESERVATION_TYPE = "flow:index:Reservation"
 PLUGIN_TASK_TYPE = "flow:index:Task"
 PLUGIN_VOLUME_TYPE = "flow:index:Volume"
+POOL_TYPE = "pulumi-python:dynamic/flow:SpotPool"
 OWNER_TYPE = "pulumi-python:dynamic/flow:Owner"
 PLUGIN_OWNER_TYPE = "flow:index:Owner"
 OWNER_TYPES = (OWNER_TYPE, PLUGIN_OWNER_TYPE)
 TASK_TYPES = (TASK_TYPE, PLUGIN_TASK_TYPE)
 VOLUME_TYPES = (VOLUME_TYPE, PLUGIN_VOLUME_TYPE)
 RESERVATION_TYPES = (RESERVATION_TYPE, PLUGIN_RESERVATION_TYPE)
+POOL_TYPES = (POOL_TYPE,)
 # What Mithril bills for, under either hosting: what a teardown deletes and an unrecorded create may have made.
-BILLED_TYPES = (*TASK_TYPES, *RESERVATION_TYPES, *VOLUME_TYPES)
+BILLED_TYPES = (*TASK_TYPES, *RESERVATION_TYPES, *POOL_TYPES, *VOLUME_TYPES)
 HOSTING_CONFIG_KEY = "hosting"  # flow:hosting
 
 
@@ -86,6 +99,7 @@ _OWNER_PROVIDER = FlowOwnerProvider()
 _TASK_PROVIDER = FlowTaskProvider()
 _VOLUME_PROVIDER = FlowVolumeProvider()
 _RESERVATION_PROVIDER = FlowReservationProvider()
+_POOL_PROVIDER = FlowSpotPoolProvider()
 _PICKLE_LOCK = threading.Lock()
 
 
@@ -218,6 +232,21 @@ class ReservationOutputs:
     idle_instance_hours: pulumi.Output[float]
 
 
+class PoolOutputs:
+    """What a spot pool outputs (`declarations.POOL`'s outputs and inputs), typed."""
+
+    pool_id: pulumi.Output[str]
+    pool_name: pulumi.Output[str]
+    target_gpus: pulumi.Output[int]
+    max_price_per_gpu_hour: pulumi.Output[float]
+    slots: pulumi.Output[list[dict[str, Any]]]
+    gpus_held: pulumi.Output[int]
+    gpus_by_placement: pulumi.Output[dict[str, int]]
+    unfilled_gpus: pulumi.Output[int]
+    hourly_usd: pulumi.Output[float]
+    max_hourly_usd: pulumi.Output[float]
+
+
 class FlowTask(TaskOutputs, pulumi.dynamic.Resource, module="flow", name="Task"):
     """A Mithril spot bid and its instances, owned by the Pulumi engine."""
 
@@ -253,13 +282,23 @@ class FlowReservation(ReservationOutputs, pulumi.dynamic.Resource, module="flow"
                              _protected(_aliased(opts, PLUGIN_RESERVATION_TYPE)))
 
 
+class FlowSpotPool(PoolOutputs, pulumi.dynamic.Resource, module="flow", name="SpotPool"):
+    """A GPU target held on one-instance Mithril spot bids under a per-GPU-hour ceiling, refilled by `up`."""
+
+    def __init__(self, resource_name: str, args: FlowSpotPoolArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props = _props(args, "pool_name", naming.task_name, POOL.output_keys, POOL_TYPE, resource_name, opts)
+        with _pickle_left_as_found():
+            super().__init__(_POOL_PROVIDER, resource_name, props, opts)
+
+
 def _protected(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
     """A commitment is protected unless the options say otherwise."""
     return pulumi.ResourceOptions.merge(pulumi.ResourceOptions(protect=True) if opts.protect is None else None, opts)
 
 
-def _props(args: FlowTaskArgs | FlowVolumeArgs | FlowReservationArgs, name_key: str, make: Callable[[str, str], str],
-           output_keys: Sequence[str], resource_type: str, resource_name: str,
+def _props(args: FlowTaskArgs | FlowVolumeArgs | FlowReservationArgs | FlowSpotPoolArgs, name_key: str,
+           make: Callable[[str, str], str], output_keys: Sequence[str], resource_type: str, resource_name: str,
            opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
     """A resource's registered properties: its inputs, its Mithril name (generated from the URN unless given, and
     marked so), and its outputs still to come."""

@@ -135,6 +135,49 @@ def num_instances(value: object, field: str = "num_instances") -> int:
 
 
 MAX_PREEMPTIONS = 1000
+MAX_POOL_GPUS = MAX_INSTANCES * MAX_GPUS_PER_INSTANCE
+
+
+def target_gpus(value: object, field: str = "target_gpus") -> int:
+    return whole_number(value, field, 1, MAX_POOL_GPUS, 16)
+
+
+def price_per_gpu_hour(value: object, field: str = "max_price_per_gpu_hour") -> float:
+    """A ceiling in USD per GPU-hour. Kept exact: each bid under it is the ceiling times the instance's GPUs, rounded
+    down to the cent, so no bid is ever above it."""
+    example = "give a positive number such as 3.5 (USD per GPU-hour)"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise InputError(field, value, "must be a positive, finite price in USD per GPU-hour", example)
+    if value * MAX_GPUS_PER_INSTANCE > 10_000:
+        raise InputError(field, value, f"is above ${10_000 / MAX_GPUS_PER_INSTANCE:,.0f} per GPU-hour, surely a typo",
+                         example)
+    if value < 0.01:
+        raise InputError(field, value, "is less than one cent per GPU-hour, and Mithril takes bids in whole cents",
+                         example)
+    return float(value)
+
+
+def _distinct_list(value: object, field: str, item: Any, what: str, example: str, *, empty: bool) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InputError(field, value, f"must be a list of {what}", f"use e.g. {example}")
+    items = [item(entry, f"{field}[{index}]") for index, entry in enumerate(value)]
+    if not items and not empty:
+        raise InputError(field, value, f"must name at least one of the {what}", f"use e.g. {example}")
+    repeated = sorted({entry for entry in items if items.count(entry) > 1})
+    if repeated:
+        raise InputError(field, value, f"names {', '.join(repeated)} more than once (as Flow reads them)",
+                         "list each once, in the order they are preferred")
+    return items
+
+
+def instance_types(value: object, field: str = "instance_types") -> list[str]:
+    """Instance types in order of preference, each in Flow's grammar with its GPU count."""
+    return _distinct_list(value, field, instance_type, "instance types", "['8xh100', '8xa100']", empty=False)
+
+
+def regions(value: object, field: str = "regions") -> list[str]:
+    """Regions in order of preference; empty means any region, the cheapest first."""
+    return _distinct_list(value, field, region, "Mithril regions", "['us-central1-a', 'eu-central1-a']", empty=True)
 
 
 def max_preemptions(value: object, field: str = "max_preemptions") -> int:

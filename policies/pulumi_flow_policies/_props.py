@@ -19,7 +19,7 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError
 
 from pulumi_flow.money import NotMoneyError, usd
-from pulumi_flow.resources import RESERVATION_TYPES, TASK_TYPES, VOLUME_TYPES
+from pulumi_flow.resources import POOL_TYPES, RESERVATION_TYPES, TASK_TYPES, VOLUME_TYPES
 
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
@@ -30,6 +30,7 @@ TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 TASK_MARKS = ("role", "task_name", "bid_name", "task_id")
 VOLUME_MARKS = ("volume_name",)
 RESERVATION_MARKS = ("reservation_name", "reservation_id")
+POOL_MARKS = ("pool_name", "pool_id")
 ENDED_RESERVATIONS = ("Canceled", "Ended")
 
 
@@ -65,6 +66,26 @@ def is_reservation(resource: _Judged) -> bool:
     props = resource.props
     return _has(props, "instance_type") and any(_has(props, key) for key in RESERVATION_MARKS) \
         and not is_task(resource)
+
+
+def is_pool(resource: _Judged) -> bool:
+    """A spot pool (a GPU target held on many bids): its type, or any resource whose properties make one."""
+    if resource.resource_type in POOL_TYPES:
+        return True
+    props = resource.props
+    return _has(props, "target_gpus") and _has(props, "max_price_per_gpu_hour") \
+        and any(_has(props, key) for key in POOL_MARKS)
+
+
+def pool_hourly(props: Mapping[str, Any], name: str) -> Decimal:
+    """The most a pool can cost per hour: its target GPUs x its ceiling per GPU-hour."""
+    ceiling = amount(props, "max_price_per_gpu_hour")
+    gpus = number(props, "target_gpus")
+    if ceiling is None:
+        raise Malformed("max_price_per_gpu_hour", None, f"the ceiling of {name} in USD per GPU-hour")
+    if gpus is None or gpus < 0 or not gpus.is_integer():
+        raise Malformed("target_gpus", props.get("target_gpus"), f"the whole number of GPUs {name} holds")
+    return ceiling * int(gpus)
 
 
 Args = TypeVar("Args", ResourceValidationArgs, StackValidationArgs)

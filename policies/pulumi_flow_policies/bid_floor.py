@@ -17,7 +17,17 @@ from pulumi_policy import (
 
 from pulumi_flow import pricing
 from pulumi_flow.money import as_number, cents_up, maybe_usd, show
-from pulumi_flow_policies._props import Malformed, amount, config_mapping, guarded, is_task, report_here, text
+from pulumi_flow_policies._props import (
+    Malformed,
+    amount,
+    config_mapping,
+    guarded,
+    is_pool,
+    is_task,
+    items,
+    report_here,
+    text,
+)
 
 NAME = "infrastructure-bid-floor"
 
@@ -72,7 +82,44 @@ def _floor(args: ResourceValidationArgs) -> Floor | None:
     return Floor(pricing.on_demand_threshold(instance_type, thresholds, margin), how, configured)
 
 
+def _pool_floors(args: ResourceValidationArgs) -> dict[str, Decimal]:
+    """A pool's floor per GPU-hour for each of its instance types (a pool is infrastructure: it holds capacity)."""
+    thresholds, margin, _ = _settings(args)
+    floors: dict[str, Decimal] = {}
+    for index, instance_type in enumerate(items(args.props, "instance_types")):
+        if not isinstance(instance_type, str):
+            raise Malformed(f"instance_types[{index}]", instance_type, "an instance type such as '8xh100'")
+        try:
+            family, count = pricing.gpu_family_and_count(instance_type)
+        except ValueError as exc:
+            raise Malformed(f"instance_types[{index}]", instance_type, f"a counted instance type ({exc})") from None
+        if family not in thresholds:
+            raise pricing.MissingThresholdError(family, instance_type, thresholds)
+        floors[instance_type] = pricing.on_demand_threshold(instance_type, thresholds, margin) / count
+    return floors
+
+
+def _validate_pool(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    ceiling = amount(args.props, "max_price_per_gpu_hour")
+    if ceiling is None:
+        raise Malformed("max_price_per_gpu_hour", None, "the pool's ceiling in USD per GPU-hour")
+    under = {t: floor for t, floor in _pool_floors(args).items() if ceiling < floor}
+    if under:
+        least = max(under.values())
+        shown = ", ".join(f"{t} {show(floor)}" for t, floor in under.items())
+        report_here(report,
+            f"{args.name}: the spot pool's ceiling {show(ceiling)}/GPU-hour is below the on-demand floor per GPU of "
+            f"{shown}; its bids there would be preempted whenever the market rises. Fix: set max_price_per_gpu_hour "
+            f"to at least {show(least)}, or drop those instance types")
+
+
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if is_pool(args):
+        try:
+            _validate_pool(args, report)
+        except pricing.MissingThresholdError as exc:
+            report_here(report, f"{args.name}: {exc}")  # fail closed: no figure means no judgement
+        return
     if not is_task(args):
         return
     try:
@@ -112,7 +159,8 @@ def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
 policy = ResourceValidationPolicy(
     name=NAME,
     description="Infrastructure (role=infrastructure) must bid at least the on-demand threshold for its GPUs: "
-                "per-GPU-hour figure x GPUs per instance x margin.",
+                "per-GPU-hour figure x GPUs per instance x margin; a spot pool's ceiling per GPU-hour, at least that "
+                "figure x margin for every instance type it may use.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(properties={
         "thresholds": {

@@ -19,8 +19,10 @@ from pulumi_flow_policies._props import (
     amount,
     guarded,
     instance_count,
+    is_pool,
     is_reservation,
     is_task,
+    pool_hourly,
     report_here,
     text,
 )
@@ -50,6 +52,11 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         total += bid * count
         lines.append(f"{resource.name} {show(bid)} x {count}")
     for resource in args.resources:
+        if is_pool(resource):
+            most = pool_hourly(resource.props, resource.name)
+            total += most
+            lines.append(f"{resource.name} pool {show(most)} (target GPUs x ceiling)")
+            continue
         if not is_reservation(resource):
             continue
         hourly = reservation_hourly(resource.props, resource.name)
@@ -64,9 +71,9 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
 
 policy = StackValidationPolicy(
     name=NAME,
-    description="The sum over live tasks of bid x instances, and over running reservations of their unit price x "
-                "instances (paused ones too: the commitment stands), must not exceed max_hourly_spend (USD/hour). "
-                "With no budget configured the policy reports nothing.",
+    description="The sum over live tasks of bid x instances, over running reservations of their unit price x "
+                "instances (paused ones too: the commitment stands), and over spot pools of target GPUs x ceiling, "
+                "must not exceed max_hourly_spend (USD/hour). With no budget configured the policy reports nothing.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(properties={
         "max_hourly_spend": {"type": "number", "exclusiveMinimum": 0,

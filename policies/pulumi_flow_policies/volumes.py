@@ -20,6 +20,7 @@ from pulumi_flow_policies._props import (
     ENDED_RESERVATIONS,
     TERMINAL_STATUSES,
     guarded,
+    is_pool,
     is_reservation,
     is_task,
     is_volume,
@@ -111,7 +112,7 @@ def _region(resource: PolicyResource) -> str | None:
 def validate_region(args: StackValidationArgs, report: ReportViolation) -> None:
     tasks, volumes = _live_tasks_and_volumes(args)
     by_id = volumes_by_id(volumes)
-    for task in tasks:
+    for task in [*tasks, *(r for r in args.resources if is_pool(r))]:
         mounted = mounted_volumes(task, by_id)
         regions: dict[str, list[str]] = defaultdict(list)
         for volume in mounted:
@@ -123,6 +124,13 @@ def validate_region(args: StackValidationArgs, report: ReportViolation) -> None:
             where = "; ".join(f"{r}: {', '.join(n)}" for r, n in sorted(regions.items()))
             report(f"{task.name} mounts volumes from different regions ({where}); a task runs in one region. "
                    f"Fix: create its volumes in one region", task.urn)
+        elif regions and is_pool(task):
+            (volume_region, names), = regions.items()
+            listed = [str(r) for r in items(task.props, "regions")]
+            if listed and volume_region not in listed:
+                report(f"{task.name} is a spot pool in {', '.join(listed)} but mounts {', '.join(names)} in "
+                       f"{volume_region}; Mithril mounts only within a region. Fix: add {volume_region} to its "
+                       f"regions, or leave regions out (the pool then follows its volumes)", task.urn)
         elif regions and task_region is not None and task_region not in regions:
             (volume_region, names), = regions.items()
             report(f"{task.name} runs in {task_region} but mounts {', '.join(names)} in {volume_region}; Mithril "

@@ -369,7 +369,7 @@ def test_control_preempt_and_terminate(backend: MithrilBackend, clock: Clock) ->
     with pytest.raises(EmulatorError) as refused:
         backend.preempt(bid["fid"])
     assert (refused.value.status, refused.value.message) == (
-        409, f"bid {bid['fid']} is Open, only an Allocated bid can be preempted")
+        409, f"bid {bid['fid']} is Open, only an Allocated or Preempting bid can be preempted")
     clock.now += 10
     preempted = backend.preempt(bid["fid"])
     assert (preempted["status"], preempted["instances"]) == ("Open", [])
@@ -434,6 +434,7 @@ def test_a_bid_exactly_at_the_market_wins(backend: MithrilBackend, clock: Clock)
 
 
 def test_instance_ids_and_addresses_stay_unique_past_250_machines(backend: MithrilBackend, clock: Clock) -> None:
+    backend.settings.capacity_per_market = 256
     bid = _allocated(backend, clock, instance_quantity=256)
     instances = {i["fid"]: i for i in backend.list_instances([bid["fid"]])}
     assert len(instances) == 256 and all(fid.startswith("inst_") for fid in instances)

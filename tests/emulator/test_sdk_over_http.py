@@ -218,6 +218,7 @@ def test_every_mithril_route_answers_per_spec(mithril: RunningEmulator) -> None:
             None),
         ("GET", "/v2/instances/status/history"): (f"/v2/instances/status/history?project={project}&limit=1", None),
         ("GET", "/v2/spot/bids/{bid_id}/history"): (f"/v2/spot/bids/{bid['fid']}/history", None),
+        ("GET", "/v2/spot/bids/{bid_id}/status"): (f"/v2/spot/bids/{bid['fid']}/status", None),
         ("GET", "/v2/volumes"): (f"/v2/volumes?project={project}", None),
         ("POST", "/v2/volumes"): None,
         ("PATCH", "/v2/volumes/{volume_id}"): (f"/v2/volumes/{volume['fid']}", {"name": "renamed"}),

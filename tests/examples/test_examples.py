@@ -13,7 +13,7 @@ from pulumi_flow.testing.emulator import RunningEmulator
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-PYTHON_EXAMPLES = ["complete", "quickstart", "reserved", "training-job", "underbid"]
+PYTHON_EXAMPLES = ["complete", "quickstart", "reserved", "spot-pool", "training-job", "underbid"]
 # Every other language's example, and the engine test that runs it.
 OTHER_EXAMPLES = {"yaml": ("yaml", "test_plugin_on_engine.py"), "yaml-complete": ("yaml", "test_plugin_on_engine.py"),
                   "yaml-reserved": ("yaml", "test_plugin_on_engine.py"),
@@ -96,7 +96,7 @@ def test_underbid_example_is_a_valid_program(mithril: RunningEmulator, preview: 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 
-@pytest.mark.parametrize("example", ["complete", "quickstart", "reserved", "training-job"])
+@pytest.mark.parametrize("example", ["complete", "quickstart", "reserved", "spot-pool", "training-job"])
 def test_compliant_examples_pass_the_policy_pack(mithril: RunningEmulator, example: str) -> None:
     run = run_stack(EXAMPLES / example, project=f"flow-{example}")
     verdicts = evaluate_policies(run, POLICIES)

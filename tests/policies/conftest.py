@@ -39,6 +39,8 @@ TASK_TYPE, VOLUME_TYPE = {
 RESERVATION_TYPE = {"plugin": resources.PLUGIN_RESERVATION_TYPE, "custom": "mycorp:index:Reserved"}.get(
     HOSTING, resources.RESERVATION_TYPE)
 
+POOL_TYPE = {"custom": "mycorp:index:GpuPool"}.get(HOSTING, resources.POOL_TYPE)
+
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 CLUSTER: dict[str, Any] = {
@@ -54,6 +56,12 @@ RESERVATION: dict[str, Any] = {
     "max_unit_price": 40.0, "reservation_name": "reserved-1a2b3c4d", "paused": False, "volumes": [], "ssh_keys": [],
     "reservation_id": "res_1", "status": "Active", "unit_price": 32.0, "committed_usd": 3072.0,
     "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-03T00:00:00Z",
+}
+# 4 x 8xh100 or 8 x 4xa100, at most $7.00/GPU-hour: $224.00/hour at most.
+POOL: dict[str, Any] = {
+    "target_gpus": 32, "max_price_per_gpu_hour": 7.0, "instance_types": ["8xh100", "4xa100"],
+    "regions": ["us-central1-a", "eu-central1-a"], "volumes": [], "env": {}, "ssh_keys": [],
+    "pool_name": "gpus-1a2b3c4d", "pool_id": "gpus-1a2b3c4d", "gpus_held": 32, "unfilled_gpus": 0,
 }
 VOLUME: dict[str, Any] = {"volume_name": "data-1a2b3c4d", "size_gb": 1000, "interface": "file",
                           "region": "us-central1-a", "volume_id": "vol_1"}

@@ -23,9 +23,10 @@ from pulumi_flow.cli.console import Console
 from pulumi_flow.engines import Engine, PolicyBlocked, ProgramError, Registration, StackRun, TearDown
 from pulumi_flow.engines.builtin import UNKNOWN
 from pulumi_flow.money import show, usd
-from pulumi_flow.resources import RESERVATION_TYPE, TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import POOL_TYPE, RESERVATION_TYPE, TASK_TYPE, VOLUME_TYPE
 
-SHORT_TYPES = {TASK_TYPE: "FlowTask", VOLUME_TYPE: "FlowVolume", RESERVATION_TYPE: "FlowReservation"}
+SHORT_TYPES = {TASK_TYPE: "FlowTask", VOLUME_TYPE: "FlowVolume", RESERVATION_TYPE: "FlowReservation",
+               POOL_TYPE: "FlowSpotPool"}
 
 
 class UsageError(Exception):
@@ -278,8 +279,9 @@ def teardown(console: Console, engine: Engine) -> None:
         raise
     if not result.deleted and not result.failed and not result.unfound:
         return
-    console.print(torn_down(result.count(TASK_TYPE), result.count(RESERVATION_TYPE), result.count(VOLUME_TYPE)),
-                  "dim")
+    pooled = sum(len(d.outputs.get("slots") or [1]) for d in result.deleted if d.type == POOL_TYPE)
+    console.print(torn_down(result.count(TASK_TYPE) + pooled, result.count(RESERVATION_TYPE),
+                            result.count(VOLUME_TYPE)), "dim")
     report_unfound(console, result)
 
 
@@ -289,6 +291,9 @@ def report_unfound(console: Console, result: TearDown) -> None:
         if unfound.type == TASK_TYPE:
             console.print(f"could not tell whether bid {unfound.name!r} was placed ({unfound.why}). If `flow status` "
                           f"lists it, cancel it: flow cancel --yes {unfound.name}", "red")
+        elif unfound.type == POOL_TYPE:
+            console.print(f"could not tell whether spot pool bids named {unfound.name!r} were placed ({unfound.why}). "
+                          f"If `flow status` lists any, cancel each: flow cancel --yes <name>", "red")
         elif unfound.type == RESERVATION_TYPE:
             console.print(f"could not tell whether reservation {unfound.name!r} was bought ({unfound.why}). If `flow "
                           f"reserve list` shows it, it is committed: end its instances with `flow reserve` or keep "

@@ -24,6 +24,10 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         help="seconds before an Open bid at or above the market is Allocated (default: %(default)s)")
     parser.add_argument("--boot-delay", type=float, default=Settings().boot_delay,
                         help="seconds before a new instance is STATUS_RUNNING (default: %(default)s)")
+    parser.add_argument("--capacity", type=int, default=Settings().capacity_per_market,
+                        help="instances each (instance type, region) market holds (default: %(default)s)")
+    parser.add_argument("--preemption-notice", type=float, default=Settings().preemption_notice,
+                        help="seconds a bid is Preempting before its machines are taken (default: %(default)s)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 
@@ -33,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    settings = Settings(allocation_delay=args.allocation_delay, boot_delay=args.boot_delay, api_key=args.api_key)
+    settings = Settings(allocation_delay=args.allocation_delay, boot_delay=args.boot_delay, api_key=args.api_key,
+                        capacity_per_market=args.capacity, preemption_notice=args.preemption_notice)
     emulator = MithrilEmulator(args.host, args.port, settings=settings, state_file=args.state, verbose=args.verbose)
     print(emulator.url, flush=True)
     print(f"export MITHRIL_API_URL={emulator.url} MITHRIL_PROJECT={PROJECT_NAME} "

@@ -65,6 +65,11 @@ class EmulatorControl:
     def set_market(self, instance_type: str, region: str, price_cents: int) -> None:
         self.call("POST", "market", {"instance_type": instance_type, "region": region, "price_cents": price_cents})
 
+    def set_capacity(self, region: str, capacity: int, instance_type: str | None = None) -> list[str]:
+        """How many instances the region's markets hold from now on; returns the bids given notice (or preempted)."""
+        body = {"region": region, "capacity": capacity, "instance_type": instance_type}
+        return list(self.call("POST", "capacity", body)["preempted"])
+
     def schedule_market(self, instance_type: str, region: str, moves: list[tuple[float, int]]) -> None:
         """The market moves to each price (cents) that many seconds from now, as the emulator's clock runs."""
         self.call("POST", "market", {"instance_type": instance_type, "region": region,

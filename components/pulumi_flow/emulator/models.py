@@ -47,10 +47,12 @@ from pulumi_flow.emulator.records import (
     BID_ALLOCATED,
     BID_OPEN,
     BID_PAUSED,
+    BID_PREEMPTING,
     BID_TERMINATED,
     INSTANCE_NEW,
     INSTANCE_PAUSED,
     INSTANCE_PREEMPTED,
+    INSTANCE_PREEMPTING,
     INSTANCE_RUNNING,
     INSTANCE_TERMINATED,
     PROJECT_ID,
@@ -74,7 +76,10 @@ class Settings:
 
     allocation_delay: float = 0.3
     boot_delay: float = 0.3
-    capacity_per_market: int = 64
+    capacity_per_market: int = 64  # instances each (instance type, region) market holds, unless set otherwise
+    # Seconds a bid stays `Preempting` (its machines running, still billed) before Mithril takes them: 0 preempts at
+    # once.
+    preemption_notice: float = 0.0
     api_key: str | None = None
     request_timeout: float = 10.0  # seconds a client may take to send a request; then 408
 
@@ -91,6 +96,8 @@ class MithrilBackend:
         self._changed = threading.Condition(self._lock)
         self.instance_types = {it.fid: it for it in CATALOG}
         self.market_cents: dict[tuple[str, str], int] = opening_market()
+        # Instances each market can hold; a market not in it holds `settings.capacity_per_market`.
+        self.capacity: dict[tuple[str, str], int] = {}
         self._scheduled: list[tuple[float, tuple[str, str], int]] = []  # (when, market, price), in time order
         self.history = History.opening(self.market_cents, clock())
         self.bids: dict[str, Bid] = {}
@@ -138,11 +145,14 @@ class MithrilBackend:
 
     def _settle(self, now: float) -> None:
         for bid in self.bids.values():
+            if bid.status == BID_PREEMPTING and now - (bid.preempting_since or now) >= self.settings.preemption_notice:
+                self._preempt(bid, now)
+        for bid in self.bids.values():
             if bid.status == BID_OPEN and now - bid.open_since >= self.settings.allocation_delay:
-                if bid.limit_price_cents >= self._market(bid):
+                if bid.limit_price_cents >= self._market(bid) and self._room(bid) >= bid.quantity:
                     self._allocate(bid, now)
             elif bid.status == BID_ALLOCATED and bid.limit_price_cents < self._market(bid):
-                self._preempt(bid, now)
+                self._give_notice(bid, now)
         for inst in self.instances.values():
             if inst.status == INSTANCE_NEW and now - inst.created_at >= self.settings.boot_delay:
                 inst.status = INSTANCE_RUNNING
@@ -150,6 +160,17 @@ class MithrilBackend:
                     continue  # a reservation's: paid for by its commitment, not in the spot history
                 self.history.instance_status(inst.fid, INSTANCE_RUNNING, inst.created_at + self.settings.boot_delay,
                                              billed=True)
+
+    def _capacity(self, market: tuple[str, str]) -> int:
+        return self.capacity.get(market, self.settings.capacity_per_market)
+
+    def _used(self, market: tuple[str, str]) -> int:
+        return sum(b.quantity for b in self.bids.values()
+                   if (b.instance_type, b.region) == market and b.holds_capacity)
+
+    def _room(self, bid: Bid) -> int:
+        market = (bid.instance_type, bid.region)
+        return self._capacity(market) - self._used(market)
 
     def _market(self, bid: Bid) -> int:
         return self.market_cents[(bid.instance_type, bid.region)]
@@ -180,8 +201,20 @@ class MithrilBackend:
             self.history.instance_status(fid, status, now, billed=False)
         bid.instances = []
 
+    def _give_notice(self, bid: Bid, now: float) -> None:
+        """A bid about to lose its machines: `Preempting` for the notice period (running, billed), then preempted."""
+        if self.settings.preemption_notice <= 0:
+            self._preempt(bid, now)
+            return
+        bid.status = BID_PREEMPTING
+        bid.preempting_since = now
+        for fid in bid.instances:
+            self.instances[fid].status = INSTANCE_PREEMPTING
+            self.history.instance_status(fid, INSTANCE_PREEMPTING, now, billed=True)
+
     def _preempt(self, bid: Bid, now: float) -> None:
         """Mithril re-queues a preempted bid: back to Open, re-allocated later with new instances."""
+        bid.preempting_since = None
         self.history.bid_event(bid.fid, PREEMPTED, now, bid.limit_price_cents)
         self._release_instances(bid, INSTANCE_PREEMPTED, now)
         bid.status = BID_OPEN
@@ -199,15 +232,12 @@ class MithrilBackend:
         with self._now():
             rows = []
             for (it_fid, region), cents in self.market_cents.items():
-                used = sum(
-                    b.quantity for b in self.bids.values()
-                    if b.instance_type == it_fid and b.region == region and b.status == BID_ALLOCATED
-                )
+                room = self._capacity((it_fid, region)) - self._used((it_fid, region))
                 rows.append({
                     "fid": f"auc_{it_fid[3:]}_{region.replace('-', '')}",
                     "instance_type": it_fid,
                     "region": region,
-                    "capacity": max(self.settings.capacity_per_market - used, 0),
+                    "capacity": max(room, 0),
                     "last_instance_price": dollars(cents),
                     "lowest_allocated_price": dollars(cents),
                     "adjustable_memory": False,
@@ -253,22 +283,23 @@ class MithrilBackend:
 
     def current_price(self, instance_type: str, region: str | None) -> dict[str, Any]:
         with self._now():
-            prices = [c for (it, r), c in self.market_cents.items() if it == instance_type and region in (None, r)]
-            if not prices:
+            markets = [m for m in self.market_cents if m[0] == instance_type and region in (None, m[1])]
+            if not markets:
                 # Mithril answers 200 with nulls for a type it does not sell here; the SDK relies on it.
                 return {k: None for k in (
                     "spot_price_cents", "reserved_price_cents", "minimum_price_cents",
                     "lowest_allocated_bid_cents", "dynamic_win_price_cents",
                     "available_capacity", "total_capacity")}
-            spot = min(prices)
+            cheapest = min(markets, key=lambda m: self.market_cents[m])  # the quote is the cheapest market's
+            spot = self.market_cents[cheapest]
             return {
                 "spot_price_cents": spot,
                 "reserved_price_cents": spot * RESERVED_MARKUP,
                 "minimum_price_cents": spot,
                 "lowest_allocated_bid_cents": spot,
                 "dynamic_win_price_cents": spot,
-                "available_capacity": self.settings.capacity_per_market,
-                "total_capacity": self.settings.capacity_per_market,
+                "available_capacity": max(self._capacity(cheapest) - self._used(cheapest), 0),
+                "total_capacity": self._capacity(cheapest),
             }
 
     def instance_type_fid(self, name: str) -> str:
@@ -304,6 +335,31 @@ class MithrilBackend:
         if self.market_cents[market] != cents:
             self.market_cents[market] = cents
             self.history.price_changed(market, cents, now)
+
+    def set_capacity(self, region: str, count: int, instance_type: str | None = None) -> list[str]:
+        """How many instances the region's markets (one type's, or every type's) hold from now on. A market cut below
+        what it runs gives notice to its newest allocations, as Mithril does when capacity goes away. Returns the
+        ids of the bids given notice."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise Unprocessable(f"capacity must be a whole number >= 0, got {count!r}", "capacity")
+        fids = None if instance_type is None else {self.instance_type_fid(instance_type)}
+        markets = [m for m in self.market_cents if m[1] == region and (fids is None or m[0] in fids)]
+        if not markets:
+            raise NotFound("market", f"{instance_type or '*'}@{region}")
+        noticed: list[str] = []
+        with self._now() as now:
+            for market in markets:
+                self.capacity[market] = count
+                holding = sorted((b for b in self.bids.values()
+                                  if (b.instance_type, b.region) == market and b.status == BID_ALLOCATED),
+                                 key=lambda b: b.created_at, reverse=True)
+                for bid in holding:
+                    if self._used(market) <= count:
+                        break
+                    self._give_notice(bid, now)
+                    noticed.append(bid.fid)
+            self._settle(now)
+        return noticed
 
     def schedule_market(self, instance_type: str, region: str, moves: list[tuple[float, int]]) -> None:
         """A market over time: each (seconds from now, price in cents) happens at that moment of the clock, with
@@ -379,6 +435,11 @@ class MithrilBackend:
     def get_bid(self, fid: str) -> dict[str, Any]:
         with self._now():
             return self._bid(fid).to_api()
+
+    def bid_status(self, fid: str) -> dict[str, Any]:
+        """`GET /v2/spot/bids/{id}/status`: the bid's status alone (this emulator never relocates)."""
+        with self._now():
+            return {"bid_fid": fid, "status": self._bid(fid).status}
 
     def _bid(self, fid: str) -> Bid:
         try:
@@ -668,8 +729,8 @@ class MithrilBackend:
     def preempt(self, fid: str) -> dict[str, Any]:
         with self._now() as now:
             bid = self._bid(fid)
-            if bid.status != BID_ALLOCATED:
-                raise Conflict(f"bid {fid} is {bid.status}, only an Allocated bid can be preempted")
+            if not bid.holds_capacity:
+                raise Conflict(f"bid {fid} is {bid.status}, only an Allocated or Preempting bid can be preempted")
             self._preempt(bid, now)
             return bid.to_api()
 
@@ -708,6 +769,7 @@ class MithrilBackend:
         with self._now():  # the state as of now, so a reload continues from the same instances
             return json.dumps({
                 "market": [[it, r, c] for (it, r), c in self.market_cents.items()],
+                "capacity": [[it, r, n] for (it, r), n in self.capacity.items()],
                 "bids": [attrs.asdict(b) for b in self.bids.values()],
                 "instances": [attrs.asdict(i) for i in self.instances.values()],
                 "volumes": [attrs.asdict(v) for v in self.volumes.values()],
@@ -723,6 +785,7 @@ class MithrilBackend:
         data = json.loads(text)
         with self._lock:
             self.market_cents = {(it, r): c for it, r, c in data["market"]}
+            self.capacity = {(it, r): n for it, r, n in data.get("capacity", [])}
             self.bids = {b["fid"]: Bid(**b) for b in data["bids"]}
             self.instances = {i["fid"]: Instance(**i) for i in data["instances"]}
             self.volumes = {v["fid"]: Volume(**v) for v in data["volumes"]}

@@ -23,6 +23,7 @@ BID_TERMINATED = "Terminated"
 
 INSTANCE_NEW = "STATUS_NEW"
 INSTANCE_RUNNING = "STATUS_RUNNING"
+INSTANCE_PREEMPTING = "STATUS_PREEMPTING"
 INSTANCE_PREEMPTED = "STATUS_PREEMPTED"
 INSTANCE_TERMINATED = "STATUS_TERMINATED"
 INSTANCE_PAUSED = "STATUS_PAUSED"
@@ -67,7 +68,7 @@ class Instance:
             "region": self.region,
             "bid": self.bid,
             "reservation": self.reservation,
-            "ssh_destination": self.ssh_destination if self.status == INSTANCE_RUNNING else None,
+            "ssh_destination": self.ssh_destination if self.status in (INSTANCE_RUNNING, INSTANCE_PREEMPTING) else None,
             "private_ip": self.private_ip,
             "status": self.status,
         }
@@ -87,10 +88,16 @@ class Bid:
     open_since: float = 0.0
     deactivated_at: float | None = None
     instances: list[str] = attrs.Factory(list)
+    preempting_since: float | None = None  # when Mithril gave notice of a preemption still to come
 
     @property
     def live(self) -> bool:
         return self.status != BID_TERMINATED
+
+    @property
+    def holds_capacity(self) -> bool:
+        """Its machines occupy the market's capacity: allocated, or running out their preemption notice."""
+        return self.status in (BID_ALLOCATED, BID_PREEMPTING)
 
     def to_api(self) -> dict[str, Any]:
         return {

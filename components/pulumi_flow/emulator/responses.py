@@ -144,6 +144,8 @@ def created(body: Any) -> Response:
 
 
 NO_CONTENT = Response(204)
+# The timings `POST /_emulator/settings` may change, in seconds.
+SETTABLE = ("allocation_delay", "boot_delay", "preemption_notice")
 
 
 def validation_error(err: EmulatorError) -> Response:
@@ -273,6 +275,9 @@ class MithrilResponses:
     def get_bid(self, req: Request) -> Response:
         return ok(self.backend.get_bid(req.params["bid_id"]))
 
+    def bid_status(self, req: Request) -> Response:
+        return ok(self.backend.bid_status(req.params["bid_id"]))
+
     def patch_bid(self, req: Request) -> Response:
         return ok(self.backend.update_bid(req.params["bid_id"], req.json_object()))
 
@@ -388,16 +393,28 @@ class MithrilResponses:
     def control_end_reservation(self, req: Request) -> Response:
         return ok(self.backend.end_reservation(req.params["reservation_fid"]))
 
+    def control_capacity(self, req: Request) -> Response:
+        """`{region, capacity, instance_type?}`: how many instances the region's markets hold from now on."""
+        body = req.json_object()
+        region, instance_type = body.get("region"), body.get("instance_type")
+        if not isinstance(region, str):
+            raise EmulatorError(422, f"region must be a region name, got {region!r}", "region")
+        if instance_type is not None and not isinstance(instance_type, str):
+            raise EmulatorError(422, f"instance_type must be an instance type, got {instance_type!r}", "instance_type")
+        noticed = self.backend.set_capacity(region, body.get("capacity"), instance_type)  # type: ignore[arg-type]
+        return ok({"region": region, "instance_type": instance_type, "capacity": body.get("capacity"),
+                   "preempted": noticed})
+
     def control_settings(self, req: Request) -> Response:
         body = req.json_object()
         settings = self.backend.settings
-        for key in ("allocation_delay", "boot_delay"):
+        for key in SETTABLE:
             if key in body:
                 value = body[key]
-                if not isinstance(value, int | float) or value < 0:
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                     raise EmulatorError(422, f"{key} must be a number >= 0, got {value!r}", key)
                 setattr(settings, key, float(value))
-        return ok({"allocation_delay": settings.allocation_delay, "boot_delay": settings.boot_delay})
+        return ok({key: getattr(settings, key) for key in SETTABLE})
 
     def control_add_fault(self, req: Request) -> Response:
         try:

@@ -50,15 +50,24 @@ from pulumi_flow.provider import (
     FlowTaskProvider,
     FlowVolumeProvider,
 )
+from pulumi_flow.provider.pool import FlowSpotPoolProvider, slot_prefix
 from pulumi_flow.provider.task import STOP_WAITING
-from pulumi_flow.resources import OWNER_TYPE, OWNER_TYPES, RESERVATION_TYPE, STACK_TYPE, TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import (
+    OWNER_TYPE,
+    OWNER_TYPES,
+    POOL_TYPE,
+    RESERVATION_TYPE,
+    STACK_TYPE,
+    TASK_TYPE,
+    VOLUME_TYPE,
+)
 from pulumi_flow.validation import is_unknown
 
 PROVIDERS: Mapping[str, Callable[[], ResourceProvider]] = {
     TASK_TYPE: FlowTaskProvider, VOLUME_TYPE: FlowVolumeProvider, OWNER_TYPE: FlowOwnerProvider,
-    RESERVATION_TYPE: FlowReservationProvider}
+    RESERVATION_TYPE: FlowReservationProvider, POOL_TYPE: FlowSpotPoolProvider}
 # What a teardown deletes, in order: what runs on the volumes before the volumes.
-TEARDOWN_ORDER = (TASK_TYPE, RESERVATION_TYPE, VOLUME_TYPE)
+TEARDOWN_ORDER = (TASK_TYPE, RESERVATION_TYPE, POOL_TYPE, VOLUME_TYPE)
 
 
 class _Unknown:
@@ -333,6 +342,8 @@ def owned_name(attempt: UnrecordedCreate) -> str:
 
     if attempt.type == TASK_TYPE:
         return bid_name(attempt.inputs)
+    if attempt.type == POOL_TYPE:
+        return f"{slot_prefix(attempt.inputs)}*"
     return str(attempt.inputs.get("reservation_name" if attempt.type == RESERVATION_TYPE else "volume_name"))
 
 

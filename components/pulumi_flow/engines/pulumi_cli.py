@@ -50,6 +50,8 @@ from pulumi_flow.engines.builtin import tear_down
 from pulumi_flow.engines.plugins import Verdict
 from pulumi_flow.resources import (
     BILLED_TYPES,
+    POOL_TYPE,
+    POOL_TYPES,
     RESERVATION_TYPE,
     RESERVATION_TYPES,
     STACK_TYPE,
@@ -369,6 +371,8 @@ def _teardown_type(resource_type: str) -> str:
     """Either hosting's type, as the teardown names it (the same provider serves both)."""
     if resource_type in TASK_TYPES:
         return TASK_TYPE
+    if resource_type in POOL_TYPES:
+        return POOL_TYPE
     return RESERVATION_TYPE if resource_type in RESERVATION_TYPES else VOLUME_TYPE
 
 

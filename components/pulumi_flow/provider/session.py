@@ -167,7 +167,7 @@ def close_reading_sessions() -> None:
 MAPPING_LOCK = threading.Lock()
 
 
-def forget_cached_state(*, tasks: bool = True, volumes: bool = False) -> None:
+def forget_cached_state(*, tasks: bool = True, volumes: bool = False, market: bool = False) -> None:
     """Drop the SDK's cached bids and instances (and volumes) so the next read asks Mithril.
 
     The SDK keeps an on-disk HTTP cache shared by every process with the same FLOW_DIR
@@ -175,9 +175,13 @@ def forget_cached_state(*, tasks: bool = True, volumes: bool = False) -> None:
     "running" about a bid cancelled a second ago. Catalog entries stay: they are safe.
     Each call scans the cache directory, so callers name only what they are about to read.
     """
-    from flow.adapters.http.client import HttpClientPool
+    from flow.adapters.http.client import HttpClient, HttpClientPool
 
     if tasks:
         HttpClientPool.invalidate_volatile_caches()
     if volumes:
         HttpClientPool.invalidate_volume_caches()
+    if market:
+        # The SDK refuses a bid client-side by its availability read (cached 90 s): a market that had no room a
+        # minute ago must not be passed over now. The SDK has no public call for it; its client's own does this.
+        HttpClient._invalidate_cache_by_url_pattern(["/v2/spot/availability", "/v2/pricing/current"])

@@ -64,6 +64,7 @@ INPUT_KEYS = d.TASK.input_keys
 OUTPUT_KEYS = d.TASK.output_keys
 
 TERMINAL = ("completed", "failed", "cancelled")
+HOLDING_BID_STATUSES = ("Allocated", "Preempting")  # Mithril's bid statuses whose machines run
 PREEMPTED_INSTANCE = "STATUS_PREEMPTED"
 # What an input absent from older state meant: no change when a newer version adds the input.
 DEFAULTS: dict[str, Any] = d.TASK.was
@@ -608,7 +609,8 @@ class FlowTaskProvider(FlowProvider):
         meta = task.provider_metadata or {}
         bid_status = meta.get("bid_status")
         status = task.status.value
-        allocated = bid_status == "Allocated"
+        # Preempting: Mithril gave notice; the machines run (and bill) until it takes them.
+        allocated = bid_status in HOLDING_BID_STATUSES
         if bid_status == "Open" and meta.get("instance_status") == PREEMPTED_INSTANCE:
             # Mithril re-queued the bid after preempting its machines; it is re-allocated later with new
             # ones. Read from Mithril each time, so a second refresh says the same.

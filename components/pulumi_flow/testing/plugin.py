@@ -64,12 +64,14 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> QuickRetries:
     of a fault that clears after the third attempt sees the third attempt, just not seconds later. Waits for
     machines (poll intervals, ready timeouts) are not touched."""
     import flow.adapters.http.client as sdk_http
+    import flow.utils.retry as sdk_retry
 
     from pulumi_flow.provider import base
 
     record = QuickRetries(factor=0.01)
     monkeypatch.setattr(base, "RETRY_PAUSE_SECONDS", base.RETRY_PAUSE_SECONDS * record.factor)
     monkeypatch.setattr(sdk_http, "time", _SleepsShortened(record))
+    monkeypatch.setattr(sdk_retry, "time", _SleepsShortened(record))  # its decorator's pauses (a dropped connection)
     return record
 
 
