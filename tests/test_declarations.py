@@ -15,12 +15,14 @@ import pytest
 from pulumi_flow import declarations as d
 from pulumi_flow import naming
 from pulumi_flow.components import _task as task_component
+from pulumi_flow.components import pool as spot_pool
 from pulumi_flow.components import volumes as data_volumes
 from pulumi_flow.plugin import schema
 from pulumi_flow.provider import FlowReservationProvider, FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.provider import task as task_provider
 from pulumi_flow.provider.base import FlowProvider
-from pulumi_flow.resources import ReservationOutputs, TaskOutputs, VolumeOutputs
+from pulumi_flow.provider.pool import FlowSpotPoolProvider
+from pulumi_flow.resources import PoolOutputs, ReservationOutputs, TaskOutputs, VolumeOutputs
 
 # A valid value of each input and another one, to change it by.
 TASK_VALUES: dict[str, tuple[Any, Any]] = {
@@ -50,9 +52,17 @@ RESERVATION_VALUES: dict[str, tuple[Any, Any]] = {
     "reservation_name": ("res-1a2b3c4d", "res-2"),
     "owner": ("0123456789abcdef", "fedcba9876543210"), naming.AUTO_NAMED: (True, False),
 }
+POOL_VALUES: dict[str, tuple[Any, Any]] = {
+    "target_gpus": (16, 24), "max_price_per_gpu_hour": (6.5, 7.0), "instance_types": (["8xh100"], ["8xa100"]),
+    "regions": ([], ["us-central1-a"]), "command": ("sleep infinity", "python serve.py"),
+    "image": ("ubuntu:24.04", "nvcr.io/nvidia/pytorch:24.05-py3"), "env": ({}, {"A": "1"}),
+    "volumes": ([], [{"volume_id": "vol_1", "mount_path": "/data", "interface": "file"}]),
+    "ssh_keys": ([], ["sshkey_1"]), "ready_timeout_minutes": (30.0, 10.0), "pool_name": ("gpus-1a2b3c4d", "gpus-2"),
+    "owner": ("0123456789abcdef", "fedcba9876543210"), naming.AUTO_NAMED: (True, False),
+}
 CASES = [(d.TASK, FlowTaskProvider, TASK_VALUES), (d.VOLUME, FlowVolumeProvider, VOLUME_VALUES),
-         (d.RESERVATION, FlowReservationProvider, RESERVATION_VALUES)]
-IDS = ["task", "volume", "reservation"]
+         (d.RESERVATION, FlowReservationProvider, RESERVATION_VALUES), (d.POOL, FlowSpotPoolProvider, POOL_VALUES)]
+IDS = ["task", "volume", "reservation", "pool"]
 # What a declaration asks beyond its required inputs: a reservation's end, as `end_time` or `duration_hours`.
 ALSO_NEEDED: dict[str, dict[str, Any]] = {"Reservation": {"duration_hours": 168.0}}
 
@@ -115,7 +125,8 @@ def test_an_import_records_every_declared_input() -> None:
 
 
 @pytest.mark.parametrize(("declaration", "args"), [(d.TASK, d.FlowTaskArgs), (d.VOLUME, d.FlowVolumeArgs),
-                                                   (d.RESERVATION, d.FlowReservationArgs)], ids=IDS)
+                                                   (d.RESERVATION, d.FlowReservationArgs),
+                                                   (d.POOL, d.FlowSpotPoolArgs)], ids=IDS)
 def test_the_schema_is_the_declaration(declaration: d.Declaration, args: type) -> None:
     resource = schema.build()["resources"][f"flow:index:{declaration.name}"]
     fields = {field.name: field for field in attrs.fields(args)}
@@ -133,7 +144,8 @@ def test_the_owner_schema_is_the_declaration() -> None:
 
 
 @pytest.mark.parametrize(("declaration", "typed"), [(d.TASK, TaskOutputs), (d.VOLUME, VolumeOutputs),
-                                                    (d.RESERVATION, ReservationOutputs)], ids=IDS)
+                                                    (d.RESERVATION, ReservationOutputs), (d.POOL, PoolOutputs)],
+                         ids=IDS)
 def test_the_typed_outputs_are_the_declared_ones(declaration: d.Declaration, typed: type) -> None:
     """What Python programs see as `Output` attributes: the outputs, and the inputs they read back."""
     assert set(declaration.output_keys) <= set(typed.__annotations__) <= {*declaration.output_keys,
@@ -145,3 +157,4 @@ def test_a_components_registered_outputs_are_its_schemas() -> None:
     for token in ("flow:index:TrainingCluster", "flow:index:TrainingJob"):
         assert list(built[token]["properties"]) == [schema.camel(k) for k in task_component.OUTPUTS]
     assert list(built["flow:index:DataVolumes"]["properties"]) == [schema.camel(k) for k in data_volumes.OUTPUTS]
+    assert list(built["flow:index:SpotPool"]["properties"]) == [schema.camel(k) for k in spot_pool.OUTPUTS]

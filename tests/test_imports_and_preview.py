@@ -12,7 +12,7 @@ import pytest
 import pulumi_flow.provider.session as session
 from pulumi_flow import FlowTask, FlowTaskArgs, FlowVolume, FlowVolumeArgs
 from pulumi_flow.engines.builtin import run_stack
-from pulumi_flow.resources import OWNER_TYPE, RESERVATION_TYPE, TASK_TYPE, VOLUME_TYPE
+from pulumi_flow.resources import OWNER_TYPE, POOL_TYPE, RESERVATION_TYPE, TASK_TYPE, VOLUME_TYPE
 from pulumi_flow.testing.emulator import RunningEmulator
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -99,3 +99,23 @@ def test_the_readmes_reserved_cluster_snippet_follows_its_volume(mithril: Runnin
         "us-central1-a", 4, 40.0)
     assert [m["mount_path"] for m in reserved.inputs["mounts"]] == ["/data"]
     assert mithril.control.requests() == []
+
+
+def test_the_readmes_spot_pool_snippet_holds_its_target(mithril: RunningEmulator) -> None:
+    """The README's `SpotPool` block, run as written: a preview makes no request, and an up holds 32 GPUs in the
+    first region with room, every bid at most $6.50 x its GPUs."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "SpotPool(" in block)
+
+    def program() -> None:
+        exec(compile(snippet, "README.md", "exec"), {})
+
+    preview = run_stack(program, preview=True)
+    (planned,) = preview.of_type(POOL_TYPE)
+    assert planned.inputs["target_gpus"] == 32 and mithril.control.requests() == []
+    mithril.control.set_capacity("us-central1-a", 1)
+    run_stack(program)
+    bids = mithril.control.live_bids()
+    assert sorted((b["region"], b["limit_price"]) for b in bids) == [
+        ("eu-central1-a", "$52.00"), ("eu-central1-a", "$52.00"), ("us-central1-a", "$52.00"),
+        ("us-central1-a", "$52.00")], "one of each type in the first region, the rest in the second"

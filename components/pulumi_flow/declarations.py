@@ -403,13 +403,13 @@ RESERVATION = Declaration("Reservation", FlowReservationArgs, (
     Output("idle_instance_hours", NUMBER, "Instance-hours reserved so far that no instance ran (paused, stopped)."),
 ), internal=((naming.AUTO_NAMED, _AUTO_NAMED),))
 
-SLOTS: Mapping[str, Any] = {"type": "array", "items": {"type": "object", "additionalProperties": True}}
+SLOTS: Mapping[str, Any] = {"type": "array", "items": {"$ref": "pulumi.json#/Any"}}
 GPU_COUNTS: Mapping[str, Any] = {"type": "object", "additionalProperties": INTEGER}
 # What a slot is, as `slots` records it; `held` and `preempting` slots hold their GPUs.
 SLOT_STATUSES = ("held", "preempting", "pending", "preempted", "paused", "cancelling")
 HOLDING = ("held", "preempting")
 
-POOL = Declaration("SpotPool", FlowSpotPoolArgs, (
+POOL = Declaration("Pool", FlowSpotPoolArgs, (
     Output("pool_id", STRING, "The pool's id: the stem of its slots' bid names; the resource id."),
     Output("slots", SLOTS, "One entry per bid: `slot`, `bid_id`, `instance_type`, `region`, `gpus`, `limit_price`, "
                            "`status` (`held`, `preempting`, `pending`, `preempted`, `paused`, `cancelling`), "

@@ -54,13 +54,14 @@ PLUGIN_RESERVATION_TYPE = "flow:index:Reservation"
 PLUGIN_TASK_TYPE = "flow:index:Task"
 PLUGIN_VOLUME_TYPE = "flow:index:Volume"
 POOL_TYPE = "pulumi-python:dynamic/flow:SpotPool"
+PLUGIN_POOL_TYPE = "flow:index:Pool"
 OWNER_TYPE = "pulumi-python:dynamic/flow:Owner"
 PLUGIN_OWNER_TYPE = "flow:index:Owner"
 OWNER_TYPES = (OWNER_TYPE, PLUGIN_OWNER_TYPE)
 TASK_TYPES = (TASK_TYPE, PLUGIN_TASK_TYPE)
 VOLUME_TYPES = (VOLUME_TYPE, PLUGIN_VOLUME_TYPE)
 RESERVATION_TYPES = (RESERVATION_TYPE, PLUGIN_RESERVATION_TYPE)
-POOL_TYPES = (POOL_TYPE,)
+POOL_TYPES = (POOL_TYPE, PLUGIN_POOL_TYPE)
 # What Mithril bills for, under either hosting: what a teardown deletes and an unrecorded create may have made.
 BILLED_TYPES = (*TASK_TYPES, *RESERVATION_TYPES, *POOL_TYPES, *VOLUME_TYPES)
 HOSTING_CONFIG_KEY = "hosting"  # flow:hosting
@@ -287,9 +288,9 @@ class FlowSpotPool(PoolOutputs, pulumi.dynamic.Resource, module="flow", name="Sp
 
     def __init__(self, resource_name: str, args: FlowSpotPoolArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        props = _props(args, "pool_name", naming.task_name, POOL.output_keys, POOL_TYPE, resource_name, opts)
+        props = _pool_props(POOL_TYPE, resource_name, args, opts)
         with _pickle_left_as_found():
-            super().__init__(_POOL_PROVIDER, resource_name, props, opts)
+            super().__init__(_POOL_PROVIDER, resource_name, props, _aliased(opts, PLUGIN_POOL_TYPE))
 
 
 def _protected(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
@@ -326,6 +327,21 @@ def _reservation_props(resource_type: str, resource_name: str, args: FlowReserva
                        opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
     return _props(args, "reservation_name", naming.task_name, RESERVATION.output_keys, resource_type, resource_name,
                   opts)
+
+
+def _pool_props(resource_type: str, resource_name: str, args: FlowSpotPoolArgs,
+                opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
+    return _props(args, "pool_name", naming.task_name, POOL.output_keys, resource_type, resource_name, opts)
+
+
+class Pool(PoolOutputs, pulumi.CustomResource):
+    """`FlowSpotPool` served by the `flow` provider plugin (`flow:index:Pool`): the same inputs, outputs and
+    provider. Not importable: Mithril keeps no pool, only its bids (the first `up` adopts this state's own)."""
+
+    def __init__(self, resource_name: str, args: FlowSpotPoolArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(PLUGIN_POOL_TYPE, resource_name, _pool_props(PLUGIN_POOL_TYPE, resource_name, args, opts),
+                         _aliased(opts, POOL_TYPE))
 
 
 class Task(TaskOutputs, pulumi.CustomResource):
@@ -367,6 +383,7 @@ def _aliased(opts: pulumi.ResourceOptions | None, other_type: str) -> pulumi.Res
 TaskResource = FlowTask | Task
 VolumeResource = FlowVolume | Volume
 ReservationResource = FlowReservation | Reservation
+PoolResource = FlowSpotPool | Pool
 
 
 def new_task(resource_name: str, args: FlowTaskArgs, opts: pulumi.ResourceOptions | None = None) -> TaskResource:
@@ -390,3 +407,10 @@ def new_reservation(resource_name: str, args: FlowReservationArgs,
     if hosting() is Hosting.PLUGIN:
         return Reservation(resource_name, args, opts)
     return FlowReservation(resource_name, args, opts)
+
+
+def new_pool(resource_name: str, args: FlowSpotPoolArgs, opts: pulumi.ResourceOptions | None = None) -> PoolResource:
+    """A spot pool hosted as `hosting()` says."""
+    if hosting() is Hosting.PLUGIN:
+        return Pool(resource_name, args, opts)
+    return FlowSpotPool(resource_name, args, opts)

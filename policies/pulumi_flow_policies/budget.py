@@ -55,7 +55,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         if is_pool(resource):
             most = pool_hourly(resource.props, resource.name)
             total += most
-            lines.append(f"{resource.name} pool {show(most)} (target GPUs x ceiling)")
+            lines.append(f"{resource.name} at most {show(most)} (target GPUs x ceiling)")
             continue
         if not is_reservation(resource):
             continue

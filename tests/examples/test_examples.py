@@ -17,6 +17,7 @@ PYTHON_EXAMPLES = ["complete", "quickstart", "reserved", "spot-pool", "training-
 # Every other language's example, and the engine test that runs it.
 OTHER_EXAMPLES = {"yaml": ("yaml", "test_plugin_on_engine.py"), "yaml-complete": ("yaml", "test_plugin_on_engine.py"),
                   "yaml-reserved": ("yaml", "test_plugin_on_engine.py"),
+                  "yaml-pool": ("yaml", "test_plugin_on_engine.py"),
                   "typescript": ("nodejs", "test_languages_on_engine.py"), "go": ("go", "test_languages_on_engine.py")}
 
 

@@ -39,7 +39,7 @@ TASK_TYPE, VOLUME_TYPE = {
 RESERVATION_TYPE = {"plugin": resources.PLUGIN_RESERVATION_TYPE, "custom": "mycorp:index:Reserved"}.get(
     HOSTING, resources.RESERVATION_TYPE)
 
-POOL_TYPE = {"custom": "mycorp:index:GpuPool"}.get(HOSTING, resources.POOL_TYPE)
+POOL_TYPE = {"plugin": resources.PLUGIN_POOL_TYPE, "custom": "mycorp:index:GpuPool"}.get(HOSTING, resources.POOL_TYPE)
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 

@@ -7,8 +7,18 @@ from typing import Any
 
 from pulumi_flow_policies import bid_floor, budget, regions, volumes
 
-from .conftest import CLUSTER, POOL, POOL_TYPE, TASK_TYPE, VOLUME, VOLUME_TYPE, Res, resource_args, stack_args, \
-    violations
+from .conftest import (
+    CLUSTER,
+    POOL,
+    POOL_TYPE,
+    TASK_TYPE,
+    VOLUME,
+    VOLUME_TYPE,
+    Res,
+    resource_args,
+    stack_args,
+    violations,
+)
 
 
 def pool(**changes: Any) -> dict[str, Any]:
@@ -43,7 +53,7 @@ def test_a_pool_of_a_family_with_no_threshold_fails_closed() -> None:
 def test_a_pools_target_times_its_ceiling_counts_against_the_budget() -> None:
     stack = [Res(POOL_TYPE, "gpus", POOL), Res(TASK_TYPE, "cluster", CLUSTER)]
     (message,) = violations(budget.policy, stack_args(stack, {"max_hourly_spend": 323.99}))
-    assert "$324.00/hour" in message and "gpus pool $224.00 (target GPUs x ceiling)" in message
+    assert "$324.00/hour" in message and "gpus at most $224.00 (target GPUs x ceiling)" in message
 
 
 def test_a_pool_listing_a_region_outside_the_allowed_ones_or_none_is_refused() -> None:

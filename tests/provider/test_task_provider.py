@@ -604,3 +604,14 @@ def test_max_preemptions_is_for_jobs(task_provider: FlowTaskProvider, mithril: R
                                         "task_name": "gpu-1a2b3c4d", "max_preemptions": 2}).failures
     assert [(f.property, "applies to workloads" in f.reason) for f in failures] == [("max_preemptions", True)]
     assert mithril.control.requests() == []
+
+
+def test_a_pinned_region_with_room_gets_the_bid_though_another_has_more(task_provider: FlowTaskProvider,
+                                                                        mithril: RunningEmulator) -> None:
+    """The Flow SDK scores regions by capacity and price, and refused a pinned region that did not score best ("No
+    8xa100 instances available in the requested region") though it had room: the bid now names its region in the
+    SDK's own constraints, and goes there."""
+    mithril.control.set_capacity("eu-central1-a", 2)
+    created = task_provider.create(checked_task(region="eu-central1-a"))
+    (bid,) = mithril.control.live_bids()
+    assert bid["region"] == created.outs["resolved_region"] == "eu-central1-a" and bid["limit_price"] == "$30.00"

@@ -15,7 +15,7 @@ from pulumi_flow.components._task import mounts
 from pulumi_flow.components.volumes import VolumeMount
 from pulumi_flow.declarations import FlowSpotPoolArgs
 from pulumi_flow.provider.pool import check_pool_inputs
-from pulumi_flow.resources import FlowSpotPool, new_owner
+from pulumi_flow.resources import PoolResource, new_owner, new_pool
 
 TYPE = "flow:index:SpotPool"
 # What a SpotPool's state carries, in this order: its registered outputs.
@@ -55,9 +55,10 @@ class SpotPoolArgs:
 
 
 class SpotPool(pulumi.ComponentResource):
-    """One `FlowSpotPool` child (with the `Owner` whose token marks its bids as this state's)."""
+    """One `FlowSpotPool` child (`Pool` when plugin-hosted), with the `Owner` whose token marks its bids as this
+    state's."""
 
-    pool: FlowSpotPool
+    pool: PoolResource
     pool_id: pulumi.Output[str]
     slots: pulumi.Output[list[dict[str, object]]]
     gpus_held: pulumi.Output[int]
@@ -72,7 +73,7 @@ class SpotPool(pulumi.ComponentResource):
         super().__init__(TYPE, name, recorded_inputs(args), opts)
         # In state before any bid is placed, so a create retried after a killed `up` adopts this state's bids.
         self.owner = new_owner(f"{name}-owner", pulumi.ResourceOptions(parent=self))
-        self.pool = FlowSpotPool(f"{name}-pool", FlowSpotPoolArgs(
+        self.pool = new_pool(f"{name}-pool", FlowSpotPoolArgs(
             target_gpus=args.target_gpus, max_price_per_gpu_hour=args.max_price_per_gpu_hour,
             instance_types=args.instance_types, regions=args.regions, volumes=[m.as_input() for m in args.volumes],
             command=args.command, image=args.image, env=args.env, ssh_keys=args.ssh_keys,

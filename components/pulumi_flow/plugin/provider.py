@@ -36,18 +36,22 @@ from pulumi_flow.components.cluster import TYPE as CLUSTER_TYPE
 from pulumi_flow.components.cluster import TrainingCluster, TrainingClusterArgs
 from pulumi_flow.components.job import TYPE as JOB_TYPE
 from pulumi_flow.components.job import TrainingJob, TrainingJobArgs
+from pulumi_flow.components.pool import TYPE as POOL_COMPONENT_TYPE
+from pulumi_flow.components.pool import SpotPool, SpotPoolArgs
 from pulumi_flow.components.volumes import TYPE as VOLUMES_TYPE
 from pulumi_flow.components.volumes import DataVolumes, DataVolumesArgs, VolumeMount, VolumeSpec
 from pulumi_flow.plugin import schema
 from pulumi_flow.provider.base import FlowProvider
 from pulumi_flow.provider.errors import FlowProviderError
 from pulumi_flow.provider.owner import FlowOwnerProvider
+from pulumi_flow.provider.pool import FlowSpotPoolProvider
 from pulumi_flow.provider.reservation import FlowReservationProvider
 from pulumi_flow.provider.session import CONFIG_KEYS
 from pulumi_flow.provider.task import OPERATION_TIMEOUT, STOP_WAITING, FlowTaskProvider
 from pulumi_flow.provider.volume import FlowVolumeProvider
 from pulumi_flow.resources import (
     PLUGIN_OWNER_TYPE,
+    PLUGIN_POOL_TYPE,
     PLUGIN_RESERVATION_TYPE,
     PLUGIN_TASK_TYPE,
     PLUGIN_VOLUME_TYPE,
@@ -100,13 +104,14 @@ def from_python_map(values: Mapping[str, Any]) -> dict[str, PropertyValue]:
 
 
 class FlowResourceProvider(p.Provider):
-    """CRUD for `flow:index:Task`, `flow:index:Volume` and `flow:index:Reservation`, by the providers the dynamic
-    resources use."""
+    """CRUD for `flow:index:Task`, `flow:index:Volume`, `flow:index:Reservation` and `flow:index:Pool`, by the
+    providers the dynamic resources use."""
 
     def __init__(self) -> None:
         self._providers: dict[str, ResourceProvider] = {PLUGIN_TASK_TYPE: FlowTaskProvider(),
                                                         PLUGIN_VOLUME_TYPE: FlowVolumeProvider(),
                                                         PLUGIN_RESERVATION_TYPE: FlowReservationProvider(),
+                                                        PLUGIN_POOL_TYPE: FlowSpotPoolProvider(),
                                                         PLUGIN_OWNER_TYPE: FlowOwnerProvider()}
 
     def _provider(self, urn: str) -> ResourceProvider:
@@ -261,9 +266,11 @@ COMPONENTS: dict[str, Callable[[str, Mapping[str, Any], pulumi.ResourceOptions],
                                           "checkpoint": lambda v: _mounts([v], "checkpoint")[0]}), opts),
     VOLUMES_TYPE: lambda name, inputs, opts: DataVolumes(name, _args(
         DataVolumesArgs, inputs, convert={"volumes": _specs}), opts),
+    POOL_COMPONENT_TYPE: lambda name, inputs, opts: SpotPool(name, _args(
+        SpotPoolArgs, inputs, convert={"volumes": lambda v: _mounts(v, "volumes")}), opts),
 }
 OUTPUTS = {CLUSTER_TYPE: schema.TASK_COMPONENT_OUTPUTS, JOB_TYPE: schema.TASK_COMPONENT_OUTPUTS,
-           VOLUMES_TYPE: schema.DATA_VOLUMES_OUTPUTS}
+           VOLUMES_TYPE: schema.DATA_VOLUMES_OUTPUTS, POOL_COMPONENT_TYPE: schema.POOL_COMPONENT_OUTPUTS}
 
 
 def _wire_path(field: str) -> str:

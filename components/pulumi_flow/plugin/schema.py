@@ -22,13 +22,20 @@ import attrs
 from pulumi_flow import __version__
 from pulumi_flow import declarations as d
 from pulumi_flow.components import _task as task_component
+from pulumi_flow.components import pool as spot_pool
 from pulumi_flow.components import volumes as data_volumes
 from pulumi_flow.components.capacity import ReservedCapacity
 from pulumi_flow.components.cluster import TrainingClusterArgs
 from pulumi_flow.components.job import PRIORITIES, TrainingJobArgs
 from pulumi_flow.components.volumes import DataVolumesArgs, VolumeSpec
 from pulumi_flow.declarations import BOOLEAN, NUMBER, STRING, STRING_MAP
-from pulumi_flow.resources import PLUGIN_OWNER_TYPE, PLUGIN_RESERVATION_TYPE, PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE
+from pulumi_flow.resources import (
+    PLUGIN_OWNER_TYPE,
+    PLUGIN_POOL_TYPE,
+    PLUGIN_RESERVATION_TYPE,
+    PLUGIN_TASK_TYPE,
+    PLUGIN_VOLUME_TYPE,
+)
 
 PACKAGE = "flow"
 CLUSTER_TYPE = "flow:index:TrainingCluster"
@@ -40,6 +47,8 @@ CAPACITY_TYPE = "flow:index:ReservedCapacity"
 TASK_MOUNT_TYPE = d.TASK_MOUNT_TYPE
 TASK_COMPONENT_OUTPUTS = task_component.OUTPUTS
 DATA_VOLUMES_OUTPUTS = data_volumes.OUTPUTS
+POOL_COMPONENT_TYPE = spot_pool.TYPE
+POOL_COMPONENT_OUTPUTS = spot_pool.OUTPUTS
 
 
 CONFIG: dict[str, tuple[str, bool]] = {  # name -> (description, secret)
@@ -90,6 +99,12 @@ COMPONENT_DESCRIPTIONS = {
                   "`up` returns once every instance is running.",
     JOB_TYPE: "An ephemeral workload: a spot bid that runs its command once and stops billing when it ends.",
     VOLUMES_TYPE: "Persistent storage: one Mithril volume per entry, protected from deletion by default.",
+    POOL_COMPONENT_TYPE: "A GPU target, not a bid: `targetGpus` held on spot bids of one instance each, none above "
+                         "`maxPricePerGpuHour` times its GPUs, placed in the first of `regions`, then of "
+                         "`instanceTypes`, that has room. `pulumi refresh` sees preemptions; the next `up` refills "
+                         "exactly those.",
+    PLUGIN_POOL_TYPE: "The bids of a spot pool (the SpotPool component builds on it). Not importable: Mithril keeps "
+                      "no pool, only its bids, and the first `up` adopts the ones this state's owner placed.",
     PLUGIN_TASK_TYPE: "A Mithril spot bid and its instances. The components build on it; use it directly for "
                       "what they do not cover, or to `pulumi import` an existing bid.",
     PLUGIN_VOLUME_TYPE: "A Mithril persistent volume; `pulumi import flow:index:Volume NAME vol_...` adopts one.",
@@ -170,6 +185,10 @@ def build() -> dict[str, Any]:
     capacity_inputs["protect"] = {**BOOLEAN, "default": True, "description": "Protect the reservation from deletion "
                                   "(default true): it is a commitment, and Mithril refunds nothing."}
     job_inputs, job_required = _inputs(TrainingJobArgs, wire=camel, special={"volumes": mount_ref})
+    pool_inputs, pool_required = _inputs(d.FlowSpotPoolArgs, wire=_identity, declaration=d.POOL)
+    pool_properties = {**pool_inputs, **_outputs(d.POOL.output_keys, wire=_identity, declaration=d.POOL)}
+    pool_component_inputs, pool_component_required = _inputs(spot_pool.SpotPoolArgs, wire=camel, declaration=d.POOL,
+                                                             special={"volumes": mount_ref})
     volumes_inputs, volumes_required = _inputs(DataVolumesArgs, wire=camel, special={"volumes": {
         "type": "object", "additionalProperties": {"$ref": f"#/types/{SPEC_TYPE}"}}})
     volumes_inputs["volumes"]["description"] = (
@@ -235,6 +254,11 @@ def build() -> dict[str, Any]:
             JOB_TYPE: component(JOB_TYPE, job_inputs, job_required, task_outputs),
             VOLUMES_TYPE: component(VOLUMES_TYPE, volumes_inputs, volumes_required,
                                     _outputs(DATA_VOLUMES_OUTPUTS, wire=camel)),
+            PLUGIN_POOL_TYPE: {"description": COMPONENT_DESCRIPTIONS[PLUGIN_POOL_TYPE], "inputProperties": pool_inputs,
+                               "requiredInputs": pool_required, "properties": pool_properties,
+                               "required": sorted(set(pool_required) | {"pool_id", "pool_name"})},
+            POOL_COMPONENT_TYPE: component(POOL_COMPONENT_TYPE, pool_component_inputs, pool_component_required,
+                                           _outputs(POOL_COMPONENT_OUTPUTS, wire=camel, declaration=d.POOL)),
         },
         "language": {
             "nodejs": {"packageName": "@pulumi-flow/flow", "dependencies": {"@pulumi/pulumi": "^3.0.0"}},

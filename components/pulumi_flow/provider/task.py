@@ -379,6 +379,10 @@ class FlowTaskProvider(FlowProvider):
                 fields[key] = props[key]
         if region is not None:
             fields["region"] = region
+            # The SDK scores regions (capacity, price) and refuses a pinned region that does not score best, even
+            # with room: its own constraint grammar keeps the choice to this region (and the price cap it would
+            # have derived from the bid).
+            fields["constraints"] = {"regions": [region], "max_price_per_hour": fields["max_price_per_hour"]}
         return TaskConfig(**fields)
 
     def _submit(self, flow: Flow, props: Mapping[str, Any], region: str | None, attempts: int = 3) -> str:
