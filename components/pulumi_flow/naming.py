@@ -70,14 +70,14 @@ def volume_name(resource_name: str, urn_identity: str) -> str:
     return f"{stem}-{_digest(urn_identity)}"
 
 
-def _canonical(value: Any) -> Any:
+def canonical(value: Any) -> Any:
     """One form per value: Pulumi's wire makes every number a float (4 -> 4.0) and its state JSON does not."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        return {str(k): canonical(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
+        return [canonical(v) for v in value]
     return value
 
 
@@ -85,8 +85,8 @@ def bid_name(name: str, spec: Mapping[str, Any], owner: str | None = None) -> st
     """The bid's name on Mithril: the task name, then a digest of everything that decides what runs and of the
     owner token. Resources created before owner tokens existed have none: their digest is unchanged."""
     material = dict(spec) if owner is None else {**spec, OWNER: owner}
-    canonical = json.dumps(_canonical(material), sort_keys=True, separators=(",", ":"), default=str)
-    return f"{name}.{_digest(canonical)}"
+    text = json.dumps(canonical(material), sort_keys=True, separators=(",", ":"), default=str)
+    return f"{name}.{_digest(text)}"
 
 
 def new_owner_token() -> str:

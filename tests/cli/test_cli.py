@@ -98,6 +98,20 @@ def test_run_reserved_example_says_what_a_reservation_commits_and_ends_its_insta
     assert held["status"] == "Canceled" and mithril.control.live_volumes() == []
 
 
+def test_run_spot_pool_shows_the_pool_and_ends_every_bid(mithril: RunningEmulator) -> None:
+    """A pool in the run's tree: its target and ceiling (counted in the hourly total), what it holds where; its
+    bids all ended by the teardown."""
+    mithril.control.set_capacity("us-central1-a", 2)
+    result = run(("builtin", {}), "examples/spot-pool", env=dict(mithril.env))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "└─ FlowSpotPool gpus-pool\n        pool  32 GPUs on 8xh100, 8xa100  at most $6.50/GPU-hour = " \
+           "$208.00/hour\n        holds 32 GPUs (us-central1-a/8xa100 16, us-central1-a/8xh100 16), 0 unfilled" in out
+    assert "hourly bid across 0 tasks and 1 pool: $208.00/hour" in out
+    assert "gpus_held: 32\n" in out, "whole numbers as the program wrote them"
+    assert "torn down: 4 bids, 0 volumes" in out and mithril.control.live_bids() == []
+
+
 def test_run_underbid_is_blocked_before_anything_is_created(engine_env: tuple[str, dict[str, str]],
                                                             mithril: RunningEmulator) -> None:
     result = run(engine_env, "examples/underbid", env=dict(mithril.env))

@@ -60,7 +60,10 @@ def test_a_bid_request_is_kept_as_sent() -> None:
     ({"limit_price": "25"}, "limit_price must be a dollar string such as '$12.50', got '25'", "limit_price"),
     ({"limit_price": "$0"}, "limit_price must be positive, got '$0'", "limit_price"),
     ({"paused": "yes"}, "paused must be a boolean, got 'yes'", "paused"),
-    ({"name": "x"}, "only limit_price and paused can be changed on a bid, not ['name']", "name"),
+    ({"name": "x"}, "only limit_price, paused and volumes can be changed on a bid, not ['name']", "name"),
+    ({"volumes": "vol_1"}, "volumes must be a list of volume ids, got 'vol_1'", "volumes"),
+    ({"volumes": ["vol_1", ""]}, "volumes must be a list of volume ids, got ['vol_1', '']", "volumes"),
+    ({"volumes": ["vol_1", "vol_1"]}, "volumes names a volume more than once: ['vol_1', 'vol_1']", "volumes"),
 ])
 def test_a_bid_update_is_refused_by_field(body: dict[str, Any], message: str, field: str) -> None:
     assert refusal(BidUpdate.parse, body) == (message, field)

@@ -6,7 +6,7 @@ import pytest
 
 from pulumi_flow.emulator.exceptions import EmulatorError
 from pulumi_flow.emulator.models import MithrilBackend
-from pulumi_flow.emulator.records import iso_time
+from pulumi_flow.emulator.records import PROJECT_ID, iso_time
 from tests.emulator.conftest import Clock
 from tests.emulator.test_models import A100_8X, bid_body
 
@@ -100,3 +100,35 @@ def test_capacity_survives_a_reload(backend: MithrilBackend, clock: Clock) -> No
     again = MithrilBackend(backend.settings, clock=clock)
     again.load(backend.dump())
     assert _room(again) == 0 and _room(again, instance_type="it_5ECSoHQjLBzrp5YM") == 64
+
+
+def _volume(backend: MithrilBackend, name: str, region: str = REGION, interface: str = "File") -> str:
+    return str(backend.create_volume({"name": name, "project": PROJECT_ID, "region": region, "size_gb": 100,
+                                      "disk_interface": interface})["fid"])
+
+
+def test_a_live_bids_volumes_change_in_place_under_the_placement_rules(backend: MithrilBackend,
+                                                                       clock: Clock) -> None:
+    one = _placed(backend, clock)
+    clock.now += 10
+    shared, block, far = _volume(backend, "shared"), _volume(backend, "disk", interface="Block"), \
+        _volume(backend, "far", region="eu-central1-a")
+    changed = backend.update_bid(one, {"volumes": [shared, block]})
+    assert changed["launch_specification"]["volumes"] == [shared, block] and changed["status"] == "Allocated"
+    assert changed["instances"] == backend.get_bid(one)["instances"], "the same machines: nothing was replaced"
+    assert backend.update_bid(one, {"volumes": [shared]})["launch_specification"]["volumes"] == [shared]
+    refusals = {
+        "far": ({"volumes": [far]}, f"volume {far} is in eu-central1-a, the bid is in {REGION}"),
+        "gone": ({"volumes": ["vol_gone"]}, "volume 'vol_gone' does not exist"),
+    }
+    two = _placed(backend, clock, quantity=2)
+    backend.update_bid(one, {"volumes": [block]})
+    refusals["block on two instances"] = ({"volumes": [block]}, f"block volume {block} can attach to one instance only")
+    for case, (body, message) in refusals.items():
+        with pytest.raises(EmulatorError) as refused:
+            backend.update_bid(one if case != "block on two instances" else two, body)
+        assert (refused.value.status, refused.value.field, refused.value.message) == (422, "volumes", message), case
+    backend.cancel_bid(one)
+    with pytest.raises(EmulatorError) as ended:
+        backend.update_bid(one, {"volumes": []})
+    assert ended.value.status == 409

@@ -310,7 +310,7 @@ def test_a_change_to_a_bid_other_than_price_or_pause_is_refused(backend: Mithril
     with pytest.raises(EmulatorError) as refused:
         backend.update_bid(bid["fid"], {"name": "x", "colour": "blue", "limit_price": "$40.00"})
     assert (refused.value.status, refused.value.field, refused.value.message) == (
-        422, "colour", "only limit_price and paused can be changed on a bid, not ['colour', 'name']")
+        422, "colour", "only limit_price, paused and volumes can be changed on a bid, not ['colour', 'name']")
     assert backend.get_bid(bid["fid"])["limit_price"] == "$30.00", "nothing of a refused change is applied"
     with pytest.raises(EmulatorError) as refused:
         backend.update_bid(bid["fid"], {"paused": "yes"})

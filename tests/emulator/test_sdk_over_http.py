@@ -51,6 +51,27 @@ def test_update_limit_price_is_a_patch_in_place(flow_client: Any, mithril: Runni
     assert [p["path"] for p in patches] == [f"/v2/spot/bids/{task.task_id}"]
 
 
+def test_the_sdks_volume_update_is_one_patch_of_a_live_bid(flow_client: Any, mithril: RunningEmulator) -> None:
+    """What the Flow SDK sends to attach a volume to a running task (`update_bid_volumes`): one PATCH, no cancel,
+    the same machines; a volume in another region is refused by name."""
+    from flow.errors import FlowError
+
+    mithril.backend.settings.allocation_delay = 0.0
+    task = flow_client.run(_config(region="us-central1-a"))
+    machines = mithril.backend.get_bid(task.task_id)["instances"]
+    assert machines, "allocated"
+    here = flow_client.volumes.create(100, name="here", region="us-central1-a")
+    far = flow_client.volumes.create(100, name="far", region="eu-central1-a")
+    mithril.control.clear_requests()
+    flow_client.provider.ctx.bids.update_bid_volumes(task.task_id, [here.volume_id])
+    assert [(r["method"], r["path"]) for r in mithril.control.write_requests()] == [
+        ("PATCH", f"/v2/spot/bids/{task.task_id}")]
+    bid = mithril.backend.get_bid(task.task_id)
+    assert bid["launch_specification"]["volumes"] == [here.volume_id] and bid["instances"] == machines
+    with pytest.raises(FlowError, match="is in eu-central1-a"):
+        flow_client.provider.ctx.bids.update_bid_volumes(task.task_id, [far.volume_id])
+
+
 def test_volumes_create_list_get_delete(flow_client: Any, mithril: RunningEmulator) -> None:
     volume = flow_client.volumes.create(100, name="data-one", interface="file", region="us-central1-a")
     assert volume.volume_id.startswith("vol_") and volume.size_gb == 100

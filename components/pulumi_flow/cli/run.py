@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pulumi_flow import naming
 from pulumi_flow.cli.console import Console
 from pulumi_flow.engines import Engine, PolicyBlocked, ProgramError, Registration, StackRun, TearDown
 from pulumi_flow.engines.builtin import UNKNOWN
@@ -357,6 +358,18 @@ def describe(reg: Registration) -> list[str]:
                          f"committed {_money(props.get('committed_usd'))}")
             lines.extend(_addresses(props))
         return lines
+    if reg.type == POOL_TYPE:
+        gpus, ceiling = props.get("target_gpus"), props.get("max_price_per_gpu_hour")
+        most = _money(usd(ceiling) * int(gpus)) if isinstance(ceiling, int | float) and isinstance(gpus, int | float) \
+            else "?"
+        lines = [f"pool  {_plural(int(gpus), 'GPU') if isinstance(gpus, int | float) else '? GPUs'} on "
+                 f"{', '.join(props.get('instance_types') or [])}  at most {_money(ceiling)}/GPU-hour = {most}/hour"]
+        if reg.id:
+            held = props.get("gpus_by_placement") or {}
+            placed = ", ".join(f"{place} {int(count)}" for place, count in sorted(held.items())) or "none"
+            lines.append(f"holds {int(props.get('gpus_held') or 0)} GPUs ({placed}), "
+                         f"{int(props.get('unfilled_gpus') or 0)} unfilled")
+        return lines
     if reg.type == VOLUME_TYPE:
         region = props.get("region") or "region chosen at create"
         parts = [f"{props.get('size_gb')} GB {props.get('interface')}", str(region)]
@@ -397,7 +410,14 @@ def print_tree(console: Console, run: StackRun) -> None:
         bid = props.get("max_price_per_hour")
         if isinstance(bid, int | float) and not isinstance(bid, bool):
             total += usd(bid) * int(props.get("num_instances") or 1)
-    console.print(f"  hourly bid across {_plural(len(tasks), 'task')}: {show(total)}/hour", "dim")
+    pools = [r for r in run.resources if r.type == POOL_TYPE]
+    for pool in pools:
+        props = pool.checked_inputs or pool.inputs
+        ceiling, gpus = props.get("max_price_per_gpu_hour"), props.get("target_gpus")
+        if isinstance(ceiling, int | float) and isinstance(gpus, int | float):
+            total += usd(ceiling) * int(gpus)
+    counted = _plural(len(tasks), "task") + (f" and {_plural(len(pools), 'pool')}" if pools else "")
+    console.print(f"  hourly bid across {counted}: {show(total)}/hour", "dim")
     reservations = [r for r in run.resources if r.type == RESERVATION_TYPE]
     if reservations:
         # A teardown ends a reservation's instances and refunds nothing: say so before anything is bought.
@@ -410,7 +430,7 @@ def print_outputs(console: Console, outputs: Mapping[str, Any]) -> None:
         return
     console.print("Outputs:", "bold")
     for key, value in outputs.items():
-        shown = "[unknown]" if value is UNKNOWN else json.dumps(value)
+        shown = "[unknown]" if value is UNKNOWN else json.dumps(naming.canonical(value))  # the wire's 32.0 is 32
         console.print(f"  {key}: {shown}")
 
 

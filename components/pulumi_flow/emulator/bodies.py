@@ -175,24 +175,34 @@ class ReservationRequest:
 
 @attrs.frozen
 class BidUpdate:
-    """`PATCH /v2/spot/bids/{id}`: a new limit price, a pause or a resume; None leaves it as it is."""
+    """`PATCH /v2/spot/bids/{id}`: a new limit price, a pause or a resume, the volumes attached; None leaves it as
+    it is."""
 
     limit_price_cents: int | None
     paused: bool | None
+    volumes: tuple[str, ...] | None = None
 
-    CHANGEABLE = frozenset({"limit_price", "paused"})
+    CHANGEABLE = frozenset({"limit_price", "paused", "volumes"})
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> BidUpdate:
         unapplied = sorted(set(body) - cls.CHANGEABLE)
         if unapplied:
             # Answering 200 while changing nothing would tell the client its change was made.
-            raise Unprocessable(f"only limit_price and paused can be changed on a bid, not {unapplied}", unapplied[0])
+            raise Unprocessable(f"only limit_price, paused and volumes can be changed on a bid, not {unapplied}",
+                                unapplied[0])
         price = body.get("limit_price")
         paused = body.get("paused")
         if paused is not None and not isinstance(paused, bool):
             raise Unprocessable(f"paused must be a boolean, got {paused!r}", "paused")
-        return cls(limit_price_cents=None if price is None else parse_dollars(price, "limit_price"), paused=paused)
+        volumes = body.get("volumes")
+        if volumes is not None and (not isinstance(volumes, list)
+                                    or not all(isinstance(v, str) and v for v in volumes)):
+            raise Unprocessable(f"volumes must be a list of volume ids, got {volumes!r}", "volumes")
+        if volumes is not None and len(set(volumes)) != len(volumes):
+            raise Unprocessable(f"volumes names a volume more than once: {volumes!r}", "volumes")
+        return cls(limit_price_cents=None if price is None else parse_dollars(price, "limit_price"), paused=paused,
+                   volumes=None if volumes is None else tuple(volumes))
 
 
 @attrs.frozen

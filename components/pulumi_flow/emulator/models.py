@@ -404,16 +404,22 @@ class MithrilBackend:
         if (request.instance_type, request.region) not in self.market_cents:
             raise Unprocessable(f"instance type {request.instance_type} is not sold in region {request.region!r}",
                                 "region")
-        for vid in request.volumes:
+        self._check_volumes(request.volumes, request.region, request.quantity)
+
+    def _check_volumes(self, volume_ids: Iterable[str], region: str, quantity: int,
+                       attaching_to: str | None = None) -> None:
+        """The volumes a bid attaches (when placed, or changed in place): each exists, in the bid's region, and a
+        block volume only on a one-instance bid that is its only one."""
+        field = "launch_specification.volumes" if attaching_to is None else "volumes"
+        for vid in volume_ids:
             vol = self.volumes.get(vid)
             if vol is None or vol.deleted_at is not None:
-                raise Unprocessable(f"volume {vid!r} does not exist", "launch_specification.volumes")
-            if vol.region != request.region:
-                raise Unprocessable(f"volume {vid} is in {vol.region}, the bid is in {request.region}",
-                                    "launch_specification.volumes")
-            if vol.interface == "Block" and (request.quantity > 1 or self._attached_bids(vid)):
-                raise Unprocessable(f"block volume {vid} can attach to one instance only",
-                                    "launch_specification.volumes")
+                raise Unprocessable(f"volume {vid!r} does not exist", field)
+            if vol.region != region:
+                raise Unprocessable(f"volume {vid} is in {vol.region}, the bid is in {region}", field)
+            others = [fid for fid in self._attached_bids(vid) if fid != attaching_to]
+            if vol.interface == "Block" and (quantity > 1 or others):
+                raise Unprocessable(f"block volume {vid} can attach to one instance only", field)
 
     def _replay(self, kind: str, key: str | None) -> str | None:
         """The id a repeated Idempotency-Key created on the same endpoint, or None. Whatever the body: the Flow SDK
@@ -462,6 +468,9 @@ class MithrilBackend:
             update = BidUpdate.parse(body)
             if not bid.live:
                 raise Conflict(f"bid {fid} is terminated and cannot be changed")
+            if update.volumes is not None:
+                self._check_volumes(update.volumes, bid.region, bid.quantity, attaching_to=bid.fid)
+                bid.launch_specification = {**bid.launch_specification, "volumes": list(update.volumes)}
             if update.limit_price_cents is not None and update.limit_price_cents != bid.limit_price_cents:
                 bid.limit_price_cents = update.limit_price_cents
                 self.history.bid_event(fid, LIMIT_PRICE_CHANGED, now, bid.limit_price_cents)
