@@ -385,7 +385,7 @@ def test_an_api_that_echoes_the_key_never_gets_it_into_an_error(operation: str,
         run[operation]()
     text = f"{caught.value} {caught.value!r} {caught.value.__cause__!r} {caught.value.__context__!r}"
     assert ODD_KEY not in text and "[secret]" in text, text
-    # A refused bid request says so, and what to do if it was placed (see _submit); every other error names
+    # A refused bid request says so, and what to do if it was placed (see place_bid); every other error names
     # its operation.
     expected = {"creating Flow task": "Mithril refused the bid for task 'other-1a2b3c4d",
                 "creating volume": "creating volume 'other-1a2b3c4d'",

@@ -170,7 +170,7 @@ class FlowSpotPoolProvider(FlowProvider):
             records = ProjectRecords.read(flow, creds.api_key or "", history=False)
             live = {str(row["fid"]) for row in self._own_bids(records, props)}
             live |= {str(row["bid_id"]) for row in props.get("slots") or []}
-            refused = {fid: why for fid in sorted(live) if (why := self.bids._cancel(flow, fid)) is not None}
+            refused = {fid: why for fid in sorted(live) if (why := self.bids.cancel_bid(flow, fid)) is not None}
             forget_shared_records()
         if refused:
             first, why = next(iter(refused.items()))
@@ -208,7 +208,7 @@ class FlowSpotPoolProvider(FlowProvider):
         markets = self._markets(flow, props)
         keep, shed = self._triage(props, slots, markets)
         for slot in shed:
-            refused = self.bids._cancel(flow, slot.bid_id)
+            refused = self.bids.cancel_bid(flow, slot.bid_id)
             if refused is not None:
                 # Still live as far as anyone knows: it counts against the target until a later write ends it.
                 keep.append(attrs.evolve(slot, status=CANCELLING))
@@ -259,7 +259,7 @@ class FlowSpotPoolProvider(FlowProvider):
             flow.bids.update_limit_price(slot.bid_id, limit_price(wanted))
         except Exception:
             # The PATCH may have landed with its answer lost: Mithril's word decides.
-            live = self.bids._transient_retry(lambda: self.bids._look(flow, slot.bid_id)).task
+            live = self.bids.transient_retry(lambda: self.bids.look(flow, slot.bid_id)).task
             if maybe_usd((live.provider_metadata or {}).get("limit_price")) != wanted:
                 raise
         return attrs.evolve(slot, limit_price=as_number(wanted))
@@ -287,7 +287,7 @@ class FlowSpotPoolProvider(FlowProvider):
                     while missing >= market.gpus and market.room > 0 and market.price <= wanted:
                         index = next(i for i in itertools.count() if i not in used)
                         try:
-                            bid_id = self.bids._submit(placing, self._slot_task(props, index, market), market.region)
+                            bid_id = self.bids.place_bid(placing, self._slot_task(props, index, market), market.region)
                         except (ResourceNotAvailableError, ResourceNotFoundError, BelowMarketError):
                             market.room = 0  # placed nothing: the next market in order
                             break
@@ -306,7 +306,7 @@ class FlowSpotPoolProvider(FlowProvider):
         """Best effort on the way out of a failed write: what is still live is this pool's by name, so the next
         write adopts it, or a delete cancels it."""
         for slot in slots:
-            self.bids._cancel(flow, slot.bid_id)
+            self.bids.cancel_bid(flow, slot.bid_id)
 
     def _slot_task(self, props: Mapping[str, Any], index: int, market: Market) -> dict[str, Any]:
         """One slot as the task provider places it: infrastructure of one instance, named within the pool."""
@@ -333,7 +333,7 @@ class FlowSpotPoolProvider(FlowProvider):
         deadline = time.monotonic() + float(props.get("ready_timeout_minutes") or d.DEFAULT_READY_TIMEOUT_MINUTES) * 60
         interval = self.bids.poll_interval_seconds
         while True:
-            records = self.bids._transient_retry(lambda: ProjectRecords.read(flow, key, history=False))
+            records = self.bids.transient_retry(lambda: ProjectRecords.read(flow, key, history=False))
             seen = self._seen(flow, records, props, slots)
             if all(s.status != PENDING and (s.public_ips or not s.holds) for s in seen) \
                     or time.monotonic() >= deadline:
@@ -351,7 +351,7 @@ class FlowSpotPoolProvider(FlowProvider):
                 "declare the SpotPool in the program: its first `up` adopts the bids its owner placed")
         creds = self.credentials
         with scrubbed(creds.api_key, f"reading spot pool {pool_id}"), reading_session(creds) as flow:
-            records = self.bids._transient_retry(lambda: shared_records(flow, creds.api_key or "", pool_id))
+            records = self.bids.transient_retry(lambda: shared_records(flow, creds.api_key or "", pool_id))
             recorded = [Slot.from_record(row) for row in props.get("slots") or []]
             slots = self._seen(flow, records, props, recorded)
         inputs = self._inputs(props)
@@ -413,7 +413,7 @@ class FlowSpotPoolProvider(FlowProvider):
         from flow.application.market import market_rows_from_public_availability
 
         provider: Any = flow.provider
-        rows: list[object] = self.bids._transient_retry(lambda: get_api_json(  # type: ignore[arg-type, return-value]
+        rows: list[object] = self.bids.transient_retry(lambda: get_api_json(  # type: ignore[arg-type, return-value]
             provider.api_url, self.credentials.api_key or "", "/v2/spot/availability",
             {"project": provider.project_id}, bypass_cache=True))
         listing = market_rows_from_public_availability(rows, flow.pricing.instance_types())
@@ -432,7 +432,7 @@ class FlowSpotPoolProvider(FlowProvider):
         """The markets the pool may use, in its order: regions first (the given order, else the cheapest per GPU
         first), then instance types in the given order. With volumes, only their region."""
         regions = list(props["regions"] or [])
-        mounted = self.bids._placement_region(flow, {"volumes": props.get("volumes") or [], "region": None})
+        mounted = self.bids.placement_region(flow, {"volumes": props.get("volumes") or [], "region": None})
         if mounted is not None:
             if regions and mounted not in regions:
                 raise FlowProviderError(

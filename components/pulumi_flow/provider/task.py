@@ -194,21 +194,21 @@ class FlowTaskProvider(FlowProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         creds = self.credentials
         with scrubbed(creds.api_key, f"creating Flow task {props.get('task_name')!r}"), flow_session(creds) as flow:
-            region = self._placement_region(flow, props)
-            task_id = self._submit(flow, props, region)
+            region = self.placement_region(flow, props)
+            task_id = self.place_bid(flow, props, region)
             try:
                 # Everything after the bid exists is inside this block: whatever fails, the
                 # engine records nothing, so nothing may be left billing.
                 if props.get("paused"):
                     # Declared paused: placed, then paused at once; there are no machines to wait for.
                     self._set_paused(flow, task_id, True)
-                    sighting = self._transient_retry(lambda: self._look(flow, task_id))
+                    sighting = self.transient_retry(lambda: self.look(flow, task_id))
                 else:
                     sighting = self._wait(flow, task_id, props)
                 forget_shared_records()  # a write was made: the next refresh reads it
                 outs = {**self._inputs(props), **self._outputs(flow, sighting)}
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
-                refusal = self._cancel(flow, task_id)
+                refusal = self.cancel_bid(flow, task_id)
                 if refusal is None:
                     raise CreateRolledBackError(exc, bid_id=task_id) from None
                 raise StillBillingError(
@@ -225,7 +225,7 @@ class FlowTaskProvider(FlowProvider):
                     flow.bids.update_limit_price(task_id, limit_price(wanted))
                 except Exception:
                     # The PATCH may have landed with its answer lost: Mithril's word decides.
-                    live = self._transient_retry(lambda: self._look(flow, task_id)).task
+                    live = self.transient_retry(lambda: self.look(flow, task_id)).task
                     if _live_limit(live) != wanted:
                         raise
             if bool(olds.get("paused")) != bool(news.get("paused")):
@@ -233,7 +233,7 @@ class FlowTaskProvider(FlowProvider):
                 if not news.get("paused"):
                     # Resumed: the machines boot again; like a create, `up` returns once they run.
                     self._wait(flow, task_id, news)
-            sighting = self._transient_retry(lambda: self._look(flow, task_id))
+            sighting = self.transient_retry(lambda: self.look(flow, task_id))
             forget_shared_records()
             return UpdateResult({**self._inputs(news), **self._outputs(flow, sighting)})
 
@@ -243,14 +243,14 @@ class FlowTaskProvider(FlowProvider):
         try:
             flow.bids.set_paused(task_id, paused=paused)
         except Exception:
-            live = self._transient_retry(lambda: self._look(flow, task_id)).task
+            live = self.transient_retry(lambda: self.look(flow, task_id)).task
             if ((live.provider_metadata or {}).get("bid_status") == "Paused") != paused:
                 raise
 
     def delete(self, task_id: str, props: dict[str, Any]) -> None:
         creds = self.credentials
         with scrubbed(creds.api_key, f"deleting Flow task {task_id}"), flow_session(creds) as flow:
-            refusal = self._cancel(flow, task_id)
+            refusal = self.cancel_bid(flow, task_id)
             if refusal is not None:
                 raise StillBillingError(
                     f"deleting Flow task {task_id}: bid {task_id} is still live ({refusal}), so Pulumi keeps it in "
@@ -281,7 +281,7 @@ class FlowTaskProvider(FlowProvider):
         creds = self.credentials
         with scrubbed(creds.api_key, f"reading Flow task {task_id}"), reading_session(creds) as flow:
             try:
-                sighting = self._transient_retry(lambda: self._look_in_project(flow, task_id))
+                sighting = self.transient_retry(lambda: self._look_in_project(flow, task_id))
             except TaskNotFoundError:
                 return ReadResult("", {})
             task = sighting.task
@@ -314,11 +314,11 @@ class FlowTaskProvider(FlowProvider):
         again). A write, so through a client of its own, not the refresh's shared reading one."""
         times = int(observed["preemptions"])
         with flow_session(self.credentials) as flow:
-            refused = self._cancel(flow, task_id)
+            refused = self.cancel_bid(flow, task_id)
             if refused is not None:
                 return {**observed, "stop_reason": f"preempted {times} times, over max_preemptions={limit}, and not "
                                                    f"cancelled: {refused}"}
-            after = self._outputs(flow, self._transient_retry(lambda: self._look(flow, task_id)))
+            after = self._outputs(flow, self.transient_retry(lambda: self.look(flow, task_id)))
         return {**after, "stop_reason": f"preempted {times} times, over max_preemptions={limit}: cancelled by "
                                         f"pulumi-flow on refresh"}
 
@@ -328,7 +328,7 @@ class FlowTaskProvider(FlowProvider):
     def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
         return recorded_inputs(props, INPUT_KEYS)
 
-    def _placement_region(self, flow: Flow, props: Mapping[str, Any]) -> str | None:
+    def placement_region(self, flow: Flow, props: Mapping[str, Any]) -> str | None:
         """A task with mounts runs in its volumes' region; they must all share one."""
         mounts: Sequence[Mapping[str, Any]] = props.get("volumes") or []
         wanted: str | None = props.get("region")
@@ -385,7 +385,7 @@ class FlowTaskProvider(FlowProvider):
             fields["constraints"] = {"regions": [region], "max_price_per_hour": fields["max_price_per_hour"]}
         return TaskConfig(**fields)
 
-    def _submit(self, flow: Flow, props: Mapping[str, Any], region: str | None, attempts: int = 3) -> str:
+    def place_bid(self, flow: Flow, props: Mapping[str, Any], region: str | None, attempts: int = 3) -> str:
         """Place the bid, or adopt this resource's own live bid (a create retried after an answer was
         lost, or after `pulumi up` was killed). Only a bid with this resource's bid name, which carries
         the digest of its full specification, at this very price, is its own: anything else is left alone."""
@@ -505,7 +505,7 @@ class FlowTaskProvider(FlowProvider):
         interval = self.poll_interval_seconds
         started = time.monotonic()
         while True:
-            sighting = self._transient_retry(lambda: self._look(flow, task_id), deadline)
+            sighting = self.transient_retry(lambda: self.look(flow, task_id), deadline)
             task = sighting.task
             status = task.status.value
             if until == "submitted":
@@ -526,7 +526,7 @@ class FlowTaskProvider(FlowProvider):
             if time.monotonic() - started >= self.steady_poll_seconds:
                 interval = min(interval * 1.5, self.max_poll_interval_seconds)
 
-    def _look(self, flow: Flow, task_id: str) -> Sighting:
+    def look(self, flow: Flow, task_id: str) -> Sighting:
         """The bid as Mithril has it now: two reads (the bid, then its instances)."""
         from flow.errors import TaskNotFoundError
 
@@ -541,10 +541,10 @@ class FlowTaskProvider(FlowProvider):
         or, if the bid is not in it, by reading the bid itself."""
         records = shared_records(flow, self.credentials.api_key or "", task_id)
         task = records.task(flow, task_id)
-        return Sighting(task, records) if task is not None else self._look(flow, task_id)
+        return Sighting(task, records) if task is not None else self.look(flow, task_id)
 
     @staticmethod
-    def _transient_retry(read: Callable[[], T], deadline: float | None = None, attempts: int = 4) -> T:
+    def transient_retry(read: Callable[[], T], deadline: float | None = None, attempts: int = 4) -> T:
         """Retry a read through transient faults (timeouts, dropped connections, 5xx the SDK gave
         up on): a blip while watching a healthy bid must not throw the bid away."""
         from flow.errors import APIError, FlowTimeoutError, NetworkError, RateLimitError
@@ -562,7 +562,7 @@ class FlowTaskProvider(FlowProvider):
                 pause_before_retry(attempt)
         raise AssertionError("unreachable")
 
-    def _cancel(self, flow: Flow, task_id: str, attempts: int = 4) -> str | None:
+    def cancel_bid(self, flow: Flow, task_id: str, attempts: int = 4) -> str | None:
         """Cancel a bid until Mithril shows it terminated; one already gone counts as cancelled. None once it
         is, else why it is not (Mithril refused every one of `attempts` tries).
 
@@ -590,7 +590,7 @@ class FlowTaskProvider(FlowProvider):
         from flow.errors import TaskNotFoundError
 
         try:
-            task = self._look(flow, task_id).task
+            task = self.look(flow, task_id).task
         except TaskNotFoundError:
             return True
         except Exception:  # noqa: BLE001 - unknown: not terminated as far as we can tell
@@ -601,7 +601,7 @@ class FlowTaskProvider(FlowProvider):
         """Every output: Mithril's view of the task, its instances' private addresses and what it has cost so far,
         from the records it was seen in (the bid's own history is read now if they hold none)."""
         task = sighting.task
-        records = self._transient_retry(
+        records = self.transient_retry(
             lambda: sighting.records.with_history(flow, self.credentials.api_key or "", task.task_id))
         observed = self._observe(task, records)
         ended = task.completed_at if observed["bid_status"] == "Terminated" else None
