@@ -223,6 +223,15 @@ class MithrilEmulator:
         self._httpd.emulator = self
         self._thread: threading.Thread | None = None
 
+    def reset(self) -> None:
+        """A fresh project at the same address, as if the server had just started with these settings: no bid,
+        volume or key, the opening market, no faults or logged requests. Clients keep their connections (a test
+        of many independent cases does not pay a new server and a new SDK client each)."""
+        self.backend = MithrilBackend(self.backend.settings)
+        self.faults.clear()
+        self.log = RequestLog()
+        self.responses = MithrilResponses(self.backend, self.faults, self.log)
+
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
