@@ -109,7 +109,8 @@ def test_pause_and_unpause(flow_client: Any, mithril: RunningEmulator) -> None:
 
     task = flow_client.run(TaskConfig(name="p", unique_name=False, command="sleep infinity", instance_type="8xa100",
                                       max_price_per_hour=30.0, upload_code=False))
-    flow_client.get_task(task.task_id).wait(timeout=30, until="running")
+    mithril.control.call("POST", "settings", {"allocation_delay": 0})  # allocated on the next read
+    assert mithril.backend.get_bid(task.task_id)["status"] == "Allocated"
     mithril.control.pause(task.task_id)
     assert mithril.backend.get_bid(task.task_id)["status"] == "Paused"
     assert mithril.backend.list_instances([task.task_id])[0]["status"] == "STATUS_PAUSED"

@@ -93,11 +93,17 @@ def test_task_with_volume_mount_and_workload_api_key(flow_client: Any, mithril: 
     flow_client.cancel(task.task_id)
 
 
+def _running(mithril: RunningEmulator, task_id: str) -> None:
+    """Allocated and booted on the emulator's next read (the SDK's own wait is tested above; here it would only
+    poll)."""
+    mithril.control.call("POST", "settings", {"allocation_delay": 0, "boot_delay": 0})
+    assert mithril.backend.get_bid(task_id)["status"] == "Allocated"
+
+
 def test_preempted_bid_is_reallocated_with_new_addresses(flow_client: Any, mithril: RunningEmulator) -> None:
     task = flow_client.run(_config())
-    flow_client.get_task(task.task_id).wait(timeout=30, until="running")
+    _running(mithril, task.task_id)
     before = mithril.backend.list_instances([task.task_id])
-    mithril.control.call("POST", "settings", {"allocation_delay": 0})  # re-allocated on the next read
     mithril.control.preempt(task.task_id)
     reallocated = mithril.backend.get_bid(task.task_id)
     assert reallocated["status"] == "Allocated"
@@ -107,7 +113,7 @@ def test_preempted_bid_is_reallocated_with_new_addresses(flow_client: Any, mithr
 
 def test_market_above_limit_preempts_and_keeps_bid_open(flow_client: Any, mithril: RunningEmulator) -> None:
     task = flow_client.run(_config(max_price_per_hour=20.0))
-    flow_client.get_task(task.task_id).wait(timeout=30, until="running")
+    _running(mithril, task.task_id)
     it = mithril.backend.get_bid(task.task_id)["instance_type"]
     mithril.control.set_market(it, "us-central1-a", 2500)  # the next read of the auction preempts it
     bid = mithril.backend.get_bid(task.task_id)

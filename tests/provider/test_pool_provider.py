@@ -25,7 +25,9 @@ def checked_pool(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def pool_provider() -> FlowSpotPoolProvider:
-    return FlowSpotPoolProvider()
+    provider = FlowSpotPoolProvider()
+    provider.poll_interval_seconds = 0.05
+    return provider
 
 
 def _live(mithril: RunningEmulator) -> dict[str, dict[str, Any]]:

@@ -128,7 +128,8 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if factory is None:
             return (f"{args.name}-id" if args.custom else None), inputs
         provider = factory()
-        if self.poll_interval_seconds is not None and isinstance(provider, FlowTaskProvider | FlowReservationProvider):
+        if self.poll_interval_seconds is not None and isinstance(provider, FlowTaskProvider | FlowReservationProvider
+                                                                    | FlowSpotPoolProvider):
             provider.poll_interval_seconds = self.poll_interval_seconds  # what waits for machines polls
         checked = provider.check({}, inputs)
         if checked.failures:

@@ -133,6 +133,7 @@ class FlowSpotPoolProvider(FlowProvider):
     """Create, read, update and delete a pool of one-instance spot bids."""
 
     name_key = "pool_name"
+    poll_interval_seconds = FlowTaskProvider.poll_interval_seconds  # while new slots wait for their machines
 
     @property
     def bids(self) -> FlowTaskProvider:
@@ -331,7 +332,7 @@ class FlowSpotPoolProvider(FlowProvider):
         waiting is recorded as it is (it stays this pool's, and the next write judges it)."""
         key = self.credentials.api_key or ""
         deadline = time.monotonic() + float(props.get("ready_timeout_minutes") or d.DEFAULT_READY_TIMEOUT_MINUTES) * 60
-        interval = self.bids.poll_interval_seconds
+        interval = self.poll_interval_seconds
         while True:
             records = self.bids.transient_retry(lambda: ProjectRecords.read(flow, key, history=False))
             seen = self._seen(flow, records, props, slots)
