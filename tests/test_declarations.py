@@ -148,8 +148,8 @@ def test_the_owner_schema_is_the_declaration() -> None:
                          ids=IDS)
 def test_the_typed_outputs_are_the_declared_ones(declaration: d.Declaration, typed: type) -> None:
     """What Python programs see as `Output` attributes: the outputs, and the inputs they read back."""
-    assert set(declaration.output_keys) <= set(typed.__annotations__) <= {*declaration.output_keys,
-                                                                           *declaration.input_keys}
+    annotated = {name for cls in typed.__mro__ for name in vars(cls).get("__annotations__", {})}
+    assert set(declaration.output_keys) <= annotated <= {*declaration.output_keys, *declaration.input_keys}
 
 
 def test_a_components_registered_outputs_are_its_schemas() -> None:

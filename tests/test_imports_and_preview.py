@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -68,15 +69,21 @@ def test_a_volume_given_no_owner_makes_its_own(mithril: RunningEmulator) -> None
     assert mithril.control.requests() == []
 
 
-def test_the_readmes_reservation_snippet_previews_protected_and_spends_nothing(mithril: RunningEmulator) -> None:
-    """The README's `FlowReservation` block, run as written: one reservation, protected, and no request."""
+def readme_program(marker: str) -> Callable[[], None]:
+    """The README's Python block that contains `marker`, as a program run exactly as written (with `pulumi`
+    imported, as a block that exports assumes)."""
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    snippet = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "FlowReservation(" in block)
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if marker in block)
 
     def program() -> None:
         exec(compile(f"import pulumi\n{snippet}", "README.md", "exec"), {})
 
-    run = run_stack(program, preview=True)
+    return program
+
+
+def test_the_readmes_reservation_snippet_previews_protected_and_spends_nothing(mithril: RunningEmulator) -> None:
+    """The README's `FlowReservation` block, run as written: one reservation, protected, and no request."""
+    run = run_stack(readme_program("FlowReservation("), preview=True)
     (reserved,) = run.of_type(RESERVATION_TYPE)
     assert reserved.protect is True and reserved.inputs["max_unit_price"] == 40.0
     assert reserved.inputs["duration_hours"] == 168 and reserved.inputs["quantity"] == 2
@@ -86,13 +93,7 @@ def test_the_readmes_reservation_snippet_previews_protected_and_spends_nothing(m
 def test_the_readmes_reserved_cluster_snippet_follows_its_volume(mithril: RunningEmulator) -> None:
     """The README's `ReservedCapacity` block, run as written: its cluster is one protected reservation in the
     volume's region, mounting it, and a preview makes no request."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    snippet = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "ReservedCapacity(" in block)
-
-    def program() -> None:
-        exec(compile(snippet, "README.md", "exec"), {})
-
-    run = run_stack(program, preview=True)
+    run = run_stack(readme_program("ReservedCapacity("), preview=True)
     (reserved,) = run.of_type(RESERVATION_TYPE)
     assert run.of_type(TASK_TYPE) == [] and reserved.protect is True
     assert (reserved.inputs["region"], reserved.inputs["quantity"], reserved.inputs["max_unit_price"]) == (
@@ -104,12 +105,7 @@ def test_the_readmes_reserved_cluster_snippet_follows_its_volume(mithril: Runnin
 def test_the_readmes_spot_pool_snippet_holds_its_target(mithril: RunningEmulator) -> None:
     """The README's `SpotPool` block, run as written: a preview makes no request, and an up holds 32 GPUs in the
     first region with room, every bid at most $6.50 x its GPUs."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    snippet = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "SpotPool(" in block)
-
-    def program() -> None:
-        exec(compile(snippet, "README.md", "exec"), {})
-
+    program = readme_program("SpotPool(")
     preview = run_stack(program, preview=True)
     (planned,) = preview.of_type(POOL_TYPE)
     assert planned.inputs["target_gpus"] == 32 and mithril.control.requests() == []

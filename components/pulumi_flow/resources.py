@@ -233,19 +233,24 @@ class ReservationOutputs:
     idle_instance_hours: pulumi.Output[float]
 
 
-class PoolOutputs:
-    """What a spot pool outputs (`declarations.POOL`'s outputs and inputs), typed."""
+class PoolHoldings:
+    """What a spot pool holds and costs (`declarations.POOL`'s outputs), typed: the resource's and its component's."""
 
     pool_id: pulumi.Output[str]
-    pool_name: pulumi.Output[str]
-    target_gpus: pulumi.Output[int]
-    max_price_per_gpu_hour: pulumi.Output[float]
     slots: pulumi.Output[list[dict[str, Any]]]
     gpus_held: pulumi.Output[int]
     gpus_by_placement: pulumi.Output[dict[str, int]]
     unfilled_gpus: pulumi.Output[int]
     hourly_usd: pulumi.Output[float]
     max_hourly_usd: pulumi.Output[float]
+
+
+class PoolOutputs(PoolHoldings):
+    """What a spot pool resource outputs: its holdings, and the inputs it reads back."""
+
+    pool_name: pulumi.Output[str]
+    target_gpus: pulumi.Output[int]
+    max_price_per_gpu_hour: pulumi.Output[float]
 
 
 class FlowTask(TaskOutputs, pulumi.dynamic.Resource, module="flow", name="Task"):

@@ -24,7 +24,8 @@ def test_state_file_persists_across_restarts(tmp_path: Any) -> None:
 
 
 def test_command_line_prints_url_first_and_serves(tmp_path: Any) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "pulumi_flow.emulator", "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "pulumi_flow.emulator", "--port", "0", "--capacity", "3",
+                             "--preemption-notice", "5"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
@@ -35,6 +36,9 @@ def test_command_line_prints_url_first_and_serves(tmp_path: Any) -> None:
         assert {"8xa100", "8xh100", "8xh200"} <= {_alias(it["name"]) for it in body}
         status, rows = _raw(url, "GET", "/v2/spot/availability")
         assert len({r["region"] for r in rows}) >= 2
+        assert {r["capacity"] for r in rows} == {3}, "--capacity: instances each market holds"
+        status, settings = _raw(url, "POST", "/_emulator/settings", {})
+        assert settings["preemption_notice"] == 5.0
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -35,6 +35,18 @@ def deployed(stack: Any) -> dict[str, dict[str, Any]]:
     return {r["urn"].rsplit("::", 1)[-1]: r for r in stack.export_stack().deployment["resources"]}
 
 
+def refused_preview(stack: Any, tmp_path: Path, config: dict[str, Any]) -> Any:
+    """A preview with the pack under `config` (`--policy-pack-config`), which must fail: its one mandatory
+    violation."""
+    path = tmp_path / "policy-config.json"
+    path.write_text(json.dumps(config))
+    log = Transcript()
+    with pytest.raises(auto.CommandError):
+        stack.preview(policy_packs=[PACK], policy_pack_configs=[str(path)], **log.hooks())
+    (refused,) = [e for e in log.policy_violations() if e.enforcement_level == "mandatory"]
+    return refused
+
+
 def live(mithril: RunningEmulator) -> tuple[list[tuple[str, int, str]], list[int]]:
     bids = sorted((mithril.backend.instance_types[b["instance_type"]].name, b["instance_quantity"], b["limit_price"])
                   for b in mithril.control.live_bids())
@@ -109,12 +121,7 @@ def test_yaml_reserved_runs_the_complete_example_on_a_reservation_judged_by_the_
     """The same complete example from YAML on reserved capacity: the outputs keep their shape, the pack judges the
     cluster's reservation by what it commits, and protection keeps the commitment from `pulumi destroy`."""
     stack = engine.local_stack(copy_example("yaml-reserved", tmp_path), env=mithril.env)
-    capped = tmp_path / "capped.json"
-    capped.write_text(json.dumps({"reservation-commitment-cap": {"max_committed_usd": 20_000}}))
-    log = Transcript()
-    with pytest.raises(auto.CommandError):
-        stack.preview(policy_packs=[PACK], policy_pack_configs=[str(capped)], **log.hooks())
-    (refused,) = [e for e in log.policy_violations() if e.enforcement_level == "mandatory"]
+    refused = refused_preview(stack, tmp_path, {"reservation-commitment-cap": {"max_committed_usd": 20_000}})
     assert refused.policy_name == "reservation-commitment-cap" and "gpu-infra-reservation" in refused.message
     assert "$26,880.00" in refused.message, "at most $40 x 4 instances x 168 hours"
     assert mithril.control.write_requests() == []
@@ -149,12 +156,7 @@ def test_yaml_pool_holds_its_target_in_its_volumes_region_judged_by_the_pack(
     against the floor of each type, its most per hour against the budget), it follows its volume's region, a preview
     then finds nothing to change, and destroy ends its bids."""
     stack = engine.local_stack(copy_example("yaml-pool", tmp_path), env=mithril.env)
-    budget = tmp_path / "budget.json"
-    budget.write_text(json.dumps({"stack-hourly-budget": {"max_hourly_spend": 200}}))
-    log = Transcript()
-    with pytest.raises(auto.CommandError):
-        stack.preview(policy_packs=[PACK], policy_pack_configs=[str(budget)], **log.hooks())
-    (refused,) = [e for e in log.policy_violations() if e.enforcement_level == "mandatory"]
+    refused = refused_preview(stack, tmp_path, {"stack-hourly-budget": {"max_hourly_spend": 200}})
     assert refused.policy_name == "stack-hourly-budget" and "gpus-pool at most $208.00 (target GPUs x ceiling)" in \
         refused.message
     assert mithril.control.write_requests() == []

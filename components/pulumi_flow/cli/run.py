@@ -335,6 +335,14 @@ def _addresses(props: Mapping[str, Any]) -> list[str]:
     return ["  ".join(ips[i:i + 4]) for i in range(0, len(ips), 4)]
 
 
+def _pool_most(props: Mapping[str, Any]) -> Decimal | None:
+    """The most a pool can cost an hour (target GPUs x ceiling), when both are known."""
+    ceiling, gpus = props.get("max_price_per_gpu_hour"), props.get("target_gpus")
+    if isinstance(ceiling, int | float) and isinstance(gpus, int | float):
+        return usd(ceiling) * int(gpus)
+    return None
+
+
 def describe(reg: Registration) -> list[str]:
     """A resource's facts, as short lines: what it is and costs, then where it lives."""
     props = {**(reg.checked_inputs or reg.inputs), **{k: v for k, v in reg.outputs.items() if v is not None}}
@@ -359,11 +367,10 @@ def describe(reg: Registration) -> list[str]:
             lines.extend(_addresses(props))
         return lines
     if reg.type == POOL_TYPE:
-        gpus, ceiling = props.get("target_gpus"), props.get("max_price_per_gpu_hour")
-        most = _money(usd(ceiling) * int(gpus)) if isinstance(ceiling, int | float) and isinstance(gpus, int | float) \
-            else "?"
+        gpus, most = props.get("target_gpus"), _pool_most(props)
         lines = [f"pool  {_plural(int(gpus), 'GPU') if isinstance(gpus, int | float) else '? GPUs'} on "
-                 f"{', '.join(props.get('instance_types') or [])}  at most {_money(ceiling)}/GPU-hour = {most}/hour"]
+                 f"{', '.join(props.get('instance_types') or [])}  at most "
+                 f"{_money(props.get('max_price_per_gpu_hour'))}/GPU-hour = {_money(most)}/hour"]
         if reg.id:
             held = props.get("gpus_by_placement") or {}
             placed = ", ".join(f"{place} {int(count)}" for place, count in sorted(held.items())) or "none"
@@ -411,11 +418,7 @@ def print_tree(console: Console, run: StackRun) -> None:
         if isinstance(bid, int | float) and not isinstance(bid, bool):
             total += usd(bid) * int(props.get("num_instances") or 1)
     pools = [r for r in run.resources if r.type == POOL_TYPE]
-    for pool in pools:
-        props = pool.checked_inputs or pool.inputs
-        ceiling, gpus = props.get("max_price_per_gpu_hour"), props.get("target_gpus")
-        if isinstance(ceiling, int | float) and isinstance(gpus, int | float):
-            total += usd(ceiling) * int(gpus)
+    total += sum((_pool_most(pool.checked_inputs or pool.inputs) or Decimal(0) for pool in pools), Decimal(0))
     counted = _plural(len(tasks), "task") + (f" and {_plural(len(pools), 'pool')}" if pools else "")
     console.print(f"  hourly bid across {counted}: {show(total)}/hour", "dim")
     reservations = [r for r in run.resources if r.type == RESERVATION_TYPE]

@@ -11,15 +11,15 @@ import pulumi
 from pulumi_flow import validation as v
 from pulumi_flow.components._args import recorded_inputs, rule
 from pulumi_flow.components._options import child_options
-from pulumi_flow.components._task import mounts
+from pulumi_flow.components._task import check_mounts, mounts
 from pulumi_flow.components.volumes import VolumeMount
-from pulumi_flow.declarations import FlowSpotPoolArgs
-from pulumi_flow.provider.pool import check_pool_inputs
-from pulumi_flow.resources import PoolResource, new_owner, new_pool
+from pulumi_flow.declarations import POOL, FlowSpotPoolArgs
+from pulumi_flow.provider.pool import pool_cross_field_errors
+from pulumi_flow.resources import PoolHoldings, PoolResource, new_owner, new_pool
 
 TYPE = "flow:index:SpotPool"
-# What a SpotPool's state carries, in this order: its registered outputs.
-OUTPUTS = ("pool_id", "slots", "gpus_held", "gpus_by_placement", "unfilled_gpus", "hourly_usd", "max_hourly_usd")
+# What a SpotPool's state carries, in this order: its registered outputs, which are its pool resource's.
+OUTPUTS = POOL.output_keys
 
 
 @attrs.frozen
@@ -40,32 +40,20 @@ class SpotPoolArgs:
     ready_timeout_minutes: pulumi.Input[float] = attrs.field(default=30.0, converter=rule(v.ready_timeout_minutes))
 
     def __attrs_post_init__(self) -> None:
-        # The provider's own cross-field rules (a target whole instances can make, file volumes only), on what is
-        # known now: refused at construction, before anything is registered.
-        known = {"target_gpus": self.target_gpus, "max_price_per_gpu_hour": self.max_price_per_gpu_hour,
-                 "instance_types": self.instance_types, "regions": self.regions,
-                 "volumes": [m.as_input() for m in self.volumes], "pool_name": "checked", "owner": None}
-        _, errors = check_pool_inputs(known)
-        for error in errors:
+        # The mount rules every task's mounts meet (each slot is a one-instance task in one region), then the
+        # provider's own rules for a pool (a target whole instances can make, file volumes only), on what is known
+        # now: refused at construction, before anything is registered.
+        check_mounts(type(self).__name__, self.volumes, 1, None)
+        for error in pool_cross_field_errors(self.target_gpus, self.instance_types,
+                                             [m.as_input() for m in self.volumes]):
             raise v.InputError(f"{type(self).__name__}.{error.field}", error.value, error.problem, error.fix)
-        regions = {str(m.region) for m in self.volumes if m.region is not None and not v.is_unknown(m.region)}
-        if len(regions) > 1:
-            raise v.InputError(f"{type(self).__name__}.volumes", sorted(regions), "mounts volumes from different "
-                               "regions, and every slot mounts them all", "create the volumes in one region")
 
 
-class SpotPool(pulumi.ComponentResource):
+class SpotPool(PoolHoldings, pulumi.ComponentResource):
     """One `FlowSpotPool` child (`Pool` when plugin-hosted), with the `Owner` whose token marks its bids as this
-    state's."""
+    state's. Its outputs are its child's."""
 
     pool: PoolResource
-    pool_id: pulumi.Output[str]
-    slots: pulumi.Output[list[dict[str, object]]]
-    gpus_held: pulumi.Output[int]
-    gpus_by_placement: pulumi.Output[dict[str, int]]
-    unfilled_gpus: pulumi.Output[int]
-    hourly_usd: pulumi.Output[float]
-    max_hourly_usd: pulumi.Output[float]
 
     def __init__(self, name: str, args: SpotPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not isinstance(args, SpotPoolArgs):

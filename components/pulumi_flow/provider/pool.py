@@ -105,19 +105,25 @@ def check_pool_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.I
     apply_rules(inputs, d.POOL.rules, errors, skip_none=(*d.POOL.optional, *d.POOL.required))
     if errors:
         return inputs, errors
-    target, types = inputs["target_gpus"], inputs["instance_types"]
+    return inputs, pool_cross_field_errors(inputs["target_gpus"], inputs["instance_types"], inputs["volumes"])
+
+
+def pool_cross_field_errors(target: Any, types: Any, volumes: Any) -> list[v.InputError]:
+    """What the inputs must meet together (each one already ruled): a target whole instances of the types can make,
+    and file volumes only. What is still unknown (a preview) is judged once known."""
+    errors: list[v.InputError] = []
     if not v.is_unknown(target) and not v.contains_unknown(types):
         sizes = sorted({gpus_of(t) for t in types})
         if not _reachable(int(target), sizes):
             errors.append(v.InputError("target_gpus", target, f"cannot be made of whole instances of "
                                        f"{', '.join(types)} ({' or '.join(map(str, sizes))} GPUs each)",
                                        f"use a multiple of {sizes[0]}, or add an instance type with fewer GPUs"))
-    for index, mount in enumerate(inputs["volumes"] if not v.contains_unknown(inputs["volumes"]) else []):
-        if mount.get("interface") == "block":
+    for index, mount in enumerate([] if v.is_unknown(volumes) else volumes):
+        if isinstance(mount, Mapping) and mount.get("interface") == "block":
             errors.append(v.InputError(f"volumes[{index}]", mount.get("volume_id"), "is a block volume, which "
                                        "attaches to one instance, and every slot of a pool mounts the pool's volumes",
                                        "use a file volume (interface='file')"))
-    return inputs, errors
+    return errors
 
 
 def _reachable(target: int, sizes: Sequence[int]) -> bool:
