@@ -84,6 +84,8 @@ def test_diff_does_what_each_input_declares(declaration: d.Declaration, provider
         result = provider().diff("id", olds, news)
         assert (key in (result.replaces or []), bool(result.changes)) == {
             d.Change.REPLACE: (True, True), d.Change.UPDATE: (False, True),
+            # The values above add a volume, which is attached in place (the rest: tests/provider).
+            d.Change.ATTACH: (False, True),
             d.Change.NONE: (False, False), d.Change.FIXED: (False, False)}[facts.change], key
 
 

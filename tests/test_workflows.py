@@ -160,6 +160,6 @@ def test_the_mutation_command_in_the_readme_answers_without_building_anything() 
     assert "GROUP" in shown.stdout and "--fresh" in shown.stdout
     refused = subprocess.run([sys.executable, str(script), "nosuch"], capture_output=True, text=True, check=False)
     assert refused.returncode == 2
-    assert ("no group nosuch: the groups are money, naming, validation, policies, provider-checks, providers, cost, "
-            "reservations, auction") in refused.stderr
+    assert ("no group nosuch: the groups are money, naming, validation, policies, provider-checks, providers, "
+            "volume-attachment, cost, reservations, auction") in refused.stderr
     assert not (ROOT / ".mutation" / "nosuch").exists()

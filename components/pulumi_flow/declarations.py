@@ -56,6 +56,9 @@ class Change(enum.Enum):
 
     REPLACE = "replace"  # different machines or storage: a new bid or volume
     UPDATE = "update"  # changed in place (a PATCH)
+    # A task's volumes: attached or detached in place (a PATCH of the bid's volumes); a change Mithril cannot make
+    # that way (a kept volume mounted elsewhere, a volume the startup script mounts taken away) replaces.
+    ATTACH = "attach"
     NONE = "none"  # steers only how `up` waits or orders a replacement: recorded, never a change
     FIXED = "fixed"  # fixed when the resource is created (its identity): never a change
 
@@ -186,7 +189,10 @@ class FlowTaskArgs:
         Change.REPLACE, STRING_MAP, "Environment variables for the command.", default={}, rule=v.env, fill=dict,
         in_bid_name=True)
     volumes: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = declared_input(
-        Change.REPLACE, MOUNTS, "Volumes to mount. A task runs in its volumes' region.", default=[], rule=v.mounts,
+        Change.ATTACH, MOUNTS, "Volumes to mount. A task runs in its volumes' region. A volume added to a live task "
+        "is attached in place (one PATCH of the bid): the machines keep running, but the startup script they were "
+        "created with does not mount it (`unmounted_volume_ids`). Such a volume is detached in place too; taking "
+        "away a volume the startup script mounts, or moving one, replaces the task.", default=[], rule=v.mounts,
         fill=list, in_bid_name=True)
     ssh_keys: pulumi.Input[Sequence[pulumi.Input[str]]] = declared_input(
         Change.REPLACE, STRINGS, "Mithril SSH key ids (`sshkey_...`) allowed on the instances.", default=[],
@@ -370,6 +376,11 @@ TASK = Declaration("Task", FlowTaskArgs, (
     Output("market_price_per_hour", NUMBER, "What Mithril charged per instance-hour at the last read (the market, "
                                             "at most the bid)."),
     Output("resolved_region", STRING, "The region the task runs in."),
+    Output("boot_volume_ids", STRINGS, "The volumes the bid's startup script mounts at their paths (those it was "
+           "created with): on every machine Mithril gives the bid, now and after a preemption."),
+    Output("unmounted_volume_ids", STRINGS, "Volumes attached to the bid since it was created: on its machines but "
+           "not mounted by its startup script. Mount one with `flow mount VOLUME TASK --mount-point PATH` (on every "
+           "new machine too), or replace the task to have them all mounted at boot."),
     Output("spend_usd", NUMBER, "What the bid has cost up to the last read, in USD: the exact sum of what Mithril "
                                 "charged each of its instances, period by period, rounded up to the cent."),
     Output("preemptions", INTEGER, "How many times Mithril preempted the bid."),

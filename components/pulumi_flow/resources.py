@@ -194,6 +194,8 @@ class TaskOutputs:
     market_price_per_hour: pulumi.Output[float]
     max_price_per_hour: pulumi.Output[float]
     resolved_region: pulumi.Output[str]
+    boot_volume_ids: pulumi.Output[list[str]]
+    unmounted_volume_ids: pulumi.Output[list[str]]
     spend_usd: pulumi.Output[float]
     preemptions: pulumi.Output[int]
     running_hours: pulumi.Output[float]

@@ -113,3 +113,30 @@ def test_a_task_with_a_volume_through_its_life(cli_on_emulator: tuple[FlowCli, R
     assert re.search(r"job1\S*\s+cancelled", flow.status("--all"))
     flow("volume", "delete", "data", "--yes")
     assert mithril.control.live_volumes() == []
+
+
+def test_flow_mount_takes_a_volume_pulumi_flow_attached_in_place_as_attached(
+        cli_on_emulator: tuple[FlowCli, RunningEmulator], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the README tells a user to run for a volume in `unmounted_volume_ids`: `flow mount` finds it attached
+    and sends no PATCH (the SDK pauses and resumes a bid when it attaches a volume itself), then mounts over SSH,
+    which the emulator's machines do not serve, so it reports the volume attached and unverified."""
+    from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
+    from tests.provider.conftest import checked_task, checked_volume
+
+    flow, mithril = cli_on_emulator
+    for key, value in mithril.env.items():
+        monkeypatch.setenv(key, value)
+    data, scratch = (FlowVolumeProvider().create(checked_volume(volume_name=name, region="us-central1-a")).id
+                     for name in ("data-1", "scratch-1"))
+    tasks = FlowTaskProvider()
+    tasks.poll_interval_seconds = 0.05
+    created = tasks.create(checked_task(volumes=[{"volume_id": data, "mount_path": "/data"}]))
+    news = tasks.check(created.outs, {**created.outs, "volumes": [
+        {"volume_id": data, "mount_path": "/data"}, {"volume_id": scratch, "mount_path": "/mnt/scratch"}]}).inputs
+    assert tasks.update(created.id, created.outs, news).outs["unmounted_volume_ids"] == [scratch]
+    mithril.control.clear_requests()
+
+    done = flow("mount", scratch, created.id, "--mount-point", "/mnt/scratch", "--json", "--yes", "--no-wait")
+    assert '"status": "attached"' in done.stdout, done.stdout
+    assert mithril.control.write_requests() == [], "no PATCH, no pause: the bid keeps its machines"
+    assert mithril.backend.get_bid(created.id)["status"] == "Allocated"

@@ -21,14 +21,17 @@ A100X8 = "it_Sg1nDx1I8NFep60J"
 def cluster_program() -> None:
     """A cluster whose type and bid come from stack config, so a test can change them between runs."""
     config = pulumi.Config()
-    storage = DataVolumes("storage", DataVolumesArgs(volumes={"data": 100}, protect=False))
+    scratch = config.get_bool("scratch")
+    storage = DataVolumes("storage", DataVolumesArgs(volumes={"data": 100, **({"scratch": 50} if scratch else {})},
+                                                     protect=False))
     cluster = TrainingCluster("gpu", TrainingClusterArgs(
         instance_type=config.get("instance_type") or "8xa100",
         num_instances=2,
         max_price_per_hour=config.get_float("bid") or 30.0,
-        volumes=[storage.mount("data", "/data")],
+        volumes=[storage.mount("data", "/data"), *([storage.mount("scratch", "/mnt/scratch")] if scratch else [])],
         replacement=config.get("replacement") or "delete-first",
     ))
+    pulumi.export("unmounted_volume_ids", cluster.unmounted_volume_ids)
     pulumi.export("task_id", cluster.task_id)
     pulumi.export("status", cluster.status)
     pulumi.export("public_ips", cluster.public_ips)
@@ -67,6 +70,39 @@ def test_a_bid_change_is_one_patch_of_the_same_bid(cluster_stack: Any, mithril: 
     (after,) = mithril.control.live_bids()
     assert after["fid"] == before["fid"] and after["limit_price"] == "$32.50"
     assert outputs(up)["task_id"] == before["fid"] and outputs(up)["bid"] == 32.5
+
+
+def test_a_volume_added_to_a_live_cluster_is_attached_in_place_and_taken_away_the_same_way(
+        cluster_stack: Any, mithril: RunningEmulator) -> None:
+    (before,) = mithril.control.live_bids()
+    cluster_stack.set_config("scratch", pulumi.automation.ConfigValue("true"))
+
+    planned = Transcript()
+    cluster_stack.preview(policy_packs=[PACK], **planned.hooks())
+    assert planned.steps(TASK_TYPE) == [("update", "gpu-task")], "the new volume's id is unknown: still no replace"
+    assert writes(mithril) == []
+
+    applied = Transcript()
+    up = cluster_stack.up(policy_packs=[PACK], **applied.hooks())
+    assert applied.steps(TASK_TYPE) == [("update", "gpu-task")]
+    booted = before["launch_specification"]["volumes"]
+    (scratch,) = [v for v in mithril.control.live_volumes() if v["fid"] not in booted]
+    assert writes(mithril) == [("POST", "/v2/volumes"), ("PATCH", f"/v2/spot/bids/{before['fid']}")]
+    (after,) = mithril.control.live_bids()
+    assert after["fid"] == before["fid"] and after["instances"] == before["instances"], "the same machines"
+    assert after["launch_specification"]["volumes"] == [*booted, scratch["fid"]]
+    assert outputs(up)["unmounted_volume_ids"] == [scratch["fid"]]
+
+    mithril.control.clear_requests()
+    cluster_stack.set_config("scratch", pulumi.automation.ConfigValue("false"))
+    applied = Transcript()
+    up = cluster_stack.up(policy_packs=[PACK], **applied.hooks())
+    assert applied.steps(TASK_TYPE) == [("update", "gpu-task")]
+    # Detached first (the engine updates before it deletes), so the volume is free when it is deleted.
+    assert writes(mithril) == [("PATCH", f"/v2/spot/bids/{before['fid']}"), ("DELETE", f"/v2/volumes/{scratch['fid']}")]
+    (last,) = mithril.control.live_bids()
+    assert last["launch_specification"]["volumes"] == booted
+    assert outputs(up)["unmounted_volume_ids"] == []
 
 
 def test_an_instance_type_change_replaces_the_bid_old_one_first(cluster_stack: Any, mithril: RunningEmulator) -> None:

@@ -319,7 +319,6 @@ def test_changing_only_how_up_waits_is_no_change(key: str, value: object) -> Non
     ("image", "nvcr.io/nvidia/pytorch:24.05-py3"), ("command", "python serve.py"), ("env", {"A": "1"}),
     ("ssh_keys", ["sshkey_abc"]), ("max_run_time_hours", 5.0), ("task_name", "other-1a2b3c4d"),
     ("role", "workload"), ("num_instances", 3), ("region", "eu-central1-a"), ("instance_type", "8xh100"),
-    ("volumes", [{"volume_id": "vol_1", "mount_path": "/data", "interface": "file"}]),
 ])
 def test_a_change_of_what_runs_replaces_the_bid_old_one_first(key: str, value: object) -> None:
     """The machines keep what they were started with: any change of it is a replacement, never an update."""

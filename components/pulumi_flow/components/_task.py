@@ -74,7 +74,7 @@ def check_mounts(owner: str, volumes: Sequence[VolumeMount], num_instances: Any,
 COST_OUTPUTS = ("market_price_per_hour", "spend_usd", "preemptions", "running_hours", "preempted_hours",
                 "last_preempted_at")
 OUTPUTS = ("task_id", "status", "instance_ids", "public_ips", "private_ips", "ssh_user", "ssh_port",
-           "max_price_per_hour", "hourly_bid", *COST_OUTPUTS)
+           "max_price_per_hour", "hourly_bid", *COST_OUTPUTS, "unmounted_volume_ids")
 
 
 # A reservation's status in the words a task's `status` uses, so a component's outputs mean one thing on either
@@ -103,6 +103,7 @@ class TaskComponent(pulumi.ComponentResource):
     running_hours: pulumi.Output[float]
     preempted_hours: pulumi.Output[float]
     last_preempted_at: pulumi.Output[str]
+    unmounted_volume_ids: pulumi.Output[list[str]]
 
     def _create_task(self, name: str, task_args: FlowTaskArgs, volumes: Sequence[VolumeMount],
                      opts: pulumi.ResourceOptions | None) -> None:
@@ -124,6 +125,7 @@ class TaskComponent(pulumi.ComponentResource):
             lambda values: as_number(usd(values[0]) * int(values[1])))
         for key in COST_OUTPUTS:
             setattr(self, key, getattr(self.task, key))
+        self.unmounted_volume_ids = self.task.unmounted_volume_ids
         self.register_outputs({key: getattr(self, key) for key in OUTPUTS})
 
     def _create_reservation(self, name: str, reserved: ReservedCapacity, machines: FlowReservationArgs,
@@ -154,6 +156,7 @@ class TaskComponent(pulumi.ComponentResource):
         self.running_hours = held.active_instance_hours
         self.preempted_hours = pulumi.Output.from_input(0.0)
         self.last_preempted_at = pulumi.Output.from_input(None)  # type: ignore[arg-type]
+        self.unmounted_volume_ids = pulumi.Output.from_input([])  # Flow's runtime mounts every one at boot
         self.register_outputs({key: getattr(self, key) for key in OUTPUTS})
 
 

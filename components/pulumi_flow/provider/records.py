@@ -122,6 +122,11 @@ class ProjectRecords:
         with MAPPING_LOCK:
             return _task_builder(flow, self.instances).build_task(dict(bid), fetch_instance_details=True)
 
+    def volume_ids(self, bid_id: str) -> list[str]:
+        """The volumes Mithril has attached to the bid (its launch specification's), in order."""
+        bid = next((row for row in self.bids if row.get("fid") == bid_id), None) or {}
+        return [str(i) for i in (bid.get("launch_specification") or {}).get("volumes") or []]
+
     def private_ips(self, instance_ids: Iterable[str]) -> list[str]:
         """The instances' private addresses, in order, for those that have one."""
         by_id = {str(i.get("fid")): i.get("private_ip") for i in self.instances}

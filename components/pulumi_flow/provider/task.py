@@ -55,6 +55,8 @@ DELETE_FIRST, CREATE_FIRST = d.DELETE_FIRST, d.CREATE_FIRST
 REPLACE_KEYS = d.TASK.keys(d.Change.REPLACE)
 # Inputs changed in place on Mithril, by PATCH of the bid: its price, and whether it is paused.
 UPDATE_KEYS = d.TASK.keys(d.Change.UPDATE)
+# Its volumes: attached or detached in place where Mithril can, else replaced (`volume_change`).
+(VOLUMES,) = d.TASK.keys(d.Change.ATTACH)
 # Inputs that only steer how `create` waits or how a replacement is ordered: recorded, but a change of
 # them touches nothing on Mithril, so it is no change at all.
 WAIT_KEYS = d.TASK.keys(d.Change.NONE)
@@ -97,6 +99,43 @@ def sdk_mounts(mounts: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any
     """Recorded mounts as the Flow SDK's TaskConfig takes them."""
     return [{"volume_id": m["volume_id"], "mount_path": m["mount_path"], "interface": m.get("interface", "file")}
             for m in mounts or []]
+
+
+def _mount_ids(mounts: Sequence[Any] | None) -> list[str]:
+    return [str(m["volume_id"]) for m in mounts or []]
+
+
+def boot_volume_ids(olds: Mapping[str, Any]) -> list[str]:
+    """The volumes the bid's startup script mounts. State written before this was recorded holds none: then every
+    recorded mount counts as one, so nothing it mounts is ever taken away in place."""
+    recorded = olds.get("boot_volume_ids")
+    return list(recorded) if isinstance(recorded, list) else _mount_ids(olds.get(VOLUMES))
+
+
+def volume_change(olds: Mapping[str, Any], news: Mapping[str, Any]) -> d.Change | None:
+    """What a change of a task's volumes does to the live bid. Mithril attaches and detaches volumes in place (one
+    PATCH of the bid's volume list), but the startup script that mounts them is fixed when the bid is placed. So:
+    volumes added, or taken away after being added that way, are an UPDATE; a kept volume mounted at another path
+    or through another interface, or a volume the startup script mounts taken away (every machine Mithril gave the
+    bid later would fail to boot waiting for it), is a REPLACE. A new mount whose volume is not made yet (unknown
+    in a preview) is an addition; a list unknown as a whole may be anything, so it plans a replacement."""
+    new = news.get(VOLUMES)
+    if v.is_unknown(new):
+        return d.Change.REPLACE
+    old_mounts = {str(m["volume_id"]): m for m in olds.get(VOLUMES) or []}
+    # An unknown volume id is its own key, which no recorded volume has: an addition.
+    new_mounts = {str(m["volume_id"]): m for m in new or [] if not v.is_unknown(m)}
+    boot = set(boot_volume_ids(olds))
+    for volume_id, mount in old_mounts.items():
+        kept = new_mounts.get(volume_id)
+        if kept is None:
+            if volume_id in boot:
+                return d.Change.REPLACE
+        elif not all(_same(mount.get(k), kept.get(k)) for k in ("mount_path", "interface")):
+            return d.Change.REPLACE
+    if len(new_mounts) == len(new or []) and set(new_mounts) == set(old_mounts):
+        return None  # the same mounts, perhaps listed in another order
+    return d.Change.UPDATE
 
 
 def check_task_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[v.InputError]]:
@@ -183,6 +222,9 @@ class FlowTaskProvider(FlowProvider):
         # A value unknown until `up` never equals what state holds, so it plans the change it may turn out to be.
         replaces = [k for k in REPLACE_KEYS if not _same(olds.get(k), news.get(k))]
         updates = [k for k in UPDATE_KEYS if not _same(olds.get(k, DEFAULTS.get(k)), news.get(k))]
+        volumes = volume_change(olds, news)
+        if volumes is not None:
+            (replaces if volumes is d.Change.REPLACE else updates).append(VOLUMES)
         changes = replaces + updates
         # Delete-first by default: never two bids billing at once, at the risk of not getting the capacity
         # back. Create-first keeps the old machines until the new ones run, and bills both meanwhile.
@@ -206,7 +248,7 @@ class FlowTaskProvider(FlowProvider):
                 else:
                     sighting = self._wait(flow, task_id, props)
                 forget_shared_records()  # a write was made: the next refresh reads it
-                outs = {**self._inputs(props), **self._outputs(flow, sighting)}
+                outs = {**self._inputs(props), **self._outputs(flow, sighting, _mount_ids(props.get(VOLUMES)))}
             except BaseException as exc:  # noqa: BLE001 - even an interrupt must not leave a bid billing
                 refusal = self.cancel_bid(flow, task_id)
                 if refusal is None:
@@ -219,6 +261,8 @@ class FlowTaskProvider(FlowProvider):
     def update(self, task_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         creds = self.credentials
         with scrubbed(creds.api_key, f"updating Flow task {task_id}"), flow_session(creds) as flow:
+            if volume_change(olds, news) is not None:
+                self._attach_in_place(flow, task_id, olds, news)
             if not _same(olds.get("max_price_per_hour"), news.get("max_price_per_hour")):
                 wanted = cents_up(usd(news["max_price_per_hour"]))
                 try:
@@ -235,7 +279,55 @@ class FlowTaskProvider(FlowProvider):
                     self._wait(flow, task_id, news)
             sighting = self.transient_retry(lambda: self.look(flow, task_id))
             forget_shared_records()
-            return UpdateResult({**self._inputs(news), **self._outputs(flow, sighting)})
+            return UpdateResult({**self._inputs(news), **self._outputs(flow, sighting, boot_volume_ids(olds))})
+
+    def _attach_in_place(self, flow: Flow, task_id: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
+        """Attach and detach volumes on the live bid: one PATCH of its volume list, the machines untouched. What
+        the startup script mounts comes first, in its order (a block volume's device follows its place in the
+        list), then what was attached since, then what is added, in the order declared. Checked first (each
+        exists, in the bid's region), so a bad volume is refused before Mithril is asked to change anything."""
+        if volume_change(olds, news) is d.Change.REPLACE:
+            # Planned as an attachment while a volume id was unknown; now known, it needs a new bid.
+            raise FlowProviderError(
+                f"volumes: {news.get(VOLUMES)} moves or takes away a volume the startup script of bid {task_id} "
+                f"mounts, which Mithril cannot change in place", "run `pulumi up` again: the plan then replaces the "
+                "task")
+        declared = _mount_ids(news.get(VOLUMES))
+        order = [*boot_volume_ids(olds), *_mount_ids(olds.get(VOLUMES)), *declared]
+        wanted = [i for i in dict.fromkeys(order) if i in declared]
+        self._check_attachable(flow, news.get(VOLUMES) or [], olds.get("resolved_region"))
+        try:
+            flow.provider.ctx.bids.update_bid_volumes(task_id, wanted)  # type: ignore[attr-defined]
+        except Exception:
+            # The PATCH may have landed with its answer lost: Mithril's word decides.
+            look = self.transient_retry(lambda: self.look(flow, task_id))
+            if look.records.volume_ids(task_id) != wanted:
+                raise
+
+    @classmethod
+    def _check_attachable(cls, flow: Flow, mounts: Sequence[Mapping[str, Any]], region: str | None) -> None:
+        regions = cls._volume_regions(flow, mounts)  # one per mount, in order
+        for index, mount in enumerate(mounts):
+            if region is not None and regions[index] != region:
+                raise FlowProviderError(
+                    f"volumes[{index}]: volume {mount['volume_id']!r} is in {regions[index]!r}, and the task runs in "
+                    f"{region!r}; Mithril attaches only within a region", f"create the volume in {region!r}")
+
+    @staticmethod
+    def _volume_regions(flow: Flow, mounts: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Each mounted volume's region, from a fresh list of the project's volumes (not the SDK's cached one: a
+        volume made moments ago, in the same `up`, must be in it). A volume Mithril does not have is refused."""
+        forget_cached_state(tasks=False, volumes=True)
+        by_id = {vol.volume_id: vol for vol in flow.volumes.list()}
+        regions: list[str] = []
+        for index, mount in enumerate(mounts):
+            vol = by_id.get(mount["volume_id"])
+            if vol is None:
+                raise FlowProviderError(
+                    f"volumes[{index}]: volume {mount['volume_id']!r} (mounted at {mount['mount_path']}) does not "
+                    f"exist on Mithril", "run `pulumi refresh` so the volume is recreated, or remove the mount")
+            regions.append(str(vol.region))
+        return regions
 
     def _set_paused(self, flow: Flow, task_id: str, paused: bool) -> None:
         """Pause or resume the bid (Mithril stops billing while paused). A lost answer is checked against
@@ -285,8 +377,9 @@ class FlowTaskProvider(FlowProvider):
             except TaskNotFoundError:
                 return ReadResult("", {})
             task = sighting.task
-            observed = self._outputs(flow, sighting)
             importing = "role" not in props
+            boot = sighting.records.volume_ids(task_id) if importing else boot_volume_ids(props)
+            observed = self._outputs(flow, sighting, boot)
             role = props.get("role", INFRASTRUCTURE)
             if observed["bid_status"] == "Terminated" and role == INFRASTRUCTURE:
                 # Infrastructure exists only while its bid lives: gone, so the next `up` recreates it.
@@ -299,8 +392,11 @@ class FlowTaskProvider(FlowProvider):
             if live_price is not None:
                 # A bid changed out of band is input drift: `refresh` shows it, the next `up` puts it back.
                 inputs["max_price_per_hour"] = as_number(live_price)
-            # So is a pause or resume made outside Pulumi.
+            # So is a pause or resume made outside Pulumi, and a volume detached outside it (the next `up`
+            # attaches it again).
             inputs["paused"] = observed["bid_status"] == "Paused"
+            attached = sighting.records.volume_ids(task_id)
+            inputs[VOLUMES] = [m for m in inputs.get(VOLUMES) or [] if m["volume_id"] in attached]
             observed["stop_reason"] = props.get("stop_reason")
             limit = props.get("max_preemptions")
             if limit is not None and role == WORKLOAD and observed["status"] not in TERMINAL \
@@ -318,7 +414,8 @@ class FlowTaskProvider(FlowProvider):
             if refused is not None:
                 return {**observed, "stop_reason": f"preempted {times} times, over max_preemptions={limit}, and not "
                                                    f"cancelled: {refused}"}
-            after = self._outputs(flow, self.transient_retry(lambda: self.look(flow, task_id)))
+            after = self._outputs(flow, self.transient_retry(lambda: self.look(flow, task_id)),
+                                  list(observed["boot_volume_ids"]))
         return {**after, "stop_reason": f"preempted {times} times, over max_preemptions={limit}: cancelled by "
                                         f"pulumi-flow on refresh"}
 
@@ -334,16 +431,7 @@ class FlowTaskProvider(FlowProvider):
         wanted: str | None = props.get("region")
         if not mounts:
             return wanted
-        forget_cached_state(tasks=False, volumes=True)
-        by_id = {vol.volume_id: vol for vol in flow.volumes.list()}
-        regions: dict[str, str] = {}
-        for mount in mounts:
-            vol = by_id.get(mount["volume_id"])
-            if vol is None:
-                raise FlowProviderError(
-                    f"volumes: volume {mount['volume_id']!r} (mounted at {mount['mount_path']}) does not exist on "
-                    f"Mithril", "run `pulumi refresh` so the volume is recreated, or remove the mount")
-            regions[mount["volume_id"]] = str(vol.region)
+        regions = dict(zip((str(m["volume_id"]) for m in mounts), self._volume_regions(flow, mounts), strict=True))
         distinct = sorted(set(regions.values()))
         if len(distinct) > 1:
             raise FlowProviderError(
@@ -597,15 +685,18 @@ class FlowTaskProvider(FlowProvider):
             return False
         return (task.provider_metadata or {}).get("bid_status") == "Terminated"
 
-    def _outputs(self, flow: Flow, sighting: Sighting) -> dict[str, Any]:
+    def _outputs(self, flow: Flow, sighting: Sighting, boot: Sequence[str]) -> dict[str, Any]:
         """Every output: Mithril's view of the task, its instances' private addresses and what it has cost so far,
-        from the records it was seen in (the bid's own history is read now if they hold none)."""
+        from the records it was seen in (the bid's own history is read now if they hold none), and which of its
+        volumes the startup script mounts (`boot`: what state knows, not Mithril)."""
         task = sighting.task
         records = self.transient_retry(
             lambda: sighting.records.with_history(flow, self.credentials.api_key or "", task.task_id))
         observed = self._observe(task, records)
         ended = task.completed_at if observed["bid_status"] == "Terminated" else None
-        return {**observed, **records.cost(task.task_id, datetime.now(timezone.utc), ended).outputs()}
+        attached = records.volume_ids(task.task_id)
+        return {**observed, **records.cost(task.task_id, datetime.now(timezone.utc), ended).outputs(),
+                "boot_volume_ids": list(boot), "unmounted_volume_ids": [i for i in attached if i not in boot]}
 
     @staticmethod
     def _observe(task: Task, records: ProjectRecords) -> dict[str, Any]:
