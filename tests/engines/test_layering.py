@@ -4,6 +4,9 @@ imports another that imports it back, counting the imports made inside functions
 from __future__ import annotations
 
 import ast
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pulumi_flow
@@ -21,13 +24,31 @@ def _modules() -> dict[str, Path]:
     return found
 
 
+@contextmanager
+def no_collection() -> Iterator[None]:
+    """CPython 3.11 before 3.11.8 counts `ast.parse`'s depth in interpreter-wide state (python/cpython#106905): a
+    finalizer run by the cyclic collector in the middle of a parse can leave it off, and the parse then fails with
+    `SystemError: AST constructor recursion depth mismatch` (it did once, in a CI run). The suite leaves such a
+    finalizer behind: the Pulumi SDK's inline-program coroutine (`run_in_stack`), which the Automation API leaves
+    unfinished in some run before this one (its `RuntimeError: no running event loop` is the one warning the suite
+    shows). Collect first, and not during."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def import_graph() -> dict[str, set[str]]:
     """Module -> the pulumi_flow modules it imports anywhere in its body (a lazy import is still a dependency)."""
     modules = _modules()
+    with no_collection():
+        trees = {name: ast.parse(path.read_text()) for name, path in modules.items()}
     graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
+    for name, tree in trees.items():
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 for alias in node.names:
                     submodule = f"{node.module}.{alias.name}"
