@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pulumi_flow.emulator.models import PROJECT_ID
 from pulumi_flow.engines.plugins import UNKNOWN, DynamicProviderProcess, FlowPluginProcess, ProviderError, secret
 from pulumi_flow.provider import FlowTaskProvider, FlowVolumeProvider
 from pulumi_flow.resources import PLUGIN_TASK_TYPE, PLUGIN_VOLUME_TYPE, TASK_TYPE, VOLUME_TYPE
@@ -113,6 +114,31 @@ def test_check_failures_cross_the_wire_with_field_names(tasks: DynamicProviderPr
     fields = dict(checked.failures)
     assert set(fields) == {"instance_type", "max_price_per_hour"}
     assert "8xh100" in fields["instance_type"] and "-1" in fields["max_price_per_hour"]
+
+
+def test_a_volume_added_to_a_live_task_over_grpc_is_one_patch(tasks: DynamicProviderProcess,
+                                                              mithril: RunningEmulator) -> None:
+    """What `pulumi up` sends when a program mounts one more volume on a live cluster: a preview's diff with the
+    new volume's id unknown, then the update with it known. Both hostings plan an update and make one PATCH."""
+    data, scratch = (str(mithril.backend.create_volume({"name": name, "size_gb": 10, "disk_interface": "File",
+                                                         "region": "us-central1-a", "project": PROJECT_ID})["fid"])
+                     for name in ("data", "scratch"))
+    mounts = [{"volume_id": data, "mount_path": "/data"}]
+    checked = tasks.check("gpu-infra", {**CLUSTER, "volumes": mounts}).inputs
+    task_id, outs = tasks.create("gpu-infra", checked)
+    assert (outs["boot_volume_ids"], outs["unmounted_volume_ids"]) == ([data], [])
+    planned = {**checked, "volumes": [*checked["volumes"], {"volume_id": UNKNOWN, "mount_path": "/mnt/s",
+                                                             "interface": "file"}]}
+    diff = tasks.diff("gpu-infra", task_id, outs, planned)
+    assert diff.changes and diff.replaces == []
+    news = tasks.check("gpu-infra", {**CLUSTER, "volumes": [*mounts, {"volume_id": scratch, "mount_path": "/mnt/s"}]})
+    assert news.failures == []
+    mithril.control.clear_requests()
+    outs = tasks.update("gpu-infra", task_id, outs, news.inputs)
+    assert [(w["method"], w["path"]) for w in mithril.control.write_requests()] == [
+        ("PATCH", f"/v2/spot/bids/{task_id}")]
+    assert (outs["boot_volume_ids"], outs["unmounted_volume_ids"]) == ([data], [scratch])
+    tasks.delete("gpu-infra", task_id, outs)
 
 
 def test_volume_lifecycle_over_grpc(volumes: DynamicProviderProcess, mithril: RunningEmulator) -> None:
