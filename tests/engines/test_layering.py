@@ -28,11 +28,11 @@ def _modules() -> dict[str, Path]:
 def no_collection() -> Iterator[None]:
     """CPython 3.11 (the CI's 3.11.7 too) counts `ast.parse`'s depth in interpreter-wide state (see
     python/cpython#106905): a finalizer run by the cyclic collector in the middle of a parse can leave it off, and
-    the parse then fails with `SystemError: AST constructor recursion depth mismatch` (it did once, in a CI run). The suite leaves such a
-    finalizer behind on purpose: tests/engine/test_interruption_on_engine.py kills the Pulumi CLI in the middle of
-    a create, so the Automation API's inline program (the Pulumi SDK's `run_in_stack` coroutine) never finishes, and
-    its `RuntimeError: no running event loop` when collected is the one warning the suite shows. Collect first, and
-    not during."""
+    the parse then fails with `SystemError: AST constructor recursion depth mismatch` (it did once, in a CI run).
+    The suite leaves such a finalizer behind on purpose: tests/engine/test_interruption_on_engine.py kills the
+    Pulumi CLI in the middle of a create, so the Automation API's inline program (the Pulumi SDK's `run_in_stack`
+    coroutine) never finishes, and its `RuntimeError: no running event loop` when collected is the one warning the
+    suite shows. Collect first, and not during."""
     gc.collect()
     gc.disable()
     try:
