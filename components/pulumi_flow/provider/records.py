@@ -114,7 +114,7 @@ class ProjectRecords:
     def task(self, flow: Flow, bid_id: str) -> Task | None:
         """The bid as the Flow SDK reads it (its status rules, addresses, market price and metadata), built by the
         SDK's own task mapping from these rows instead of from reads of its own; None if the bid is not here."""
-        bid = next((row for row in self.bids if row.get("fid") == bid_id), None)
+        bid = self._row(bid_id)
         if bid is None:
             return None
         from pulumi_flow.provider.session import MAPPING_LOCK
@@ -124,8 +124,11 @@ class ProjectRecords:
 
     def volume_ids(self, bid_id: str) -> list[str]:
         """The volumes Mithril has attached to the bid (its launch specification's), in order."""
-        bid = next((row for row in self.bids if row.get("fid") == bid_id), None) or {}
+        bid = self._row(bid_id) or {}
         return [str(i) for i in (bid.get("launch_specification") or {}).get("volumes") or []]
+
+    def _row(self, bid_id: str) -> Mapping[str, Any] | None:
+        return next((row for row in self.bids if row.get("fid") == bid_id), None)
 
     def private_ips(self, instance_ids: Iterable[str]) -> list[str]:
         """The instances' private addresses, in order, for those that have one."""

@@ -261,8 +261,9 @@ class FlowTaskProvider(FlowProvider):
     def update(self, task_id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         creds = self.credentials
         with scrubbed(creds.api_key, f"updating Flow task {task_id}"), flow_session(creds) as flow:
-            if volume_change(olds, news) is not None:
-                self._attach_in_place(flow, task_id, olds, news)
+            volumes = volume_change(olds, news)
+            if volumes is not None:
+                self._attach_in_place(flow, task_id, olds, news, volumes)
             if not _same(olds.get("max_price_per_hour"), news.get("max_price_per_hour")):
                 wanted = cents_up(usd(news["max_price_per_hour"]))
                 try:
@@ -281,12 +282,13 @@ class FlowTaskProvider(FlowProvider):
             forget_shared_records()
             return UpdateResult({**self._inputs(news), **self._outputs(flow, sighting, boot_volume_ids(olds))})
 
-    def _attach_in_place(self, flow: Flow, task_id: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
+    def _attach_in_place(self, flow: Flow, task_id: str, olds: Mapping[str, Any], news: Mapping[str, Any],
+                         change: d.Change) -> None:
         """Attach and detach volumes on the live bid: one PATCH of its volume list, the machines untouched. What
         the startup script mounts comes first, in its order (a block volume's device follows its place in the
         list), then what was attached since, then what is added, in the order declared. Checked first (each
         exists, in the bid's region), so a bad volume is refused before Mithril is asked to change anything."""
-        if volume_change(olds, news) is d.Change.REPLACE:
+        if change is d.Change.REPLACE:
             # Planned as an attachment while a volume id was unknown; now known, it needs a new bid.
             raise FlowProviderError(
                 f"volumes: {news.get(VOLUMES)} moves or takes away a volume the startup script of bid {task_id} "
