@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
+from pulumi_flow.emulator.records import PROJECT_ID
 from pulumi_flow.provider import FlowTaskProvider
 from pulumi_flow.provider import records as records_module
 from pulumi_flow.provider import task as task_module
-from pulumi_flow.provider.records import SHARE_SECONDS, BidCost, ProjectRecords, forget_shared_records, shared_records
+from pulumi_flow.provider.records import (
+    HISTORY_MARGIN,
+    LIVE_BID_STATUSES,
+    SHARE_SECONDS,
+    BidCost,
+    ProjectRecords,
+    forget_shared_records,
+    shared_records,
+)
 from pulumi_flow.testing.emulator import RunningEmulator
 
 from .conftest import checked_task
@@ -276,8 +287,110 @@ def test_a_create_and_a_read_each_read_every_thing_once(task_provider: FlowTaskP
     mithril.control.clear_requests()
     forget_shared_records()
     read = task_provider.read(made.id, made.outs).outs
-    assert reads() == sorted(["GET /v2/spot/bids", *routes[1:]]), "a refresh's read: the project's, once"
+    listings = ["GET /v2/spot/bids"] * len(LIVE_BID_STATUSES)
+    assert reads() == sorted([*listings, *routes[1:]]), "a refresh's read: the project's live bids, once"
     assert read["task_id"] == made.id
+
+
+def test_a_refresh_reads_no_more_for_the_projects_past(task_provider: FlowTaskProvider,
+                                                        mithril: RunningEmulator) -> None:
+    """Months of jobs leave ended bids behind: a refresh reads the live bids (a listing per live status) and their
+    instances, as many requests with 150 ended bids in the project as with none, and still each task's own state."""
+    made = task_provider.create(checked_task(num_instances=1))
+    backend = mithril.backend
+    body = {"project": PROJECT_ID, "region": REGION, "instance_type": A100_8X, "limit_price": "$30.00",
+            "instance_quantity": 1, "launch_specification": {"volumes": [], "ssh_keys": []}}
+    past = [backend.create_bid({**body, "name": f"old-{n}"}, None)[0]["fid"] for n in range(150)]
+    for fid in past:
+        backend.cancel_bid(fid)
+    mithril.control.clear_requests()
+    forget_shared_records()
+    read = task_provider.read(made.id, made.outs).outs
+    requests = mithril.control.requests()
+    listings = [r for r in requests if r["path"] == "/v2/spot/bids"]
+    assert sorted(r["query"].split("status=")[1].split("&")[0] for r in listings) == sorted(LIVE_BID_STATUSES)
+    assert not any("next_cursor" in r["query"] for r in listings), "one page each: the ended bids are not listed"
+    (instances,) = [r for r in requests if r["path"] == "/v2/instances"]
+    assert made.id in instances["query"] and not any(fid in instances["query"] for fid in past)
+    placed = datetime.fromisoformat(backend.get_bid(made.id)["created_at"].replace("Z", "+00:00"))
+    since = (placed - HISTORY_MARGIN).isoformat().replace("+00:00", "Z")
+    history = [r for r in requests if r["path"].endswith("/history")]
+    assert len(history) == 2 and all(f"start_time={quote(since)}" in r["query"] for r in history), \
+        "the history since just before the oldest live bid was placed"
+    assert read["task_id"] == made.id and read["status"] == "running" and read["spend_usd"] >= made.outs["spend_usd"]
+
+
+def project_reader(monkeypatch: pytest.MonkeyPatch, get: Callable[..., dict[str, Any]]) -> Any:
+    """The project's reader, with `get(reader, path, params)` answering its requests."""
+    monkeypatch.setattr(records_module._Reader, "_get", get)
+    flow: Any = SimpleNamespace(provider=SimpleNamespace(project_id="proj_1", api_url="http://mithril"))
+    return records_module._Reader(flow, "k", None)
+
+
+def test_a_bid_listed_twice_keeps_its_later_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bid allocated between the `Open` and the `Allocated` listings is in both: its row is the later one."""
+    listed = {"Open": [{"fid": "bid_a", "status": "Open"}, {"fid": "bid_b", "status": "Open"}],
+              "Allocated": [{"fid": "bid_a", "status": "Allocated"}], "Paused": [{"fid": "bid_c", "status": "Paused"}]}
+    asked: list[object] = []
+
+    def get(_reader: Any, path: str, params: dict[str, object]) -> dict[str, Any]:
+        asked.append(params["status"])
+        return {"data": listed.get(str(params["status"]), [])}
+
+    rows = project_reader(monkeypatch, get).bids()
+    assert asked == list(LIVE_BID_STATUSES)
+    assert {row["fid"]: row["status"] for row in rows} == {"bid_a": "Allocated", "bid_b": "Open", "bid_c": "Paused"}
+
+
+def test_the_live_bids_instances_are_asked_for_a_page_of_bids_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bid_fid_in` names at most a page's worth of bids (an address stays short), and every page of each is read."""
+    monkeypatch.setattr(records_module, "PAGE", 2)
+    asked: list[tuple[object, object]] = []
+
+    def get(_reader: Any, path: str, params: dict[str, object]) -> dict[str, Any]:
+        asked.append((params["bid_fid_in"], params.get("next_cursor")))
+        ids = str(params["bid_fid_in"]).split(",")
+        if params.get("next_cursor") is None and len(ids) == 2:
+            return {"data": [{"fid": f"inst_{ids[0]}"}], "next_cursor": "1"}
+        return {"data": [{"fid": f"inst_{ids[-1]}"}]}
+
+    rows = project_reader(monkeypatch, get).instances([{"fid": "a"}, {"fid": "b"}, {"fid": "c"}])
+    assert asked == [("a,b", None), ("a,b", "1"), ("c", None)]
+    assert [row["fid"] for row in rows] == ["inst_a", "inst_b", "inst_c"]
+
+
+def test_the_projects_history_starts_before_its_oldest_live_bid_or_at_the_beginning(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Times compared as times (an offset is not later text), an hour's margin; a bid of unknown age: everything."""
+    asked: list[dict[str, object]] = []
+
+    def get(_reader: Any, path: str, params: dict[str, object]) -> dict[str, Any]:
+        asked.append({k: v for k, v in params.items() if k not in ("project", "limit")})
+        return {"instances": []}
+
+    reader = project_reader(monkeypatch, get)
+    reader.history([{"fid": "a", "created_at": "2026-01-01T03:00:00Z"},
+                    {"fid": "b", "created_at": "2026-01-01T04:00:00+02:00"}])
+    assert asked == [{"start_time": "2026-01-01T01:00:00Z"}] * 2, "b was placed at 02:00Z, the oldest"
+    asked.clear()
+    reader.history([{"fid": "a", "created_at": "2026-01-01T03:00:00Z"}, {"fid": "b", "created_at": None}])
+    assert asked == [{}] * 2
+
+
+def test_a_project_with_no_live_bid_reads_nothing_more(task_provider: FlowTaskProvider,
+                                                        mithril: RunningEmulator) -> None:
+    """No live bid: no instances and no history to read. The ended job's own read tells its end and its cost."""
+    made = task_provider.create(checked_task(role="workload", num_instances=1))
+    mithril.control.terminate(made.id)
+    mithril.control.clear_requests()
+    forget_shared_records()
+    read = task_provider.read(made.id, made.outs).outs
+    project_reads = [r["path"] for r in mithril.control.requests() if "status=" in r["query"]]
+    assert project_reads == ["/v2/spot/bids"] * len(LIVE_BID_STATUSES)
+    own = [r for r in mithril.control.requests() if made.id in r["path"] + r["query"]]
+    assert {r["path"] for r in own} == {f"/v2/spot/bids/{made.id}", "/v2/instances", "/v2/instances/pricing/history",
+                                        "/v2/instances/status/history"}
+    assert read["bid_status"] == "Terminated" and read["spend_usd"] >= made.outs["spend_usd"]
 
 
 def test_a_bid_missing_from_the_projects_read_is_read_on_its_own(task_provider: FlowTaskProvider,

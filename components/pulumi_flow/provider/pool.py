@@ -30,7 +30,7 @@ from pulumi_flow.money import as_number, cents_down, cents_up, limit_price, mayb
 from pulumi_flow.pricing import gpu_family_and_count
 from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs
 from pulumi_flow.provider.errors import BelowMarketError, FlowProviderError, StillBillingError
-from pulumi_flow.provider.records import ProjectRecords, forget_shared_records, shared_records
+from pulumi_flow.provider.records import TERMINATED, ProjectRecords, forget_shared_records, shared_records
 from pulumi_flow.provider.session import flow_session, forget_cached_state, open_flow, reading_session, scrubbed
 from pulumi_flow.provider.task import IDLE_COMMAND, PREEMPTED_INSTANCE, STOP_WAITING, FlowTaskProvider
 
@@ -408,7 +408,7 @@ class FlowSpotPoolProvider(FlowProvider):
         prefix = slot_prefix(props)
         for row in records.bids:
             name = str(row.get("name") or "")
-            if row.get("status") != "Terminated" and name.startswith(prefix) \
+            if row.get("status") != TERMINATED and name.startswith(prefix) \
                     and name[len(prefix):].split(".", 1)[0].isdigit():
                 yield row
 

@@ -9,14 +9,16 @@ SDK's own JSON seam (its retries, its typed errors), never from its cache, and n
 
 A create or an update watches its own bid (the bid and its instances, then its history once). A refresh reads every
 task at once, so its reads share one read of the whole project (`shared_records`): what a refresh asks of Mithril
-does not grow with the number of tasks beyond paging.
+does not grow with the number of tasks beyond paging. Nor with the project's past: the project's read lists the live
+bids only (a listing per live status), their instances by bid, and the history since the oldest of them was placed;
+a bid not among them (one that ended, or was placed since) is read on its own.
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,13 @@ STARTED = "STATUS_NEW"
 HOUR = Decimal(3600)
 HOURS_PLACES = Decimal("0.0001")  # 0.36 s: hours are a gauge, not money
 PAGE = 100  # the most the spec lets a page hold
+TERMINATED = "Terminated"
+# Mithril's bid statuses but the last one (the spec's `status` filter takes one), in the order a bid goes through them:
+# a bid listed twice because it moved on between two listings keeps its later row.
+LIVE_BID_STATUSES = ("Open", "Allocated", "Preempting", "Paused")
+# How long before the oldest live bid was placed the project's history is read from: whatever the precision of
+# Mithril's times, nothing of a live bid's history falls outside.
+HISTORY_MARGIN = timedelta(hours=1)
 # How long one read of the project's records serves the reads that follow it: a refresh's reads all start within
 # this; a later one reads again. Mithril's own SDK keeps bids and instances 5 s.
 SHARE_SECONDS = 2.0
@@ -101,8 +110,8 @@ class BidCost:
 
 @attrs.frozen
 class ProjectRecords:
-    """What one read of Mithril says of the project's bids (or of one bid): the bids and their instances as they are
-    now, and, once read, the two history routes' rows (each instance's price periods and status changes).
+    """What one read of Mithril says of the project's live bids (or of one bid): the bids and their instances as they
+    are now, and, once read, the two history routes' rows (each instance's price periods and status changes).
 
     The bids are read before their instances, so every instance a bid names is among the instances read."""
 
@@ -145,17 +154,19 @@ class ProjectRecords:
         """These records, with the bid's own history read now (unless they hold the history already)."""
         if self.pricing is not None and self.statuses is not None:
             return self
-        pricing, statuses = _Reader(flow, api_key, bid_id).history()
+        pricing, statuses = _Reader(flow, api_key, bid_id).history(self.bids)
         return attrs.evolve(self, pricing=pricing, statuses=statuses)
 
     @classmethod
     def read(cls, flow: Flow, api_key: str, bid_id: str | None = None, *, history: bool = True) -> ProjectRecords:
-        """The project's records, or one bid's (no bid if Mithril has none of that id): every page of each route."""
+        """The project's live bids, or one bid (none if Mithril has no bid of that id), with their instances and,
+        with `history`, their history: every page of each route."""
         reader = _Reader(flow, api_key, bid_id)
-        records = cls(bids=reader.bids(), instances=reader.pages("/v2/instances", "data", "bid_fid_in"))
+        bids = reader.bids()
+        records = cls(bids=bids, instances=reader.instances(bids))
         if not history:
             return records
-        pricing, statuses = reader.history()
+        pricing, statuses = reader.history(bids)
         return attrs.evolve(records, pricing=pricing, statuses=statuses)
 
 
@@ -173,14 +184,12 @@ class _Reader:
         provider: Any = self.flow.provider  # Mithril's: its API's address
         return get_api_json(provider.api_url, self.api_key, path, params, bypass_cache=True)
 
-    def pages(self, path: str, key: str, bid_filter: str | None) -> tuple[Mapping[str, Any], ...]:
+    def pages(self, path: str, key: str, filters: Mapping[str, object]) -> tuple[Mapping[str, Any], ...]:
         provider: Any = self.flow.provider  # the project id the SDK resolved
         rows: list[Mapping[str, Any]] = []
         cursor: str | None = None
         while True:
-            params: dict[str, object] = {"project": provider.project_id, "limit": PAGE}
-            if self.bid_id is not None and bid_filter is not None:
-                params[bid_filter] = self.bid_id
+            params: dict[str, object] = {"project": provider.project_id, "limit": PAGE, **filters}
             if cursor:
                 params["next_cursor"] = cursor
             page = self._get(path, params)
@@ -189,13 +198,13 @@ class _Reader:
             if not cursor:
                 return tuple(rows)
 
-    def history(self) -> tuple[tuple[Mapping[str, Any], ...], tuple[Mapping[str, Any], ...]]:
-        return (self.pages("/v2/instances/pricing/history", "instances", "bid_fid"),
-                self.pages("/v2/instances/status/history", "instances", "bid_fid"))
-
     def bids(self) -> tuple[Mapping[str, Any], ...]:
         if self.bid_id is None:
-            return self.pages("/v2/spot/bids", "data", None)
+            rows: dict[str, Mapping[str, Any]] = {}
+            for status in LIVE_BID_STATUSES:
+                listed = self.pages("/v2/spot/bids", "data", {"status": status})
+                rows.update((str(row.get("fid")), row) for row in listed)
+            return tuple(rows.values())
         from flow.errors import APIError
 
         try:
@@ -204,6 +213,31 @@ class _Reader:
             if getattr(exc, "status_code", None) == 404:
                 return ()
             raise
+
+    def instances(self, bids: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+        """The bids' instances, asked for by bid (a project's every instance ever would grow with its past)."""
+        fids = [str(row.get("fid")) for row in bids]
+        if self.bid_id is not None:
+            fids = [self.bid_id]  # even a bid Mithril no longer has: its instances may still be there
+        return tuple(row for start in range(0, len(fids), PAGE)
+                     for row in self.pages("/v2/instances", "data", {"bid_fid_in": ",".join(fids[start:start + PAGE])}))
+
+    def history(self, bids: Iterable[Mapping[str, Any]]) -> tuple[tuple[Mapping[str, Any], ...],
+                                                                   tuple[Mapping[str, Any], ...]]:
+        """The price periods and status changes of the bid's instances, or, for the project, of every instance since
+        the oldest of the bids was placed (the bids' own are all within that)."""
+        window: dict[str, object] = {}
+        if self.bid_id is not None:
+            window["bid_fid"] = self.bid_id
+        else:
+            placed = [row.get("created_at") for row in bids]
+            if not placed:
+                return (), ()
+            if all(placed):  # else the whole history: a bid of unknown age may be the oldest
+                start = min(moment(str(text)) for text in placed) - HISTORY_MARGIN
+                window["start_time"] = start.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return (self.pages("/v2/instances/pricing/history", "instances", window),
+                self.pages("/v2/instances/status/history", "instances", window))
 
 
 class _RecordedInstances:

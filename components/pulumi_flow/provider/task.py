@@ -40,7 +40,7 @@ from pulumi_flow.provider.errors import (
     NotReadyError,
     StillBillingError,
 )
-from pulumi_flow.provider.records import ProjectRecords, forget_shared_records, shared_records
+from pulumi_flow.provider.records import TERMINATED, ProjectRecords, forget_shared_records, shared_records
 from pulumi_flow.provider.session import flow_session, forget_cached_state, reading_session, scrubbed
 
 if TYPE_CHECKING:
@@ -383,7 +383,7 @@ class FlowTaskProvider(FlowProvider):
             boot = sighting.records.volume_ids(task_id) if importing else boot_volume_ids(props)
             observed = self._outputs(flow, sighting, boot)
             role = props.get("role", INFRASTRUCTURE)
-            if observed["bid_status"] == "Terminated" and role == INFRASTRUCTURE:
+            if observed["bid_status"] == TERMINATED and role == INFRASTRUCTURE:
                 # Infrastructure exists only while its bid lives: gone, so the next `up` recreates it.
                 return ReadResult("", {})
             if importing:
@@ -558,7 +558,7 @@ class FlowTaskProvider(FlowProvider):
             try:
                 forget_cached_state()
                 for bid in flow.bids.list_bids(include_terminated=False):
-                    if bid.get("name") == name and bid.get("status") != "Terminated":
+                    if bid.get("name") == name and bid.get("status") != TERMINATED:
                         return dict(bid)
                 return None
             except Exception as exc:  # noqa: BLE001 - retried, then reported with what to do
@@ -685,7 +685,7 @@ class FlowTaskProvider(FlowProvider):
             return True
         except Exception:  # noqa: BLE001 - unknown: not terminated as far as we can tell
             return False
-        return (task.provider_metadata or {}).get("bid_status") == "Terminated"
+        return (task.provider_metadata or {}).get("bid_status") == TERMINATED
 
     def _outputs(self, flow: Flow, sighting: Sighting, boot: Sequence[str]) -> dict[str, Any]:
         """Every output: Mithril's view of the task, its instances' private addresses and what it has cost so far,
@@ -695,7 +695,7 @@ class FlowTaskProvider(FlowProvider):
         records = self.transient_retry(
             lambda: sighting.records.with_history(flow, self.credentials.api_key or "", task.task_id))
         observed = self._observe(task, records)
-        ended = task.completed_at if observed["bid_status"] == "Terminated" else None
+        ended = task.completed_at if observed["bid_status"] == TERMINATED else None
         attached = records.volume_ids(task.task_id)
         return {**observed, **records.cost(task.task_id, datetime.now(timezone.utc), ended).outputs(),
                 "boot_volume_ids": list(boot), "unmounted_volume_ids": [i for i in attached if i not in boot]}

@@ -24,6 +24,7 @@ from pulumi_flow.provider.errors import (
     VolumeNameTakenError,
     VolumeReplacementRefusedError,
 )
+from pulumi_flow.provider.records import TERMINATED
 from pulumi_flow.provider.session import flow_session, forget_cached_state, scrubbed
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ class FlowVolumeProvider(FlowProvider):
             except Exception:  # noqa: BLE001 - an unreadable bid is treated as live: data first
                 users.append(str(bid_id))
                 continue
-            if (task.provider_metadata or {}).get("bid_status") != "Terminated":
+            if (task.provider_metadata or {}).get("bid_status") != TERMINATED:
                 users.append(str(bid_id))
         return users
 
