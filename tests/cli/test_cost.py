@@ -154,6 +154,24 @@ def test_a_reservation_is_owed_in_full_and_costs_its_unit_price_until_its_end() 
     assert total["next_30_days_usd"] == Decimal(64 * 720) + Decimal(768)
 
 
+def test_an_empty_stacks_totals_are_decimal_zeros_and_now_is_now() -> None:
+    """Money stays Decimal even when there is nothing to add up; without `now`, a reservation is judged from now."""
+    empty = totals([], [])
+    assert {key: (type(value), value) for key, value in empty.items()} == {
+        "spend_usd": (Decimal, 0), "committed_usd": (Decimal, 0), "hourly_now_usd": (Decimal, 0),
+        "next_30_days_usd": (Decimal, 0), "preemptions": (int, 0)}
+    (lasting,) = reservations_of({"resources": [reservation_state("gpu", "res_1", ends_at="2099-01-01T00:00:00Z")]})
+    assert totals([], [lasting])["next_30_days_usd"] == Decimal(64 * 720)
+
+
+def test_a_reservation_past_its_end_has_nothing_to_come_and_one_with_no_end_has_30_days() -> None:
+    """Still `Active` in a state not refreshed since its end: not one more second is owed. No end: 30 days of it."""
+    (late, endless) = reservations_of({"resources": [reservation_state("late", "res_1"),
+                                                     reservation_state("endless", "res_2", ends_at=None)]})
+    assert late.next_30_days(datetime(2026, 1, 5, tzinfo=timezone.utc)) == Decimal(0)
+    assert endless.next_30_days(datetime(2026, 1, 5, tzinfo=timezone.utc)) == Decimal(64 * 720)
+
+
 def test_the_command_shows_reservations_in_the_table_and_in_json(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"version": 3, "deployment": {"resources": [

@@ -85,6 +85,15 @@ def test_a_bid_within_the_margin_of_the_market_is_advised() -> None:
                        "$50.60")
 
 
+@pytest.mark.parametrize("passed_over", [
+    Res(VOLUME_TYPE, "data", VOLUME), Res(TASK_TYPE, "fresh", CLUSTER), Res(TASK_TYPE, "safe", RUNNING)],
+    ids=["not a task", "no market yet", "well above the market"])
+def test_a_task_passed_over_does_not_hide_the_ones_after_it(passed_over: Res) -> None:
+    stack = [passed_over, Res(TASK_TYPE, "close", task(RUNNING, market_price_per_hour=46.0))]
+    ((message, _),) = reports(spend.near_market_policy, stack_args(stack))
+    assert message.startswith("close bids $50.00/instance-hour")
+
+
 def test_the_margin_is_configurable_and_a_new_bid_has_no_market_yet() -> None:
     close = task(RUNNING, market_price_per_hour=46.0)
     assert near(close, {"margin_percent": 5}) == []

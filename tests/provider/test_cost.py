@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
 from types import SimpleNamespace
@@ -228,6 +231,18 @@ def test_a_bids_own_read_asks_for_that_bid_and_follows_every_page(task_provider:
     assert ["next_cursor=" in r["query"] for r in last_look] == [False, True, True], "the instances' every page"
 
 
+def test_records_without_history_refuse_to_cost_a_bid() -> None:
+    with pytest.raises(ValueError, match=r"hold no history: read them with history=True, or use with_history"):
+        ProjectRecords(bids=({"fid": "bid_1"},)).cost("bid_1", T0)
+
+
+def test_the_sdks_mapping_is_answered_a_bids_own_instances_from_the_rows_read() -> None:
+    rows = [{"fid": "inst_1", "bid": "bid_a"}, {"fid": "inst_2", "bid": "bid_b"}, {"fid": "inst_3", "bid": "bid_a"}]
+    recorded = records_module._RecordedInstances(rows)
+    assert recorded.list_project_instances_by_bid("bid_a") == [rows[0], rows[2]]
+    assert recorded.get_bid_instances("bid_a", ["inst_3", "inst_9"]) == {"inst_3": rows[2]}
+
+
 def test_seconds_are_exact_to_the_microsecond() -> None:
     assert records_module._seconds(T0, T0 + timedelta(days=2, microseconds=1)) == Decimal("172800.000001")
 
@@ -247,6 +262,30 @@ def test_freshness_ends_at_its_limit_and_each_address_has_its_own(monkeypatch: p
     shared_records(there, "k", "b1", clock=lambda: 0.0)
     shared_records(here, "k", "b2", clock=lambda: SHARE_SECONDS)
     assert reads == ["http://a", "http://b", "http://a"]
+    other_project = SimpleNamespace(provider=SimpleNamespace(api_url="http://a", project_id="proj_2"))
+    reads.clear()
+    forget_shared_records()
+    shared_records(here, "k", "b1", clock=lambda: 0.0)
+    shared_records(there, "k", "b2", clock=lambda: 0.0)
+    shared_records(other_project, "k", "b3", clock=lambda: 0.0)
+    assert reads == ["http://a", "http://b", "http://a"], "another address or project: never the first's records"
+
+
+def test_a_task_built_from_the_rows_read_is_the_task_the_sdk_reads_itself(task_provider: FlowTaskProvider,
+                                                                           mithril: RunningEmulator) -> None:
+    """The SDK's own mapping over recorded rows: the same status, type name, market price and addresses as
+    `Flow.get_task`, which reads the bid and its instances on its own."""
+    from pulumi_flow.provider.session import Credentials, flow_session
+
+    made = task_provider.create(checked_task(num_instances=2))
+    creds = Credentials.resolve()
+    with flow_session(creds) as flow:
+        built = ProjectRecords.read(flow, creds.api_key or "", history=False).task(flow, made.id)
+        own = flow.get_task(made.id)
+    fields = ("task_id", "status", "instance_type", "num_instances", "region", "cost_per_hour", "ssh_host")
+    assert built is not None and built.instance_type != made.id
+    assert {f: getattr(built, f) for f in fields} == {f: getattr(own, f) for f in fields}
+    assert built.instance_type == own.instance_type and "a100" in str(built.instance_type).lower()
 
 
 def test_the_records_are_read_fresh_and_hold_the_bids_own_instances(task_provider: FlowTaskProvider,
@@ -320,6 +359,21 @@ def test_a_refresh_reads_no_more_for_the_projects_past(task_provider: FlowTaskPr
     assert read["task_id"] == made.id and read["status"] == "running" and read["spend_usd"] >= made.outs["spend_usd"]
 
 
+@contextmanager
+def machine_zone(zone: str) -> Iterator[None]:
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
 def project_reader(monkeypatch: pytest.MonkeyPatch, get: Callable[..., dict[str, Any]]) -> Any:
     """The project's reader, with `get(reader, path, params)` answering its requests."""
     monkeypatch.setattr(records_module._Reader, "_get", get)
@@ -372,6 +426,10 @@ def test_the_projects_history_starts_before_its_oldest_live_bid_or_at_the_beginn
     reader.history([{"fid": "a", "created_at": "2026-01-01T03:00:00Z"},
                     {"fid": "b", "created_at": "2026-01-01T04:00:00+02:00"}])
     assert asked == [{"start_time": "2026-01-01T01:00:00Z"}] * 2, "b was placed at 02:00Z, the oldest"
+    asked.clear()
+    with machine_zone("Asia/Kolkata"):  # in UTC whatever the machine's zone
+        reader.history([{"fid": "b", "created_at": "2026-01-01T04:00:00+02:00"}])
+    assert asked == [{"start_time": "2026-01-01T01:00:00Z"}] * 2
     asked.clear()
     reader.history([{"fid": "a", "created_at": "2026-01-01T03:00:00Z"}, {"fid": "b", "created_at": None}])
     assert asked == [{}] * 2
