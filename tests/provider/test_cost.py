@@ -232,7 +232,8 @@ def test_a_bids_own_read_asks_for_that_bid_and_follows_every_page(task_provider:
 
 
 def test_records_without_history_refuse_to_cost_a_bid() -> None:
-    with pytest.raises(ValueError, match=r"hold no history: read them with history=True, or use with_history"):
+    whole = r"^these records hold no history: read them with history=True, or use with_history$"
+    with pytest.raises(ValueError, match=whole):
         ProjectRecords(bids=({"fid": "bid_1"},)).cost("bid_1", T0)
 
 
