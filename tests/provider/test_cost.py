@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,8 @@ from pulumi_flow.provider.records import (
     BidCost,
     ProjectRecords,
     forget_shared_records,
+    mithril_time,
+    moment,
     shared_records,
 )
 from pulumi_flow.testing.emulator import RunningEmulator
@@ -352,8 +353,7 @@ def test_a_refresh_reads_no_more_for_the_projects_past(task_provider: FlowTaskPr
     assert not any("next_cursor" in r["query"] for r in listings), "one page each: the ended bids are not listed"
     (instances,) = [r for r in requests if r["path"] == "/v2/instances"]
     assert made.id in instances["query"] and not any(fid in instances["query"] for fid in past)
-    placed = datetime.fromisoformat(backend.get_bid(made.id)["created_at"].replace("Z", "+00:00"))
-    since = (placed - HISTORY_MARGIN).isoformat().replace("+00:00", "Z")
+    since = mithril_time(moment(backend.get_bid(made.id)["created_at"]) - HISTORY_MARGIN)
     history = [r for r in requests if r["path"].endswith("/history")]
     assert len(history) == 2 and all(f"start_time={quote(since)}" in r["query"] for r in history), \
         "the history since just before the oldest live bid was placed"
@@ -361,17 +361,13 @@ def test_a_refresh_reads_no_more_for_the_projects_past(task_provider: FlowTaskPr
 
 
 @contextmanager
-def machine_zone(zone: str) -> Iterator[None]:
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = zone
-    time.tzset()
+def machine_zone(monkeypatch: pytest.MonkeyPatch, zone: str) -> Iterator[None]:
     try:
-        yield
+        with monkeypatch.context() as zoned:
+            zoned.setenv("TZ", zone)
+            time.tzset()
+            yield
     finally:
-        if saved is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = saved
         time.tzset()
 
 
@@ -428,7 +424,7 @@ def test_the_projects_history_starts_before_its_oldest_live_bid_or_at_the_beginn
                     {"fid": "b", "created_at": "2026-01-01T04:00:00+02:00"}])
     assert asked == [{"start_time": "2026-01-01T01:00:00Z"}] * 2, "b was placed at 02:00Z, the oldest"
     asked.clear()
-    with machine_zone("Asia/Kolkata"):  # in UTC whatever the machine's zone
+    with machine_zone(monkeypatch, "Asia/Kolkata"):  # in UTC whatever the machine's zone
         reader.history([{"fid": "b", "created_at": "2026-01-01T04:00:00+02:00"}])
     assert asked == [{"start_time": "2026-01-01T01:00:00Z"}] * 2
     asked.clear()

@@ -51,6 +51,11 @@ def moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def mithril_time(when: datetime) -> str:
+    """A time as Mithril takes it: ISO 8601, in UTC, to the second (`2030-01-01T00:00:00Z`)."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _seconds(start: datetime, end: datetime) -> Decimal:
     """Exact: a timedelta is whole microseconds."""
     delta = end - start
@@ -216,9 +221,8 @@ class _Reader:
 
     def instances(self, bids: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
         """The bids' instances, asked for by bid (a project's every instance ever would grow with its past)."""
-        fids = [str(row.get("fid")) for row in bids]
-        if self.bid_id is not None:
-            fids = [self.bid_id]  # even a bid Mithril no longer has: its instances may still be there
+        # A bid's own read asks by its id even when Mithril no longer has the bid: its instances may still be there.
+        fids = [self.bid_id] if self.bid_id is not None else [str(row.get("fid")) for row in bids]
         return tuple(row for start in range(0, len(fids), PAGE)
                      for row in self.pages("/v2/instances", "data", {"bid_fid_in": ",".join(fids[start:start + PAGE])}))
 
@@ -234,8 +238,7 @@ class _Reader:
             if not placed:
                 return (), ()
             if all(placed):  # else the whole history: a bid of unknown age may be the oldest
-                start = min(moment(str(text)) for text in placed) - HISTORY_MARGIN
-                window["start_time"] = start.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+                window["start_time"] = mithril_time(min(moment(str(text)) for text in placed) - HISTORY_MARGIN)
         return (self.pages("/v2/instances/pricing/history", "instances", window),
                 self.pages("/v2/instances/status/history", "instances", window))
 

@@ -26,7 +26,7 @@ from pulumi_flow import validation as v
 from pulumi_flow.money import as_number, cents_up, from_cents, from_wire, in_cents, usd
 from pulumi_flow.provider.base import FlowProvider, apply_rules, declared_inputs, recorded_inputs, tag_new_auto_name
 from pulumi_flow.provider.errors import FlowProviderError, ReservationCommitmentError, ReservationPriceError
-from pulumi_flow.provider.records import moment
+from pulumi_flow.provider.records import mithril_time, moment
 from pulumi_flow.provider.session import flow_session, scrubbed
 from pulumi_flow.provider.task import IDLE_COMMAND, STOP_WAITING, sdk_mounts
 
@@ -86,8 +86,8 @@ class FlowReservationProvider(FlowProvider):
             ends_at = moment(str(olds["ends_at"]))
             if wanted < ends_at:
                 raise ReservationCommitmentError(
-                    f"end {_iso(wanted)} is before reservation {reservation_id}'s end {olds['ends_at']}: Mithril "
-                    f"cannot shorten a reservation, and its total is committed",
+                    f"end {mithril_time(wanted)} is before reservation {reservation_id}'s end {olds['ends_at']}: "
+                    f"Mithril cannot shorten a reservation, and its total is committed",
                     f"keep the end at or after {olds['ends_at']}", reservation_id=reservation_id)
             if wanted == ends_at:
                 ends = []  # the same end, written another way
@@ -101,7 +101,7 @@ class FlowReservationProvider(FlowProvider):
             mithril = _Mithril(flow)
             type_id = mithril.instance_type_id(str(props["instance_type"]))
             start = moment(props["start_time"]) if props.get("start_time") else datetime.now(timezone.utc)
-            end = _wanted_end(props, _iso(start))
+            end = _wanted_end(props, mithril_time(start))
             assert end is not None  # check asks for one of end_time and duration_hours
             ceiling = usd(props["max_unit_price"])
             quote = mithril.quote(type_id, str(props["region"]), int(props["quantity"]), start, end)
@@ -110,8 +110,8 @@ class FlowReservationProvider(FlowProvider):
                                             region=str(props["region"]), unit=quote, ceiling=ceiling)
             launch = mithril.launch_specification(props)  # Flow's runtime script is built before anything is sent
             body = {"project": mithril.project, "instance_type": type_id, "region": props["region"],
-                    "instance_quantity": int(props["quantity"]), "name": name, "start_time": _iso(start),
-                    "end_time": _iso(end),
+                    "instance_quantity": int(props["quantity"]), "name": name, "start_time": mithril_time(start),
+                    "end_time": mithril_time(end),
                     "launch_specification": launch,
                     # Mithril's own guard: a price that moved since the quote is refused there, nothing committed.
                     "price_specification": {"offer_key": "standard", "max_unit_price": in_cents(ceiling)}}
@@ -174,7 +174,7 @@ class FlowReservationProvider(FlowProvider):
         latest = mithril.call("GET", f"/v2/reservation/{reservation_id}/extension-availability")
         if not latest.get("available") or moment(str(latest["latest_extension_time"])) < end:
             raise ReservationCommitmentError(
-                f"end_time {_iso(end)}: Mithril can extend reservation {reservation_id} to "
+                f"end_time {mithril_time(end)}: Mithril can extend reservation {reservation_id} to "
                 f"{latest.get('latest_extension_time')} at the latest", "choose an end no later than that, or "
                 "reserve the rest separately", reservation_id=reservation_id)
         ceiling = usd(news["max_unit_price"])
@@ -186,7 +186,7 @@ class FlowReservationProvider(FlowProvider):
             raise ReservationPriceError(what="the extension", instance_type=str(news["instance_type"]),
                                         region=str(news["region"]), unit=quote, ceiling=ceiling)
         mithril.call("POST", f"/v2/reservation/{reservation_id}/extend",
-                     json={"end_time": _iso(end), "price_specification": {"offer_key": "standard",
+                     json={"end_time": mithril_time(end), "price_specification": {"offer_key": "standard",
                                                                           "max_unit_price": in_cents(ceiling)}})
 
     def read(self, reservation_id: str, props: dict[str, Any]) -> ReadResult:
@@ -299,7 +299,7 @@ class _Mithril:
     def quote(self, type_id: str, region: str, quantity: int, start: datetime, end: datetime) -> Decimal:
         answer = self.call("GET", "/v2/reservation/quote", params={
             "project": self.project, "instance_type": type_id, "region": region, "quantity": quantity,
-            "start_time": _iso(start), "end_time": _iso(end)})
+            "start_time": mithril_time(start), "end_time": mithril_time(end)})
         offers = {offer["key"]: offer for offer in answer.get("offers") or []}
         offer = offers.get("standard") or next(iter(offers.values()), None)
         if offer is None:
@@ -347,8 +347,8 @@ class _Mithril:
             "unit_price": as_number(unit),
             "committed_usd": as_number(from_cents(int(usage["committed_cost_cents"]))),
             "spend_usd": as_number(cents_up(unit * _seconds(usage["reserved_instance_hours"]) / 3600)),
-            "starts_at": _iso(moment(str(found["start_time"]))),
-            "ends_at": _iso(moment(str(found["end_time"]))),
+            "starts_at": mithril_time(moment(str(found["start_time"]))),
+            "ends_at": mithril_time(moment(str(found["end_time"]))),
             "active_instance_hours": _hours(usage["active_instance_hours"]),
             "idle_instance_hours": _hours(usage["idle_instance_hours"]),
         }
@@ -374,12 +374,9 @@ def _ordered(made: Mapping[str, Any]) -> dict[str, Any]:
             "instance_ids": list(made.get("instances") or []), "public_ips": [], "private_ips": [], **_ssh(),
             "unit_price": as_number(from_wire(made["unit_price"])),
             "committed_usd": as_number(from_wire(made["total_price"])), "spend_usd": 0.0,
-            "starts_at": _iso(moment(str(made["start_time"]))), "ends_at": _iso(moment(str(made["end_time"]))),
+            "starts_at": mithril_time(moment(str(made["start_time"]))),
+            "ends_at": mithril_time(moment(str(made["end_time"]))),
             "active_instance_hours": 0.0, "idle_instance_hours": 0.0}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _wanted_end(props: Mapping[str, Any], started: str) -> datetime | None:
